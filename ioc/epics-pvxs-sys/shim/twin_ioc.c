@@ -1,0 +1,141 @@
+/* twin_ioc.c - IOC start-up, record addresses and the update path. */
+#define USE_TYPED_RSET
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <alarm.h>
+#include <dbAccess.h>
+#include <dbCommon.h>
+#include <dbStaticLib.h>
+#include <envDefs.h>
+#include <epicsExit.h>
+#include <epicsTime.h>
+#include <epicsVersion.h>
+#include <iocsh.h>
+#include <iocshRegisterCommon.h>
+#include <recGbl.h>
+
+#include "twin_shim.h"
+
+int twin_register_device_support(void);
+
+/* Symbols of libraries that nothing references statically: without a live
+ * reference the linker drops them (--as-needed) and registration fails with
+ * "Unable to find symbol 'pvar_...'". */
+extern char pvar_func_pvxsBaseRegistrar;
+extern char pvar_dset_devAaoSoft;
+static const void *volatile keep_linked[2];
+
+int twin_prepare(const char *dbd_path)
+{
+    keep_linked[0] = &pvar_func_pvxsBaseRegistrar;
+    keep_linked[1] = &pvar_dset_devAaoSoft;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    iocshRegisterCommon();
+    if (dbLoadDatabase(dbd_path, NULL, NULL))
+        return -1;
+    if (twin_register_device_support())
+        return -2;
+    if (registerAllRecordDeviceDrivers(pdbbase))
+        return -3;
+    return 0;
+}
+
+int twin_iocsh_load(const char *path, const char *macros)
+{
+    return iocshLoad(path, macros);
+}
+
+int twin_iocsh_cmd(const char *cmd) { return iocshCmd(cmd); }
+int twin_iocsh_interactive(void) { return iocsh(NULL); }
+int twin_ioc_running(void) { return interruptAccept; }
+void twin_env_set(const char *name, const char *value) { epicsEnvSet(name, value); }
+const char *twin_epics_version(void) { return EPICS_VERSION_FULL; }
+void twin_exit(int code) { epicsExit(code); }
+
+void *twin_addr_new(const char *name)
+{
+    DBADDR *addr = calloc(1, sizeof(*addr));
+    if (!addr)
+        return NULL;
+    if (dbNameToAddr(name, addr)) {
+        free(addr);
+        return NULL;
+    }
+    return addr;
+}
+
+void twin_addr_free(void *addr) { free(addr); }
+void *twin_addr_record(const void *addr) { return ((const DBADDR *)addr)->precord; }
+uint32_t twin_addr_capacity(const void *addr) { return (uint32_t)((const DBADDR *)addr)->no_elements; }
+
+int twin_addr_kind(const void *addr)
+{
+    switch (((const DBADDR *)addr)->dbr_field_type) {
+    case DBR_STRING: return TWIN_KIND_STRING;
+    case DBR_SHORT: return TWIN_KIND_INT16;
+    case DBR_LONG: return TWIN_KIND_INT32;
+    case DBR_ENUM: return TWIN_KIND_ENUM;
+    case DBR_DOUBLE: return TWIN_KIND_DOUBLE;
+    default: return TWIN_KIND_OTHER;
+    }
+}
+
+static short dbr_of(int kind)
+{
+    switch (kind) {
+    case TWIN_KIND_STRING: return DBR_STRING;
+    case TWIN_KIND_INT16: return DBR_SHORT;
+    case TWIN_KIND_INT32: return DBR_LONG;
+    case TWIN_KIND_ENUM: return DBR_ENUM;
+    case TWIN_KIND_DOUBLE: return DBR_DOUBLE;
+    default: return -1;
+    }
+}
+
+long twin_post(void *paddr, int kind, const void *data, uint32_t count,
+               const twin_post_meta *meta)
+{
+    DBADDR *addr = paddr;
+    dbCommon *prec = addr->precord;
+    short dbr = dbr_of(kind);
+    long status;
+    if (dbr < 0)
+        return S_db_badDbrtype;
+    dbScanLock(prec);
+    status = dbPut(addr, dbr, data, count);
+    if (!status) {
+        if (meta && meta->severity > NO_ALARM)
+            recGblSetSevrMsg(prec, (epicsEnum16)meta->status,
+                             (epicsEnum16)meta->severity, "%s",
+                             meta->message ? meta->message : "");
+        if (meta && meta->has_time && prec->tse == epicsTimeEventDeviceTime) {
+            prec->time.secPastEpoch = meta->sec_past_epoch;
+            prec->time.nsec = meta->nsec;
+        }
+        status = dbProcess(prec);
+    }
+    dbScanUnlock(prec);
+    return status;
+}
+
+long twin_get_field(void *paddr, int kind, void *buf, uint32_t *count)
+{
+    short dbr = dbr_of(kind);
+    long n = *count;
+    long status;
+    if (dbr < 0)
+        return S_db_badDbrtype;
+    status = dbGetField(paddr, dbr, buf, NULL, &n, NULL);
+    *count = (uint32_t)n;
+    return status;
+}
+
+long twin_put_field(void *paddr, int kind, const void *data, uint32_t count)
+{
+    short dbr = dbr_of(kind);
+    if (dbr < 0)
+        return S_db_badDbrtype;
+    return dbPutField(paddr, dbr, data, count);
+}

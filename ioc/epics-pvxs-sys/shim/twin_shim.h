@@ -1,0 +1,92 @@
+/* twin_shim.h - the small C surface the Rust crate binds to.
+ *
+ * Rust never sees an EPICS struct layout: records are opaque pointers,
+ * values cross as plain C types, and every EPICS call that needs record
+ * locking happens on this side.
+ */
+#ifndef TWIN_SHIM_H
+#define TWIN_SHIM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Value kinds crossing the boundary (stable numbering, mirrored in Rust). */
+enum twin_kind {
+    TWIN_KIND_STRING = 0,
+    TWIN_KIND_INT16 = 1,
+    TWIN_KIND_INT32 = 2,
+    TWIN_KIND_ENUM = 3,
+    TWIN_KIND_DOUBLE = 4,
+    TWIN_KIND_OTHER = 99
+};
+
+/* Length of an EPICS string value including the terminating NUL. */
+#define TWIN_STRING_SIZE 40
+/* Length of an alarm message buffer (dbCommon.amsg). */
+#define TWIN_AMSG_SIZE 40
+
+/* One write delivered by the "Twin" device support. Pointers are valid only
+ * during the handler call. */
+typedef struct twin_write_event {
+    void *record;          /* dbCommon*: identity of the record */
+    int kind;              /* enum twin_kind of the value */
+    uint32_t count;        /* number of elements (1 for scalars) */
+    double dval;           /* TWIN_KIND_DOUBLE scalar */
+    int32_t lval;          /* TWIN_KIND_INT32 or TWIN_KIND_ENUM scalar */
+    const char *sval;      /* TWIN_KIND_STRING, NUL terminated */
+    const double *darray;  /* TWIN_KIND_DOUBLE array (count elements) */
+} twin_write_event;
+
+/* Handler called with the record locked, from a server thread.
+ * Returns 0 when it took ownership of the completion (twin_complete will
+ * be called exactly once later), non-zero when it refused the event (the
+ * write then completes at once with a WRITE/INVALID alarm). */
+typedef int (*twin_write_fn)(void *ctx, const twin_write_event *ev);
+
+void twin_set_write_handler(twin_write_fn fn, void *ctx);
+
+/* Finish an asynchronous write. status 0 = success; otherwise the record
+ * goes into WRITE/INVALID alarm with msg (may be NULL). Thread safe. */
+int twin_complete(void *record, int status, const char *msg);
+
+/* Start-up, in this order. */
+int twin_prepare(const char *dbd_path);     /* load DBD, register support */
+int twin_iocsh_load(const char *path, const char *macros);
+int twin_iocsh_cmd(const char *cmd);
+int twin_iocsh_interactive(void);
+int twin_ioc_running(void);
+void twin_env_set(const char *name, const char *value);
+const char *twin_epics_version(void);
+void twin_exit(int code);
+
+/* Record addresses (DBADDR), resolved once by name. */
+void *twin_addr_new(const char *name);
+void twin_addr_free(void *addr);
+void *twin_addr_record(const void *addr);
+int twin_addr_kind(const void *addr);
+uint32_t twin_addr_capacity(const void *addr);
+
+/* Update path: put value, raise alarm, set time stamp, process. */
+typedef struct twin_post_meta {
+    int severity;          /* 0 NO_ALARM, 1 MINOR, 2 MAJOR, 3 INVALID */
+    int status;            /* epicsAlarmCondition */
+    const char *message;   /* may be NULL */
+    int has_time;          /* use sec/nsec (record needs TSE=-2) */
+    uint32_t sec_past_epoch; /* EPICS epoch (1990) */
+    uint32_t nsec;
+} twin_post_meta;
+
+long twin_post(void *addr, int kind, const void *data, uint32_t count,
+               const twin_post_meta *meta);
+
+/* Client-like access (dbGetField / dbPutField) for tools and tests. */
+long twin_get_field(void *addr, int kind, void *buf, uint32_t *count);
+long twin_put_field(void *addr, int kind, const void *data, uint32_t count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TWIN_SHIM_H */

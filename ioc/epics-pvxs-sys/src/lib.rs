@@ -1,0 +1,27 @@
+//! Embeds the genuine EPICS 7 IOC core (RSRV for Channel Access, pvxs QSRV2
+//! for PV Access) in a Rust process.
+//!
+//! Layers, bottom up:
+//! - `raw`: declarations of the small C shim (`shim/`), private;
+//! - [`prepare`] / [`Prepared`] / [`Ioc`]: start the IOC once per process,
+//!   run a real `st.cmd` through iocsh;
+//! - [`Field`]: typed handle to a record field, resolved once by name, with
+//!   the update path ([`Field::post`]) and client-style access;
+//! - [`WriteRequest`]: a write to a `DTYP "Twin"` output record, delivered to
+//!   an async channel, finished through its [`Completion`].
+//!
+//! All `unsafe` code of the project lives in this crate.
+mod alarm;
+mod error;
+mod field;
+mod ioc;
+mod raw;
+mod value;
+mod write;
+
+pub use alarm::{Alarm, AlarmStatus, Severity, Update};
+pub use error::{EpicsError, Result};
+pub use field::{Field, RecordKey};
+pub use ioc::{Ioc, Prepared, epics_version, prepare};
+pub use value::{EnumIndex, FieldType};
+pub use write::{Completion, WriteRequest, WriteValue};

@@ -1,0 +1,72 @@
+//! Raw declarations of the C shim (`shim/twin_shim.h`). Private to the crate:
+//! everything above this module is safe Rust.
+use std::ffi::{c_char, c_int, c_long, c_void};
+
+pub(crate) const KIND_STRING: c_int = 0;
+pub(crate) const KIND_INT16: c_int = 1;
+pub(crate) const KIND_INT32: c_int = 2;
+pub(crate) const KIND_ENUM: c_int = 3;
+pub(crate) const KIND_DOUBLE: c_int = 4;
+
+/// Size of an EPICS string value including its NUL.
+pub(crate) const STRING_SIZE: usize = 40;
+
+#[repr(C)]
+pub(crate) struct WriteEvent {
+    pub record: *mut c_void,
+    pub kind: c_int,
+    pub count: u32,
+    pub dval: f64,
+    pub lval: i32,
+    pub sval: *const c_char,
+    pub darray: *const f64,
+}
+
+#[repr(C)]
+pub(crate) struct PostMeta {
+    pub severity: c_int,
+    pub status: c_int,
+    pub message: *const c_char,
+    pub has_time: c_int,
+    pub sec_past_epoch: u32,
+    pub nsec: u32,
+}
+
+pub(crate) type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, ev: *const WriteEvent) -> c_int;
+
+unsafe extern "C" {
+    pub(crate) fn twin_set_write_handler(f: Option<WriteFn>, ctx: *mut c_void);
+    pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
+    pub(crate) fn twin_prepare(dbd_path: *const c_char) -> c_int;
+    pub(crate) fn twin_iocsh_load(path: *const c_char, macros: *const c_char) -> c_int;
+    pub(crate) fn twin_iocsh_cmd(cmd: *const c_char) -> c_int;
+    pub(crate) fn twin_iocsh_interactive() -> c_int;
+    pub(crate) fn twin_ioc_running() -> c_int;
+    pub(crate) fn twin_env_set(name: *const c_char, value: *const c_char);
+    pub(crate) fn twin_epics_version() -> *const c_char;
+    pub(crate) fn twin_exit(code: c_int);
+    pub(crate) fn twin_addr_new(name: *const c_char) -> *mut c_void;
+    pub(crate) fn twin_addr_free(addr: *mut c_void);
+    pub(crate) fn twin_addr_record(addr: *const c_void) -> *mut c_void;
+    pub(crate) fn twin_addr_kind(addr: *const c_void) -> c_int;
+    pub(crate) fn twin_addr_capacity(addr: *const c_void) -> u32;
+    pub(crate) fn twin_post(
+        addr: *mut c_void,
+        kind: c_int,
+        data: *const c_void,
+        count: u32,
+        meta: *const PostMeta,
+    ) -> c_long;
+    pub(crate) fn twin_get_field(
+        addr: *mut c_void,
+        kind: c_int,
+        buf: *mut c_void,
+        count: *mut u32,
+    ) -> c_long;
+    pub(crate) fn twin_put_field(
+        addr: *mut c_void,
+        kind: c_int,
+        data: *const c_void,
+        count: u32,
+    ) -> c_long;
+}

@@ -1,0 +1,91 @@
+//! The IOC run: start EPICS, attach the Rust devices, serve until stopped.
+use std::convert::Infallible;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use epics_pvxs_sys::Ioc;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
+
+use crate::cli::IocOptions;
+use crate::health::Health;
+use crate::router::Router;
+use crate::selftest::Selftest;
+use crate::shutdown;
+
+/// Runs the IOC until SIGTERM/SIGINT or the shell's `exit`, then exits the
+/// process with status 0 through EPICS' exit handlers.
+pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
+    let started = Instant::now();
+    let mut ioc = start_ioc(&opts).await?;
+    let writes = ioc
+        .take_writes()
+        .ok_or_else(|| anyhow!("write stream already taken"))?;
+    let ioc = Arc::new(ioc);
+    tracing::info!(
+        prefix = opts.prefix.as_str(),
+        epics = epics_pvxs_sys::epics_version(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "IOC running"
+    );
+    let mut tasks = JoinSet::new();
+    let health = Health::attach(&ioc, &opts.prefix).context("health PVs")?;
+    tasks.spawn(health.run(started));
+    let mut router = Router::default();
+    if let Some(mut selftest) = Selftest::attach(&ioc, &opts.prefix).context("self-test PVs")? {
+        tasks.spawn(selftest.ticker());
+        router.add_selftest(selftest);
+    }
+    tasks.spawn(router.run(writes));
+    let shell_exit = match std::io::stdin().is_terminal() {
+        true => Some(spawn_shell(Arc::clone(&ioc)).context("starting the interactive iocsh")?),
+        false => None,
+    };
+    tokio::select! {
+        reason = shutdown::requested(shell_exit) => {
+            let reason = reason.context("installing signal handlers")?;
+            tracing::info!(?reason, "shutting down");
+            ioc.exit(0)
+        }
+        Some(done) = tasks.join_next() => {
+            let err = match done {
+                Ok(Ok(())) => anyhow!("a service task ended unexpectedly"),
+                Ok(Err(e)) => e,
+                Err(join) => anyhow!("a service task panicked: {join}"),
+            };
+            Err(err.context("the IOC cannot keep serving"))
+        }
+    }
+}
+
+/// Loads the DBD and runs the startup script (blocking EPICS calls).
+async fn start_ioc(opts: &IocOptions) -> anyhow::Result<Ioc> {
+    let mut env = Vec::new();
+    if std::env::var_os("PVXS_QSRV_ENABLE").is_none() {
+        env.push(("PVXS_QSRV_ENABLE", "YES"));
+    }
+    let prepared = epics_pvxs_sys::prepare(&env).context("preparing the IOC core")?;
+    prepared.set_env("P", opts.prefix.as_str())?;
+    let macros = format!("P={}", opts.prefix.as_str());
+    let script = opts.st_cmd.clone();
+    let ioc = tokio::task::spawn_blocking(move || prepared.run_script(&script, &macros))
+        .await
+        .context("startup script thread")?
+        .with_context(|| format!("running {}", opts.st_cmd.display()))?;
+    Ok(ioc)
+}
+
+/// The interactive iocsh on its own thread; reports when the user leaves it.
+fn spawn_shell(ioc: Arc<Ioc>) -> std::io::Result<oneshot::Receiver<()>> {
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("iocsh".into())
+        .spawn(move || {
+            ioc.interactive_shell();
+            // The receiver only goes away when the twin is stopping anyway.
+            let _ = tx.send(());
+        })?;
+    Ok(rx)
+}
