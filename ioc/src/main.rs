@@ -1,16 +1,11 @@
 //! `twin-ioc`: the BESSY II digital twin, an EPICS IOC.
-mod app;
-mod cli;
-mod health;
-mod prefix;
-mod router;
-mod selftest;
-mod shutdown;
-
+#![forbid(unsafe_code)]
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use twin_ioc::{app, cli};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -18,6 +13,7 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -38,7 +38,7 @@ pub enum EpicsError {
     Status {
         name: String,
         op: &'static str,
-        status: i64,
+        status: std::ffi::c_long,
     },
 }
 

@@ -202,7 +202,7 @@ impl<T: FieldType + ?Sized> Field<T> {
             Err(EpicsError::Status {
                 name: self.name.clone(),
                 op,
-                status: status.into(),
+                status,
             })
         }
     }

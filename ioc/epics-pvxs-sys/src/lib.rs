@@ -11,6 +11,7 @@
 //!   an async channel, finished through its [`Completion`].
 //!
 //! All `unsafe` code of the project lives in this crate.
+#![deny(clippy::undocumented_unsafe_blocks)]
 mod alarm;
 mod error;
 mod field;

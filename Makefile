@@ -1,0 +1,64 @@
+# BESSY II digital twin. `make run` and `make test` do all set-up themselves.
+#
+# EPICS comes from the pinned PyPI wheels installed into .venv-epics, unless
+# EPICS_BASE (and PVXS) name a site installation: then no venv is made for
+# the build and epics-pvxs-sys links against the site's libraries.
+
+PYTHON ?= python3
+CARGO ?= cargo
+
+EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
+TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
+                 pytest==9.2.0 numpy==2.4.6
+
+EPICS_VENV := .venv-epics
+TEST_VENV := .venv
+EPICS_STAMP := $(EPICS_VENV)/.installed
+TEST_STAMP := $(TEST_VENV)/.installed
+
+ifeq ($(strip $(EPICS_BASE)),)
+EPICS_DEP := $(EPICS_STAMP)
+endif
+
+.PHONY: all build run test test-rust test-e2e bench fmt clean
+
+all: build
+
+$(EPICS_STAMP):
+	$(PYTHON) -m venv $(EPICS_VENV)
+	$(EPICS_VENV)/bin/pip install --quiet --disable-pip-version-check $(EPICS_WHEELS)
+	touch $@
+
+$(TEST_STAMP):
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check $(TEST_PACKAGES)
+	touch $@
+
+## Set-up and release build: target/release/twin-ioc
+build: $(EPICS_DEP)
+	$(CARGO) build --release --locked --workspace
+
+## Build and start the twin for BESSY II (embedded store, st.cmd)
+run: build
+	./target/release/twin-ioc st.cmd
+
+## The whole suite: Rust unit and in-process tests, then end-to-end tests
+## with real clients (pyepics, caproto, p4p) against the binary.
+test: test-rust test-e2e
+
+test-rust: build
+	$(CARGO) test --release --locked --workspace
+
+test-e2e: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python -m pytest tests -v
+
+## Benchmarks (not tests): twin-ioc side by side with Python servers.
+bench: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(EPICS_VENV) $(TEST_VENV)

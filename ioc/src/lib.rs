@@ -1,0 +1,9 @@
+//! The BESSY II digital twin IOC: devices and services behind `twin-ioc`.
+#![forbid(unsafe_code)]
+pub mod app;
+pub mod cli;
+pub mod health;
+pub mod prefix;
+pub mod router;
+pub mod selftest;
+pub mod shutdown;

@@ -1,0 +1,132 @@
+"""End-to-end fixtures: start target/release/twin-ioc as a subprocess on
+loopback with free ports and a random PV prefix, and point the real EPICS
+clients (pyepics, caproto, p4p) at it.
+
+The client environment is set here, at import time, before any client
+library creates its context.
+"""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+BINARY = ROOT / "target" / "release" / "twin-ioc"
+STARTUP_TIMEOUT_S = 20.0
+
+
+def free_port():
+    """A loopback port free for both TCP and UDP (CA and PVA use both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free loopback port")
+
+
+def loopback_env(ca_port, pva_port, pva_bcast):
+    """EPICS variables for a server and its clients, loopback only."""
+    return {
+        "EPICS_CA_ADDR_LIST": "127.0.0.1",
+        "EPICS_CA_AUTO_ADDR_LIST": "NO",
+        "EPICS_CAS_INTF_ADDR_LIST": "127.0.0.1",
+        "EPICS_CA_SERVER_PORT": str(ca_port),
+        "EPICS_PVA_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVA_AUTO_ADDR_LIST": "NO",
+        "EPICS_PVAS_INTF_ADDR_LIST": "127.0.0.1",
+        "EPICS_PVAS_SERVER_PORT": str(pva_port),
+        "EPICS_PVA_SERVER_PORT": str(pva_port),
+        "EPICS_PVAS_BROADCAST_PORT": str(pva_bcast),
+        "EPICS_PVA_BROADCAST_PORT": str(pva_bcast),
+    }
+
+
+# One set of ports for the session IOC, shared by this process's clients.
+SESSION_ENV = loopback_env(free_port(), free_port(), free_port())
+os.environ.update(SESSION_ENV)
+
+
+class IocProcess:
+    """A twin-ioc child process with its output in a file."""
+
+    def __init__(self, st_cmd, prefix=None, env=None, extra_env=None):
+        self.prefix = prefix or f"T{uuid.uuid4().hex[:8]}:"
+        self.log = tempfile.NamedTemporaryFile(prefix="twin-ioc-", suffix=".log", delete=False)
+        full_env = dict(os.environ)
+        full_env.update(env or SESSION_ENV)
+        full_env.update(extra_env or {})
+        full_env["TWIN_PREFIX"] = self.prefix
+        full_env.setdefault("RUST_LOG", "info")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [str(BINARY), str(st_cmd)],
+            cwd=ROOT,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def output(self):
+        return pathlib.Path(self.log.name).read_text(errors="replace")
+
+    def wait_running(self, timeout=STARTUP_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "IOC running" in self.output():
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"twin-ioc exited with {self.proc.returncode}:\n{self.output()}")
+            time.sleep(0.02)
+        raise TimeoutError(f"twin-ioc did not start within {timeout} s:\n{self.output()}")
+
+    def pv(self, name):
+        return self.prefix + name
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise AssertionError(f"twin-ioc ignored {sig!r}:\n{self.output()}")
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def selftest_ioc():
+    """The session IOC: health and self-test records."""
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY} missing: run `make build` first")
+    ioc = IocProcess(ROOT / "tests" / "st-selftest.cmd")
+    try:
+        ioc.wait_running()
+        yield ioc
+    finally:
+        code = ioc.stop()
+        if code != 0:
+            print(ioc.output())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, print the session IOC's output."""
+    outcome = yield
+    report = outcome.get_result()
+    ioc = item.funcargs.get("selftest_ioc") if hasattr(item, "funcargs") else None
+    if report.when == "call" and report.failed and ioc is not None:
+        report.sections.append(("twin-ioc output", ioc.output()[-20000:]))
