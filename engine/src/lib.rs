@@ -1,9 +1,18 @@
 //! Physics engine of the BESSY II digital twin.
 //!
-//! Pure computation: no I/O, no EPICS. Lattice model, symplectic integrators,
-//! closed orbit, optics, response matrices and the BBA fit live here
-//! (filled in by the engine issue).
+//! Pure computation: no I/O, no EPICS. Lattice model (lat2db), symplectic
+//! integrators matching pyAT's passmethods, closed orbit, linear optics,
+//! response matrices and multi-particle tracking.
 #![forbid(unsafe_code)]
+
+pub mod constants;
+pub mod coords;
+pub mod integrators;
+pub mod jacobian;
+pub mod lattice;
+pub mod orbit;
+pub mod real;
+pub mod tracking;
 
 /// Version string of the engine crate, published by the IOC.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

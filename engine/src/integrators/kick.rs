@@ -1,0 +1,68 @@
+//! Thin multipole kicks (AT `strthinkick`, `bndthinkick` and their
+//! radiating variants `diff_bnd_kick`).
+use crate::coords::{CT, Coords, DELTA, PX, PY, X, Y};
+use crate::lattice::MagnetBody;
+use crate::real::Real;
+
+/// (Re, Im) of the field sum Σ (B_n + i A_n)(x + i y)^n by Horner's rule:
+/// Re = B_y/(Bρ), Im = B_x/(Bρ) in AT's normalisation.
+#[inline]
+fn field<R: Real>(r: &Coords<R>, body: &MagnetBody, length_m: f64) -> (R, R) {
+    let top = body.max_order;
+    let (a, b) = body.coefficient(top, length_m);
+    let (mut re, mut im) = (R::cst(b), R::cst(a));
+    for n in (0..top).rev() {
+        let (a, b) = body.coefficient(n, length_m);
+        let t = re * r[X] - im * r[Y] + b;
+        im = im * r[X] + re * r[Y] + a;
+        re = t;
+    }
+    (re, im)
+}
+
+/// Radiation switch of a kick: `None` = symplectic, `Some(c)` with
+/// c = C_γ E0³ / (2π) [m] (= 2/3 r_e γ³).
+pub type RadiationConstant = Option<f64>;
+
+/// Thin kick of integrated length `l` [m] in a frame of curvature
+/// `irho` [1/m] (0 for straight magnets).
+#[inline]
+pub fn thin_kick<R: Real>(
+    r: &mut Coords<R>,
+    body: &MagnetBody,
+    body_length_m: f64,
+    l: f64,
+    irho: f64,
+    radiation: RadiationConstant,
+) {
+    let (re, im) = field(r, body, body_length_m);
+    let dp0 = r[DELTA];
+    if let Some(crad) = radiation {
+        radiate(r, re, im, l, irho, crad);
+    }
+    if irho == 0.0 {
+        r[PX] -= re * l;
+    } else {
+        r[PX] -= (re - (dp0 - r[X] * irho) * irho) * l;
+        r[CT] += r[X] * (irho * l);
+    }
+    r[PY] += im * l;
+}
+
+/// Classical radiation loss in a kick: δ decreases by
+/// C·|e × B|²·(1 + x/ρ + (x'² + y'²)/2)·(1+δ)²·l; the angles are kept.
+#[inline]
+fn radiate<R: Real>(r: &mut Coords<R>, re: R, im: R, l: f64, irho: f64, crad: f64) {
+    let p_norm = (r[DELTA] + 1.0).recip();
+    let (x, xpr, ypr) = (r[X], r[PX] * p_norm, r[PY] * p_norm);
+    let (bx, by) = (im, re + irho);
+    let curv = x * irho + 1.0;
+    let v_norm2 = (curv * curv + xpr * xpr + ypr * ypr).recip();
+    let cross = bx * ypr - by * xpr;
+    let b2p = (by * curv * (by * curv) + bx * curv * (bx * curv) + cross * cross) * v_norm2;
+    let factor = (curv + (xpr * xpr + ypr * ypr) * 0.5) / (p_norm * p_norm) * l;
+    r[DELTA] -= b2p * factor * crad;
+    let p_norm = (r[DELTA] + 1.0).recip();
+    r[PX] = xpr / p_norm;
+    r[PY] = ypr / p_norm;
+}

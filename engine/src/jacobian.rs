@@ -1,0 +1,54 @@
+//! One-turn (and partial) maps with their exact Jacobians, by tracking a
+//! dual-number particle.
+use nalgebra::{Matrix6, Vector6};
+
+use crate::coords::Coords;
+use crate::integrators::PassContext;
+use crate::lattice::{ElementId, Lattice};
+use crate::real::{Dual, Real};
+use crate::tracking::{Lost, track_turn_observed};
+
+/// Coordinates and their Jacobian with respect to the start coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Linearised {
+    pub coords: Vector6<f64>,
+    /// ∂coords / ∂start (6×6).
+    pub jacobian: Matrix6<f64>,
+}
+
+fn seeded(start: &Coords<f64>) -> Coords<Dual<6>> {
+    std::array::from_fn(|i| Dual::seed(start[i], i))
+}
+
+fn linearised(r: &Coords<Dual<6>>) -> Linearised {
+    Linearised {
+        coords: Vector6::from_fn(|i, _| r[i].value()),
+        jacobian: Matrix6::from_fn(|i, j| r[i].d[j]),
+    }
+}
+
+/// Tracks one turn from `start`; returns the end point and one-turn matrix.
+pub fn one_turn(
+    lattice: &Lattice,
+    start: &Coords<f64>,
+    ctx: &PassContext,
+) -> Result<Linearised, Lost> {
+    let mut r = seeded(start);
+    track_turn_observed(lattice, &mut r, ctx, |_, _| {})?;
+    Ok(linearised(&r))
+}
+
+/// Tracks one turn from `start`, recording the linearised map from the
+/// start to the exit of every element (index i = exit of element i).
+pub fn along_ring(
+    lattice: &Lattice,
+    start: &Coords<f64>,
+    ctx: &PassContext,
+) -> Result<Vec<Linearised>, Lost> {
+    let mut r = seeded(start);
+    let mut out = Vec::with_capacity(lattice.len());
+    track_turn_observed(lattice, &mut r, ctx, |_: ElementId, r| {
+        out.push(linearised(r))
+    })?;
+    Ok(out)
+}

@@ -1,0 +1,154 @@
+//! Element kinds and their parameters (units on every field).
+
+/// Field expansion of a magnet and its integration settings (AT
+/// `PolynomA/PolynomB`, `MaxOrder`, `NumIntSteps`, `KickAngle`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MagnetBody {
+    /// Skew coefficients A_n [m^-(n+1)], n = 0..=max_order.
+    pub polynom_a: Vec<f64>,
+    /// Normal coefficients B_n [m^-(n+1)]: B_1 = K1 [m^-2], B_2 = K2/2 [m^-3].
+    pub polynom_b: Vec<f64>,
+    /// Highest order used by the kick.
+    pub max_order: usize,
+    /// Integration steps of the 4th-order scheme.
+    pub n_steps: usize,
+    /// Steering kick (x, y) [rad], integrated over the magnet.
+    pub kick_angle_rad: [f64; 2],
+    /// Whether the magnet radiates when radiation is on (its lat2db
+    /// passmethod is a `*RadPass`; sextupoles are not, as in pyAT).
+    pub radiates: bool,
+}
+
+impl MagnetBody {
+    /// Coefficients (A_n, B_n) including the steering kick in order 0.
+    pub fn coefficient(&self, n: usize, length_m: f64) -> (f64, f64) {
+        let a = self.polynom_a.get(n).copied().unwrap_or(0.0);
+        let b = self.polynom_b.get(n).copied().unwrap_or(0.0);
+        if n == 0 && length_m > 0.0 {
+            (
+                a + self.kick_angle_rad[1].sin() / length_m,
+                b - self.kick_angle_rad[0].sin() / length_m,
+            )
+        } else {
+            (a, b)
+        }
+    }
+}
+
+/// A straight multipole magnet (quadrupole, sextupole).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Multipole {
+    pub length_m: f64,
+    pub body: MagnetBody,
+}
+
+/// A sector bend with pole-face rotation and linear fringe (AT
+/// `BndMPoleSymplectic4Pass`, FringeBend method 1).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bend {
+    pub length_m: f64,
+    pub angle_rad: f64,
+    pub entrance_angle_rad: f64,
+    pub exit_angle_rad: f64,
+    /// Full gap [m]; 0 means hard edge.
+    pub full_gap_m: f64,
+    /// Fringe field integrals FINT at entrance and exit (dimensionless).
+    pub fint_entrance: f64,
+    pub fint_exit: f64,
+    pub body: MagnetBody,
+}
+
+impl Bend {
+    /// Curvature 1/ρ [1/m].
+    pub fn curvature_per_m(&self) -> f64 {
+        self.angle_rad / self.length_m
+    }
+}
+
+/// An RF cavity (AT `RFCavityPass`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cavity {
+    pub length_m: f64,
+    pub voltage_v: f64,
+    pub frequency_hz: f64,
+    pub harmonic_number: f64,
+    /// Time lag expressed as a path length cτ [m].
+    pub time_lag_m: f64,
+}
+
+/// What an element is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ElementKind {
+    Marker,
+    Monitor,
+    Drift { length_m: f64 },
+    Quadrupole(Multipole),
+    Sextupole(Multipole),
+    Dipole(Bend),
+    Cavity(Cavity),
+}
+
+/// Transverse misalignment of an element: offsets and roll about s.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Misalignment {
+    pub dx_m: f64,
+    pub dy_m: f64,
+    pub roll_rad: f64,
+}
+
+impl Misalignment {
+    pub fn is_zero(&self) -> bool {
+        self.dx_m == 0.0 && self.dy_m == 0.0 && self.roll_rad == 0.0
+    }
+}
+
+/// Steering windings carried by a magnet (lat2db tags "H" / "V").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Windings {
+    pub horizontal: bool,
+    pub vertical: bool,
+}
+
+/// One element of the ring.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    pub name: String,
+    /// lat2db group (e.g. "BPM" for beam position monitors).
+    pub group: Option<String>,
+    pub kind: ElementKind,
+    pub misalignment: Misalignment,
+    pub windings: Windings,
+}
+
+impl Element {
+    pub fn length_m(&self) -> f64 {
+        match &self.kind {
+            ElementKind::Marker | ElementKind::Monitor => 0.0,
+            ElementKind::Drift { length_m } => *length_m,
+            ElementKind::Quadrupole(m) | ElementKind::Sextupole(m) => m.length_m,
+            ElementKind::Dipole(b) => b.length_m,
+            ElementKind::Cavity(c) => c.length_m,
+        }
+    }
+
+    /// The magnet body, for elements that have one.
+    pub fn body(&self) -> Option<&MagnetBody> {
+        match &self.kind {
+            ElementKind::Quadrupole(m) | ElementKind::Sextupole(m) => Some(&m.body),
+            ElementKind::Dipole(b) => Some(&b.body),
+            _ => None,
+        }
+    }
+
+    pub fn body_mut(&mut self) -> Option<&mut MagnetBody> {
+        match &mut self.kind {
+            ElementKind::Quadrupole(m) | ElementKind::Sextupole(m) => Some(&mut m.body),
+            ElementKind::Dipole(b) => Some(&mut b.body),
+            _ => None,
+        }
+    }
+
+    pub fn is_bpm(&self) -> bool {
+        matches!(self.kind, ElementKind::Monitor) && self.group.as_deref() == Some("BPM")
+    }
+}

@@ -1,0 +1,275 @@
+//! Reads the lat2db JSON lattice format used at HZB.
+//!
+//! `{sequences: [...], closed, enable_6d, default_energy}`; element
+//! conventions are those of pyAT (see config/bessy2/README.md).
+use serde::Deserialize;
+
+use super::Lattice;
+use super::element::{
+    Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings,
+};
+
+/// Why a lat2db document was refused, naming the element and field.
+#[derive(Debug, thiserror::Error)]
+pub enum Lat2DbError {
+    #[error("lattice JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("element #{index} ({name}): {problem}")]
+    Element {
+        index: usize,
+        name: String,
+        problem: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Document {
+    sequences: Vec<RawElement>,
+    default_energy: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum RawElement {
+    Marker {
+        name: String,
+        #[serde(default)]
+        group: Option<String>,
+    },
+    Monitor {
+        name: String,
+        #[serde(default)]
+        group: Option<String>,
+    },
+    Drift {
+        name: String,
+        length: f64,
+    },
+    Quadrupole(RawMagnet),
+    Sextupole(RawMagnet),
+    Dipole(RawDipole),
+    RFCavity(RawCavity),
+}
+
+#[derive(Deserialize)]
+struct RawMagnet {
+    name: String,
+    passmethod: String,
+    length: f64,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    element_configuration: RawConfig,
+}
+
+#[derive(Deserialize)]
+struct RawDipole {
+    name: String,
+    passmethod: String,
+    length: f64,
+    bending_angle: f64,
+    entranceangle: f64,
+    exitangle: f64,
+    #[serde(default)]
+    gradient: f64,
+    #[serde(default)]
+    fringeint1: f64,
+    #[serde(default)]
+    fringeint2: f64,
+    #[serde(default)]
+    fullgap: f64,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    element_configuration: RawConfig,
+}
+
+#[derive(Deserialize)]
+struct RawConfig {
+    magnetic_element: RawMagneticElement,
+    #[serde(default)]
+    kickangle: Option<RawKick>,
+}
+
+#[derive(Deserialize)]
+struct RawMagneticElement {
+    coeffs: RawCoeffs,
+    integration_parameters: RawIntegration,
+}
+
+#[derive(Deserialize)]
+struct RawCoeffs {
+    normal_coefficients: Vec<f64>,
+    skew_coefficients: Vec<f64>,
+}
+
+#[derive(Deserialize)]
+struct RawIntegration {
+    n_steps: usize,
+    max_order: usize,
+}
+
+#[derive(Deserialize)]
+struct RawKick {
+    x: f64,
+    y: f64,
+}
+
+#[derive(Deserialize)]
+struct RawCavity {
+    name: String,
+    length: f64,
+    harmonic_number: f64,
+    cavity_configuration: RawCavityConfig,
+}
+
+#[derive(Deserialize)]
+struct RawCavityConfig {
+    frequency: f64,
+    voltage: f64,
+    timelag: f64,
+}
+
+/// Parses a lat2db document into a lattice.
+pub fn from_lat2db_json(name: &str, json: &str) -> Result<Lattice, Lat2DbError> {
+    let doc: Document = serde_json::from_str(json)?;
+    let elements = doc
+        .sequences
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| convert(index, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Lattice::new(name, doc.default_energy, elements))
+}
+
+fn windings(tags: &Option<Vec<String>>) -> Windings {
+    let has = |t: &str| tags.as_ref().is_some_and(|v| v.iter().any(|x| x == t));
+    Windings {
+        horizontal: has("H"),
+        vertical: has("V"),
+    }
+}
+
+fn body(
+    index: usize,
+    name: &str,
+    passmethod: &str,
+    cfg: RawConfig,
+    gradient: Option<f64>,
+) -> Result<MagnetBody, Lat2DbError> {
+    let me = cfg.magnetic_element;
+    let bad = |problem: String| Lat2DbError::Element {
+        index,
+        name: name.into(),
+        problem,
+    };
+    let order = me.integration_parameters.max_order;
+    let mut b = me.coeffs.normal_coefficients;
+    let mut a = me.coeffs.skew_coefficients;
+    b.resize(b.len().max(order + 1), 0.0);
+    a.resize(a.len().max(order + 1), 0.0);
+    if let Some(g) = gradient.filter(|g| *g != 0.0) {
+        if b.len() < 2 {
+            b.resize(2, 0.0);
+        }
+        b[1] = g;
+    }
+    if me.integration_parameters.n_steps == 0 {
+        return Err(bad("integration_parameters.n_steps is 0".into()));
+    }
+    if let Some(v) = a.iter().chain(&b).find(|v| !v.is_finite()) {
+        return Err(bad(format!("coefficient {v} is not finite")));
+    }
+    let radiates = match passmethod {
+        "StrMPoleSymplectic4Pass" | "BndMPoleSymplectic4Pass" => false,
+        "StrMPoleSymplectic4RadPass" | "BndMPoleSymplectic4RadPass" => true,
+        other => return Err(bad(format!("passmethod {other} is not supported"))),
+    };
+    let kick = cfg.kickangle.map_or([0.0, 0.0], |k| [k.x, k.y]);
+    Ok(MagnetBody {
+        polynom_a: a,
+        polynom_b: b,
+        max_order: order,
+        n_steps: me.integration_parameters.n_steps,
+        kick_angle_rad: kick,
+        radiates,
+    })
+}
+
+fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
+    let plain = |name: String, group: Option<String>, kind: ElementKind| Element {
+        name,
+        group,
+        kind,
+        misalignment: Misalignment::default(),
+        windings: Windings::default(),
+    };
+    let el = match raw {
+        RawElement::Marker { name, group } => plain(name, group, ElementKind::Marker),
+        RawElement::Monitor { name, group } => plain(name, group, ElementKind::Monitor),
+        RawElement::Drift { name, length } => {
+            plain(name, None, ElementKind::Drift { length_m: length })
+        }
+        RawElement::Quadrupole(m) | RawElement::Sextupole(m) if m.length <= 0.0 => {
+            return Err(Lat2DbError::Element {
+                index,
+                name: m.name,
+                problem: "length must be > 0".into(),
+            });
+        }
+        RawElement::Quadrupole(m) => magnet(index, m, ElementKind::Quadrupole)?,
+        RawElement::Sextupole(m) => magnet(index, m, ElementKind::Sextupole)?,
+        RawElement::Dipole(d) => {
+            let w = windings(&d.tags);
+            let body = body(
+                index,
+                &d.name,
+                &d.passmethod,
+                d.element_configuration,
+                Some(d.gradient),
+            )?;
+            let bend = Bend {
+                length_m: d.length,
+                angle_rad: d.bending_angle,
+                entrance_angle_rad: d.entranceangle,
+                exit_angle_rad: d.exitangle,
+                full_gap_m: d.fullgap,
+                fint_entrance: d.fringeint1,
+                fint_exit: d.fringeint2,
+                body,
+            };
+            let mut e = plain(d.name, None, ElementKind::Dipole(bend));
+            e.windings = w;
+            e
+        }
+        RawElement::RFCavity(c) => {
+            let cc = c.cavity_configuration;
+            let cavity = Cavity {
+                length_m: c.length,
+                voltage_v: cc.voltage,
+                frequency_hz: cc.frequency,
+                harmonic_number: c.harmonic_number,
+                time_lag_m: cc.timelag,
+            };
+            plain(c.name, None, ElementKind::Cavity(cavity))
+        }
+    };
+    Ok(el)
+}
+
+fn magnet(
+    index: usize,
+    m: RawMagnet,
+    kind: fn(Multipole) -> ElementKind,
+) -> Result<Element, Lat2DbError> {
+    let w = windings(&m.tags);
+    let body = body(index, &m.name, &m.passmethod, m.element_configuration, None)?;
+    Ok(Element {
+        name: m.name,
+        group: None,
+        kind: kind(Multipole {
+            length_m: m.length,
+            body,
+        }),
+        misalignment: Misalignment::default(),
+        windings: w,
+    })
+}

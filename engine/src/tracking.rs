@@ -1,0 +1,79 @@
+//! Tracking through the ring: one particle (any scalar type) with loss
+//! detection, and many particles over many turns in parallel.
+use rayon::prelude::*;
+
+use crate::constants::SPEED_OF_LIGHT_M_PER_S;
+use crate::coords::{Coords, is_lost};
+use crate::integrators::{Dynamics, PassContext, TurnClock, pass};
+use crate::lattice::{ElementId, Lattice};
+use crate::real::Real;
+
+/// Where a particle was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("particle lost at element {element:?} on turn {turn}")]
+pub struct Lost {
+    pub element: ElementId,
+    pub turn: u64,
+}
+
+/// Pass context for `turn` of `lattice`.
+pub fn context(lattice: &Lattice, dynamics: Dynamics, turn: u64) -> PassContext {
+    PassContext {
+        dynamics,
+        energy_ev: lattice.energy_ev(),
+        clock: TurnClock {
+            turn,
+            t0_s: lattice.circumference_m() / SPEED_OF_LIGHT_M_PER_S,
+        },
+    }
+}
+
+/// Tracks one turn, calling `observe(id, r)` after every element.
+pub fn track_turn_observed<R: Real>(
+    lattice: &Lattice,
+    r: &mut Coords<R>,
+    ctx: &PassContext,
+    mut observe: impl FnMut(ElementId, &Coords<R>),
+) -> Result<(), Lost> {
+    for (i, el) in lattice.elements().iter().enumerate() {
+        pass(el, r, ctx);
+        if is_lost(&r.map(Real::value)) {
+            return Err(Lost {
+                element: ElementId(i),
+                turn: ctx.clock.turn,
+            });
+        }
+        observe(ElementId(i), r);
+    }
+    Ok(())
+}
+
+/// Tracks one turn.
+pub fn track_turn<R: Real>(
+    lattice: &Lattice,
+    r: &mut Coords<R>,
+    ctx: &PassContext,
+) -> Result<(), Lost> {
+    track_turn_observed(lattice, r, ctx, |_, _| {})
+}
+
+/// Tracks `particles` for `turns` turns in parallel (rayon). Each result is
+/// the final coordinates or where the particle was lost. Results do not
+/// depend on the number of threads: particles are independent.
+pub fn track_particles(
+    lattice: &Lattice,
+    particles: &[Coords<f64>],
+    turns: u64,
+    dynamics: Dynamics,
+) -> Vec<Result<Coords<f64>, Lost>> {
+    particles
+        .par_iter()
+        .map(|start| {
+            let mut r = *start;
+            for turn in 0..turns {
+                track_turn(lattice, &mut r, &context(lattice, dynamics, turn))?;
+            }
+            Ok(r)
+        })
+        .collect()
+}
