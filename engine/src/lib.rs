@@ -10,7 +10,9 @@ pub mod coords;
 pub mod integrators;
 pub mod jacobian;
 pub mod lattice;
+pub mod optics;
 pub mod orbit;
+pub mod orm;
 pub mod real;
 pub mod tracking;
 
