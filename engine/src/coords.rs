@@ -20,7 +20,5 @@ pub const LOSS_BOUND: f64 = 1.0;
 
 /// True if the particle is lost (AT's criterion).
 pub fn is_lost(r: &[f64; 6]) -> bool {
-    r.iter()
-        .enumerate()
-        .any(|(i, v)| !v.is_finite() || (i < CT && v.abs() > LOSS_BOUND))
+    r.iter().enumerate().any(|(i, v)| !v.is_finite() || (i < CT && v.abs() > LOSS_BOUND))
 }

@@ -21,18 +21,11 @@ fn seeded(start: &Coords<f64>) -> Coords<Dual<6>> {
 }
 
 fn linearised(r: &Coords<Dual<6>>) -> Linearised {
-    Linearised {
-        coords: Vector6::from_fn(|i, _| r[i].value()),
-        jacobian: Matrix6::from_fn(|i, j| r[i].d[j]),
-    }
+    Linearised { coords: Vector6::from_fn(|i, _| r[i].value()), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
 }
 
 /// Tracks one turn from `start`; returns the end point and one-turn matrix.
-pub fn one_turn(
-    lattice: &Lattice,
-    start: &Coords<f64>,
-    ctx: &PassContext,
-) -> Result<Linearised, Lost> {
+pub fn one_turn(lattice: &Lattice, start: &Coords<f64>, ctx: &PassContext) -> Result<Linearised, Lost> {
     let mut r = seeded(start);
     track_turn_observed(lattice, &mut r, ctx, |_, _| {})?;
     Ok(linearised(&r))
@@ -40,15 +33,9 @@ pub fn one_turn(
 
 /// Tracks one turn from `start`, recording the linearised map from the
 /// start to the exit of every element (index i = exit of element i).
-pub fn along_ring(
-    lattice: &Lattice,
-    start: &Coords<f64>,
-    ctx: &PassContext,
-) -> Result<Vec<Linearised>, Lost> {
+pub fn along_ring(lattice: &Lattice, start: &Coords<f64>, ctx: &PassContext) -> Result<Vec<Linearised>, Lost> {
     let mut r = seeded(start);
     let mut out = Vec::with_capacity(lattice.len());
-    track_turn_observed(lattice, &mut r, ctx, |_: ElementId, r| {
-        out.push(linearised(r))
-    })?;
+    track_turn_observed(lattice, &mut r, ctx, |_: ElementId, r| out.push(linearised(r)))?;
     Ok(out)
 }

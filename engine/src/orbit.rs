@@ -8,7 +8,7 @@ use crate::coords::{CT, Coords, DELTA};
 use crate::integrators::Dynamics;
 use crate::jacobian::one_turn;
 use crate::lattice::Lattice;
-use crate::tracking::{Lost, context};
+use crate::tracking::{Lost, context, track_turn};
 
 /// Newton stops when the correction is below this norm [m, rad] (pyAT's
 /// OrbConvergence is 1e-12; the exact Jacobian reaches it in fewer steps).
@@ -39,40 +39,30 @@ pub enum OrbitError {
 }
 
 /// 4D closed orbit at momentum deviation `delta` (cavities are drifts).
-pub fn closed_orbit_4d(
-    lattice: &Lattice,
-    delta: f64,
-    guess: Option<&Coords<f64>>,
-) -> Result<ClosedOrbit, OrbitError> {
+pub fn closed_orbit_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<ClosedOrbit, OrbitError> {
     let ctx = context(lattice, Dynamics::FourD, 0);
     let mut z = guess.copied().unwrap_or([0.0; 6]);
     z[DELTA] = delta;
     z[CT] = 0.0;
+    let mut last_step = f64::NAN;
     for iteration in 1..=MAX_ITERATIONS {
         let m = one_turn(lattice, &z, &ctx)?;
         let f = Vector4::from_fn(|i, _| m.coords[i] - z[i]);
         let j: Matrix4<f64> = m.jacobian.fixed_view::<4, 4>(0, 0) - Matrix4::identity();
         let step = j.lu().solve(&(-f)).ok_or(OrbitError::Singular)?;
         (0..4).for_each(|i| z[i] += step[i]);
-        if step.norm() < CONVERGENCE {
-            let end = one_turn(lattice, &z, &ctx)?;
-            let residual = (0..4)
-                .map(|i| (end.coords[i] - z[i]).abs())
-                .fold(0.0, f64::max);
-            return Ok(ClosedOrbit {
-                coords: z,
-                iterations: iteration,
-                residual,
-            });
+        last_step = step.norm();
+        if last_step < CONVERGENCE {
+            let mut end = z;
+            track_turn(lattice, &mut end, &ctx)?;
+            let residual = (0..4).map(|i| (end[i] - z[i]).abs()).fold(0.0, f64::max);
+            return Ok(ClosedOrbit { coords: z, iterations: iteration, residual });
         }
-        if !step.iter().all(|v| v.is_finite()) {
+        if !last_step.is_finite() {
             break;
         }
     }
-    Err(OrbitError::NotConverged {
-        iterations: MAX_ITERATIONS,
-        step: f64::NAN,
-    })
+    Err(OrbitError::NotConverged { iterations: MAX_ITERATIONS, step: last_step })
 }
 
 /// 6D closed orbit with the cavities (and radiation if `dynamics` says
@@ -100,20 +90,14 @@ pub fn closed_orbit_6d(
         (0..6).for_each(|i| z[i] += step[i]);
         last_step = step.norm();
         if last_step < CONVERGENCE {
-            let end = one_turn(lattice, &z, &ctx)?;
-            let residual = (end.coords - Vector6::from(z) - theta).amax();
-            return Ok(ClosedOrbit {
-                coords: z,
-                iterations: iteration,
-                residual,
-            });
+            let mut end = z;
+            track_turn(lattice, &mut end, &ctx)?;
+            let residual = (Vector6::from(end) - Vector6::from(z) - theta).amax();
+            return Ok(ClosedOrbit { coords: z, iterations: iteration, residual });
         }
         if !last_step.is_finite() {
             break;
         }
     }
-    Err(OrbitError::NotConverged {
-        iterations: MAX_ITERATIONS,
-        step: last_step,
-    })
+    Err(OrbitError::NotConverged { iterations: MAX_ITERATIONS, step: last_step })
 }

@@ -78,10 +78,5 @@ pub fn orbit_response(
             y[(i, j)] = dz[Y];
         }
     }
-    Ok(OrbitResponse {
-        correctors: correctors.to_vec(),
-        bpms: bpms.to_vec(),
-        x,
-        y,
-    })
+    Ok(OrbitResponse { correctors: correctors.to_vec(), bpms: bpms.to_vec(), x, y })
 }

@@ -21,10 +21,7 @@ pub fn context(lattice: &Lattice, dynamics: Dynamics, turn: u64) -> PassContext 
     PassContext {
         dynamics,
         energy_ev: lattice.energy_ev(),
-        clock: TurnClock {
-            turn,
-            t0_s: lattice.circumference_m() / SPEED_OF_LIGHT_M_PER_S,
-        },
+        clock: TurnClock { turn, t0_s: lattice.circumference_m() / SPEED_OF_LIGHT_M_PER_S },
     }
 }
 
@@ -38,10 +35,7 @@ pub fn track_turn_observed<R: Real>(
     for (i, el) in lattice.elements().iter().enumerate() {
         pass(el, r, ctx);
         if is_lost(&r.map(Real::value)) {
-            return Err(Lost {
-                element: ElementId(i),
-                turn: ctx.clock.turn,
-            });
+            return Err(Lost { element: ElementId(i), turn: ctx.clock.turn });
         }
         observe(ElementId(i), r);
     }
@@ -49,11 +43,7 @@ pub fn track_turn_observed<R: Real>(
 }
 
 /// Tracks one turn.
-pub fn track_turn<R: Real>(
-    lattice: &Lattice,
-    r: &mut Coords<R>,
-    ctx: &PassContext,
-) -> Result<(), Lost> {
+pub fn track_turn<R: Real>(lattice: &Lattice, r: &mut Coords<R>, ctx: &PassContext) -> Result<(), Lost> {
     track_turn_observed(lattice, r, ctx, |_, _| {})
 }
 

@@ -7,44 +7,22 @@ use nalgebra::{Complex, Matrix6};
 use proptest::prelude::*;
 use twin_engine::coords::Coords;
 use twin_engine::integrators::{Dynamics, PassContext, TurnClock, pass};
-use twin_engine::lattice::{
-    Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings,
-};
+use twin_engine::lattice::{Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings};
 use twin_engine::optics::{OpticsError, linear_optics_4d};
 use twin_engine::real::Dual;
 use twin_engine::tracking::track_particles;
 
 fn ctx(dynamics: Dynamics) -> PassContext {
-    PassContext {
-        dynamics,
-        energy_ev: 1.7185e9,
-        clock: TurnClock {
-            turn: 0,
-            t0_s: 240.0 / 299_792_458.0,
-        },
-    }
+    PassContext { dynamics, energy_ev: 1.7185e9, clock: TurnClock { turn: 0, t0_s: 240.0 / 299_792_458.0 } }
 }
 
 fn body(b: Vec<f64>, kick: [f64; 2], n_steps: usize) -> MagnetBody {
     let max_order = b.len() - 1;
-    MagnetBody {
-        polynom_a: vec![0.0; b.len()],
-        polynom_b: b,
-        max_order,
-        n_steps,
-        kick_angle_rad: kick,
-        radiates: true,
-    }
+    MagnetBody { polynom_a: vec![0.0; b.len()], polynom_b: b, max_order, n_steps, kick_angle_rad: kick, radiates: true }
 }
 
 fn element(kind: ElementKind, m: Misalignment) -> Element {
-    Element {
-        name: "E".into(),
-        group: None,
-        kind,
-        misalignment: m,
-        windings: Windings::default(),
-    }
+    Element { name: "E".into(), group: None, kind, misalignment: m, windings: Windings::default() }
 }
 
 fn jacobian(el: &Element, r0: &Coords<f64>, dynamics: Dynamics) -> Matrix6<f64> {
@@ -75,37 +53,22 @@ fn assert_symplectic(el: &Element, r0: &Coords<f64>, dynamics: Dynamics) {
 /// is symplectic only in the transverse plane; the twin keeps AT's model
 /// for parity with pyAT.
 fn assert_transverse_symplectic(el: &Element, r0: &Coords<f64>) {
-    let m = jacobian(el, r0, Dynamics::FourD)
-        .fixed_view::<4, 4>(0, 0)
-        .into_owned();
+    let m = jacobian(el, r0, Dynamics::FourD).fixed_view::<4, 4>(0, 0).into_owned();
     let j = symplectic_form().fixed_view::<4, 4>(0, 0).into_owned();
     let err = (m.transpose() * j * m - j).amax();
-    assert!(
-        err < 1e-12,
-        "{:?}: transverse |MᵀJM − J| = {err:.2e}",
-        el.kind
-    );
+    assert!(err < 1e-12, "{:?}: transverse |MᵀJM − J| = {err:.2e}", el.kind);
 }
 
 fn coords() -> impl Strategy<Value = Coords<f64>> {
-    (
-        -2e-3..2e-3f64,
-        -2e-4..2e-4f64,
-        -2e-3..2e-3f64,
-        -2e-4..2e-4f64,
-        -3e-3..3e-3f64,
-        -1e-3..1e-3f64,
-    )
+    (-2e-3..2e-3f64, -2e-4..2e-4f64, -2e-3..2e-3f64, -2e-4..2e-4f64, -3e-3..3e-3f64, -1e-3..1e-3f64)
         .prop_map(|(a, b, c, d, e, f)| [a, b, c, d, e, f])
 }
 
 fn misalignment() -> impl Strategy<Value = Misalignment> {
-    (-5e-4..5e-4f64, -5e-4..5e-4f64, -0.01..0.01f64).prop_map(|(dx_m, dy_m, roll_rad)| {
-        Misalignment {
-            dx_m,
-            dy_m,
-            roll_rad,
-        }
+    (-5e-4..5e-4f64, -5e-4..5e-4f64, -0.01..0.01f64).prop_map(|(dx_m, dy_m, roll_rad)| Misalignment {
+        dx_m,
+        dy_m,
+        roll_rad,
     })
 }
 
@@ -215,11 +178,7 @@ mod oracle {
     }
 
     fn edge(r: &mut [f64; 6], irho: f64, e: f64, fint: f64, gap: f64) {
-        let corr = if fint * gap == 0.0 {
-            0.0
-        } else {
-            irho * gap * fint * (1.0 + e.sin().powi(2)) / e.cos()
-        };
+        let corr = if fint * gap == 0.0 { 0.0 } else { irho * gap * fint * (1.0 + e.sin().powi(2)) / e.cos() };
         r[1] += r[0] * irho * e.tan();
         r[3] -= r[2] * irho * (e - corr / (1.0 + r[4])).tan();
     }
@@ -231,9 +190,7 @@ mod oracle {
         match &el.kind {
             ElementKind::Drift { length_m } => drift(r, *length_m),
             ElementKind::Cavity(c) => drift(r, c.length_m),
-            ElementKind::Quadrupole(q) | ElementKind::Sextupole(q) => {
-                body_pass(r, &q.body, q.length_m, 0.0)
-            }
+            ElementKind::Quadrupole(q) | ElementKind::Sextupole(q) => body_pass(r, &q.body, q.length_m, 0.0),
             ElementKind::Dipole(d) => {
                 let irho = d.angle_rad / d.length_m;
                 edge(r, irho, d.entrance_angle_rad, d.fint_entrance, d.full_gap_m);
@@ -251,41 +208,19 @@ mod oracle {
 fn production_kernels_agree_with_the_plain_oracle() {
     let mut lattice = bessy2();
     let q = lattice.find("Q3M1D2R").unwrap();
-    lattice
-        .set_misalignment(
-            q,
-            Misalignment {
-                dx_m: 1e-4,
-                dy_m: -2e-4,
-                roll_rad: 0.0,
-            },
-        )
-        .unwrap();
+    lattice.set_misalignment(q, Misalignment { dx_m: 1e-4, dy_m: -2e-4, roll_rad: 0.0 }).unwrap();
     let s = lattice.find("S4M2D1R").unwrap();
-    lattice
-        .set_kick_rad(s, twin_engine::lattice::Plane::Horizontal, 3e-5)
-        .unwrap();
-    let starts = [
-        [1e-3, 1e-5, -5e-4, 2e-5, 1e-3, 0.0],
-        [-2e-3, 0.0, 1e-3, 0.0, -2e-3, 0.0],
-    ];
+    lattice.set_kick_rad(s, twin_engine::lattice::Plane::Horizontal, 3e-5).unwrap();
+    let starts = [[1e-3, 1e-5, -5e-4, 2e-5, 1e-3, 0.0], [-2e-3, 0.0, 1e-3, 0.0, -2e-3, 0.0]];
     let fast = track_particles(&lattice, &starts, 3, Dynamics::FourD);
     for (k, start) in starts.iter().enumerate() {
         let mut r = *start;
         for _ in 0..3 {
-            lattice
-                .elements()
-                .iter()
-                .for_each(|el| oracle::track(el, &mut r));
+            lattice.elements().iter().for_each(|el| oracle::track(el, &mut r));
         }
         let got = fast[k].as_ref().unwrap();
         for i in 0..6 {
-            assert!(
-                (got[i] - r[i]).abs() < 1e-12,
-                "particle {k} coordinate {i}: {} vs oracle {}",
-                got[i],
-                r[i]
-            );
+            assert!((got[i] - r[i]).abs() < 1e-12, "particle {k} coordinate {i}: {} vs oracle {}", got[i], r[i]);
         }
     }
 }
@@ -293,14 +228,9 @@ fn production_kernels_agree_with_the_plain_oracle() {
 #[test]
 fn tracking_is_identical_for_one_and_two_threads() {
     let lattice = bessy2();
-    let starts: Vec<Coords<f64>> = (0..16)
-        .map(|k| [1e-4 * k as f64, 0.0, -5e-5 * k as f64, 1e-6, 1e-4, 0.0])
-        .collect();
+    let starts: Vec<Coords<f64>> = (0..16).map(|k| [1e-4 * k as f64, 0.0, -5e-5 * k as f64, 1e-6, 1e-4, 0.0]).collect();
     let run = |threads| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| track_particles(&lattice, &starts, 20, Dynamics::SixDRadiation))
     };
     let (one, two) = (run(1), run(2));
@@ -315,10 +245,7 @@ fn particles_beyond_the_aperture_are_reported_lost() {
     let lattice = bessy2();
     let out = track_particles(
         &lattice,
-        &[
-            [0.05, 0.0, 0.0, 0.0, 0.0, 0.0],
-            [1e-4, 0.0, 0.0, 0.0, 0.0, 0.0],
-        ],
+        &[[0.05, 0.0, 0.0, 0.0, 0.0, 0.0], [1e-4, 0.0, 0.0, 0.0, 0.0, 0.0]],
         200,
         Dynamics::FourD,
     );
@@ -335,10 +262,7 @@ fn unstable_setting_is_an_error_and_the_lattice_recovers() {
         .map(twin_engine::lattice::ElementId)
         .filter(|&id| lattice.element(id).name.starts_with("Q1M"))
         .collect();
-    let design: Vec<f64> = q1
-        .iter()
-        .map(|&id| lattice.element(id).body().unwrap().polynom_b[1])
-        .collect();
+    let design: Vec<f64> = q1.iter().map(|&id| lattice.element(id).body().unwrap().polynom_b[1]).collect();
     for (&id, k1) in q1.iter().zip(&design) {
         lattice.set_polynom_b(id, 1, 3.0 * k1).unwrap();
     }
@@ -346,10 +270,7 @@ fn unstable_setting_is_an_error_and_the_lattice_recovers() {
         Err(OpticsError::Unstable { .. }) | Err(OpticsError::Orbit(_)) => {}
         other => panic!("expected an unstable lattice, got {other:?}"),
     }
-    assert!(
-        lattice.set_polynom_b(q1[0], 1, f64::NAN).is_err(),
-        "non-finite strengths are refused"
-    );
+    assert!(lattice.set_polynom_b(q1[0], 1, f64::NAN).is_err(), "non-finite strengths are refused");
     for (&id, k1) in q1.iter().zip(&design) {
         lattice.set_polynom_b(id, 1, *k1).unwrap();
     }

@@ -8,12 +8,7 @@ use twin_engine::tracking::track_particles;
 fn check(label: &str, dynamics: Dynamics) {
     let lattice = bessy2();
     let r = &reference()["tracking"][label];
-    let starts: Vec<[f64; 6]> = r["start"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| floats(p).try_into().unwrap())
-        .collect();
+    let starts: Vec<[f64; 6]> = r["start"].as_array().unwrap().iter().map(|p| floats(p).try_into().unwrap()).collect();
     for (turns, key) in [(1, "one_turn"), (100, "hundred_turns")] {
         let ours = track_particles(&lattice, &starts, turns, dynamics);
         for (k, res) in ours.iter().enumerate() {

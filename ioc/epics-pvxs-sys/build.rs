@@ -12,13 +12,7 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const ENV_VARS: &[&str] = &[
-    "EPICS_BASE",
-    "EPICS_HOST_ARCH",
-    "PVXS",
-    "PVXS_LIBEVENT",
-    "EPICS_PY_SITE_PACKAGES",
-];
+const ENV_VARS: &[&str] = &["EPICS_BASE", "EPICS_HOST_ARCH", "PVXS", "PVXS_LIBEVENT", "EPICS_PY_SITE_PACKAGES"];
 
 /// Header, library and DBD directories of one EPICS + pvxs installation.
 struct Layout {
@@ -31,12 +25,7 @@ fn main() {
     for v in ENV_VARS {
         println!("cargo:rerun-if-env-changed={v}");
     }
-    for f in [
-        "shim/twin_shim.h",
-        "shim/twin_ioc.c",
-        "shim/twin_devsup.c",
-        "shim/twin.dbd",
-    ] {
+    for f in ["shim/twin_shim.h", "shim/twin_ioc.c", "shim/twin_devsup.c", "shim/twin.dbd"] {
         println!("cargo:rerun-if-changed={f}");
     }
     let layout = match locate() {
@@ -61,9 +50,8 @@ fn locate() -> Result<Layout, String> {
 
 fn site_layout(base: PathBuf) -> Result<Layout, String> {
     let arch = env::var("EPICS_HOST_ARCH").unwrap_or_else(|_| "linux-x86_64".into());
-    let pvxs = env::var_os("PVXS")
-        .map(PathBuf::from)
-        .ok_or("EPICS_BASE is set but PVXS (the pvxs installation) is not")?;
+    let pvxs =
+        env::var_os("PVXS").map(PathBuf::from).ok_or("EPICS_BASE is set but PVXS (the pvxs installation) is not")?;
     let mut include_dirs = vec![
         base.join("include"),
         base.join("include/os/Linux"),
@@ -71,32 +59,21 @@ fn site_layout(base: PathBuf) -> Result<Layout, String> {
         pvxs.join("include"),
     ];
     let mut lib_dirs = vec![base.join("lib").join(&arch), pvxs.join("lib").join(&arch)];
-    let libevent = env::var_os("PVXS_LIBEVENT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| pvxs.join("bundle/usr").join(&arch));
+    let libevent =
+        env::var_os("PVXS_LIBEVENT").map(PathBuf::from).unwrap_or_else(|| pvxs.join("bundle/usr").join(&arch));
     if libevent.exists() {
         include_dirs.push(libevent.join("include"));
         lib_dirs.push(libevent.join("lib"));
     }
     let dbd_dirs = vec![base.join("dbd"), pvxs.join("dbd")];
-    check_exists(&[
-        &base.join("include/epicsVersion.h"),
-        &pvxs.join("dbd/pvxsIoc.dbd"),
-    ])?;
-    Ok(Layout {
-        include_dirs,
-        lib_dirs,
-        dbd_dirs,
-    })
+    check_exists(&[&base.join("include/epicsVersion.h"), &pvxs.join("dbd/pvxsIoc.dbd")])?;
+    Ok(Layout { include_dirs, lib_dirs, dbd_dirs })
 }
 
 fn wheel_layout(site: &Path) -> Result<Layout, String> {
     let core = site.join("epicscorelibs");
     let pvxs = site.join("pvxslibs");
-    check_exists(&[
-        &core.join("include/epicsVersion.h"),
-        &pvxs.join("dbd/pvxsIoc.dbd"),
-    ])?;
+    check_exists(&[&core.join("include/epicsVersion.h"), &pvxs.join("dbd/pvxsIoc.dbd")])?;
     Ok(Layout {
         include_dirs: vec![core.join("include"), pvxs.join("include")],
         lib_dirs: vec![core.join("lib"), pvxs.join("lib")],
@@ -105,8 +82,7 @@ fn wheel_layout(site: &Path) -> Result<Layout, String> {
 }
 
 fn default_venv_site() -> Result<PathBuf, String> {
-    let manifest =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let venv_lib = manifest.join("../../.venv-epics/lib");
     println!("cargo:rerun-if-changed={}", venv_lib.display());
     let entries = fs::read_dir(&venv_lib).map_err(|e| {
@@ -120,12 +96,7 @@ fn default_venv_site() -> Result<PathBuf, String> {
         .filter_map(Result::ok)
         .map(|e| e.path().join("site-packages"))
         .find(|p| p.join("epicscorelibs").is_dir())
-        .ok_or_else(|| {
-            format!(
-                "no site-packages with epicscorelibs under {}",
-                venv_lib.display()
-            )
-        })
+        .ok_or_else(|| format!("no site-packages with epicscorelibs under {}", venv_lib.display()))
 }
 
 fn check_exists(paths: &[&Path]) -> Result<(), String> {
@@ -137,10 +108,7 @@ fn check_exists(paths: &[&Path]) -> Result<(), String> {
 
 fn compile_shim(layout: &Layout) {
     let mut build = cc::Build::new();
-    build
-        .file("shim/twin_ioc.c")
-        .file("shim/twin_devsup.c")
-        .include("shim");
+    build.file("shim/twin_ioc.c").file("shim/twin_devsup.c").include("shim");
     for d in &layout.include_dirs {
         build.include(d);
     }

@@ -20,9 +20,7 @@ use crate::shutdown;
 pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     let started = Instant::now();
     let mut ioc = start_ioc(&opts).await?;
-    let writes = ioc
-        .take_writes()
-        .ok_or_else(|| anyhow!("write stream already taken"))?;
+    let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
         prefix = opts.prefix.as_str(),
@@ -80,12 +78,10 @@ async fn start_ioc(opts: &IocOptions) -> anyhow::Result<Ioc> {
 /// The interactive iocsh on its own thread; reports when the user leaves it.
 fn spawn_shell(ioc: Arc<Ioc>) -> std::io::Result<oneshot::Receiver<()>> {
     let (tx, rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("iocsh".into())
-        .spawn(move || {
-            ioc.interactive_shell();
-            // The receiver only goes away when the twin is stopping anyway.
-            let _ = tx.send(());
-        })?;
+    std::thread::Builder::new().name("iocsh".into()).spawn(move || {
+        ioc.interactive_shell();
+        // The receiver only goes away when the twin is stopping anyway.
+        let _ = tx.send(());
+    })?;
     Ok(rx)
 }

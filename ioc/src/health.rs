@@ -27,29 +27,19 @@ impl Health {
 
     /// Version string served by `$(P)TWIN:VERSION` (fits 39 bytes).
     pub fn version_text() -> String {
-        format!(
-            "twin-ioc {} EPICS {}",
-            env!("CARGO_PKG_VERSION"),
-            epics_pvxs_sys::epics_version()
-        )
+        format!("twin-ioc {} EPICS {}", env!("CARGO_PKG_VERSION"), epics_pvxs_sys::epics_version())
     }
 
     /// Posts the version once, then uptime and heartbeat every second.
     pub async fn run(self, started: Instant) -> anyhow::Result<()> {
-        self.version
-            .post(&Self::version_text(), &Update::at(SystemTime::now()))
-            .context("posting the version")?;
+        self.version.post(&Self::version_text(), &Update::at(SystemTime::now())).context("posting the version")?;
         let mut ticks = tokio::time::interval(PERIOD);
         let mut beat: i32 = 0;
         loop {
             ticks.tick().await;
             let update = Update::at(SystemTime::now());
-            self.uptime_s
-                .post(&started.elapsed().as_secs_f64(), &update)
-                .context("posting the uptime")?;
-            self.heartbeat
-                .post(&beat, &update)
-                .context("posting the heartbeat")?;
+            self.uptime_s.post(&started.elapsed().as_secs_f64(), &update).context("posting the uptime")?;
+            self.heartbeat.post(&beat, &update).context("posting the heartbeat")?;
             beat = beat.wrapping_add(1);
         }
     }

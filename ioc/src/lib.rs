@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod health;
+pub mod model_cli;
 pub mod prefix;
 pub mod router;
 pub mod selftest;

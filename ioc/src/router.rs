@@ -38,10 +38,7 @@ impl Router {
     }
 
     fn dispatch(&mut self, request: WriteRequest) -> anyhow::Result<()> {
-        match (
-            self.targets.get(&request.record).copied(),
-            self.selftest.as_mut(),
-        ) {
+        match (self.targets.get(&request.record).copied(), self.selftest.as_mut()) {
             (Some(Target::Selftest(input)), Some(selftest)) => selftest.handle(input, request),
             _ => {
                 tracing::debug!(record = ?request.record, "write to a record without a Rust device");

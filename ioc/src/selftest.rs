@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use epics_pvxs_sys::{
-    Alarm, AlarmStatus, Completion, EnumIndex, EpicsError, Field, Ioc, RecordKey, Severity, Update,
-    WriteRequest, WriteValue,
+    Alarm, AlarmStatus, Completion, EnumIndex, EpicsError, Field, Ioc, RecordKey, Severity, Update, WriteRequest,
+    WriteValue,
 };
 
 use crate::prefix::Prefix;
@@ -99,8 +99,7 @@ impl Selftest {
             let mut seq = 0.0;
             loop {
                 period.tick().await;
-                tick.post(&seq, &Update::at(SystemTime::now()))
-                    .context("posting TICK")?;
+                tick.post(&seq, &Update::at(SystemTime::now())).context("posting TICK")?;
                 seq += 1.0;
             }
         }
@@ -126,14 +125,11 @@ impl Selftest {
                 }
             }
             (SelftestInput::Alarm, WriteValue::Enum(EnumIndex(s))) => {
-                self.alarm =
-                    severity(*s).map(|sev| Alarm::new(sev, AlarmStatus::Soft, "self-test alarm"));
+                self.alarm = severity(*s).map(|sev| Alarm::new(sev, AlarmStatus::Soft, "self-test alarm"));
                 self.post_echo(now)?;
             }
             (SelftestInput::Fill, WriteValue::Long(n)) => self.fill(*n, now)?,
-            (SelftestInput::Message, WriteValue::Text(text)) => {
-                self.label.post(text, &Update::at(now))?
-            }
+            (SelftestInput::Message, WriteValue::Text(text)) => self.label.post(text, &Update::at(now))?,
             (input, value) => {
                 let msg = format!("unexpected value {value:?} for {input:?}");
                 request.completion.fail(&msg);
@@ -154,20 +150,13 @@ impl Selftest {
     /// check every element.
     fn fill(&self, n: i32, now: SystemTime) -> anyhow::Result<()> {
         let update = Update::at(now);
-        let int16s: Vec<i16> = (0..self.int16s.capacity() as i32)
-            .map(|k| k.wrapping_mul(n) as i16)
-            .collect();
-        let doubles: Vec<f64> = (0..self.doubles.capacity())
-            .map(|k| f64::from(n) + 0.5 * f64::from(k))
-            .collect();
-        let names: Vec<String> = (0..self.names.capacity())
-            .map(|k| format!("ROW{k}-{n}"))
-            .collect();
+        let int16s: Vec<i16> = (0..self.int16s.capacity() as i32).map(|k| k.wrapping_mul(n) as i16).collect();
+        let doubles: Vec<f64> = (0..self.doubles.capacity()).map(|k| f64::from(n) + 0.5 * f64::from(k)).collect();
+        let names: Vec<String> = (0..self.names.capacity()).map(|k| format!("ROW{k}-{n}")).collect();
         self.int16s.post(&int16s, &update)?;
         self.doubles.post(&doubles, &update)?;
         self.names.post(&names, &update)?;
-        self.state
-            .post(&EnumIndex(n.rem_euclid(4) as u16), &update)?;
+        self.state.post(&EnumIndex(n.rem_euclid(4) as u16), &update)?;
         self.label.post(&format!("fill {n}"), &update)?;
         let rows: Vec<String> = (0..TABLE_ROWS).map(|k| format!("BPM{k}")).collect();
         let x: Vec<f64> = (0..TABLE_ROWS).map(|k| f64::from(n) * k as f64).collect();

@@ -32,11 +32,7 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selftest_device_in_process() {
     std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).expect("repo root");
-    let (ca, pva, bcast) = (
-        free_port().to_string(),
-        free_port().to_string(),
-        free_port().to_string(),
-    );
+    let (ca, pva, bcast) = (free_port().to_string(), free_port().to_string(), free_port().to_string());
     let env = [
         ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1"),
         ("EPICS_CA_AUTO_ADDR_LIST", "NO"),
@@ -50,20 +46,13 @@ async fn selftest_device_in_process() {
         ("PVXS_QSRV_ENABLE", "YES"),
     ];
     let prepared = prepare(&env).expect("prepare");
-    assert!(
-        matches!(prepare(&[]), Err(EpicsError::AlreadyStarted)),
-        "second IOC in one process must be refused"
-    );
+    assert!(matches!(prepare(&[]), Err(EpicsError::AlreadyStarted)), "second IOC in one process must be refused");
     prepared.set_env("P", "INPROC:").expect("env");
-    let mut ioc = prepared
-        .run_script("tests/st-selftest.cmd".as_ref(), "P=INPROC:")
-        .expect("st-selftest.cmd");
+    let mut ioc = prepared.run_script("tests/st-selftest.cmd".as_ref(), "P=INPROC:").expect("st-selftest.cmd");
     let writes = ioc.take_writes().expect("write stream");
     assert!(ioc.take_writes().is_none());
 
-    let mut selftest = Selftest::attach(&ioc, &Prefix::new("INPROC:"))
-        .expect("attach")
-        .expect("records loaded");
+    let mut selftest = Selftest::attach(&ioc, &Prefix::new("INPROC:")).expect("attach").expect("records loaded");
     tokio::spawn(selftest.ticker());
     let mut router = Router::default();
     router.add_selftest(selftest);
@@ -75,18 +64,9 @@ async fn selftest_device_in_process() {
     let writes: Field<i32> = ioc.field(&pv("WRITES")).unwrap();
 
     // Typed handles are checked once, at resolution.
-    assert!(matches!(
-        ioc.field::<f64>(&pv("I16")),
-        Err(EpicsError::WrongType { .. })
-    ));
-    assert!(matches!(
-        ioc.field::<[f64]>(&pv("NAMES")),
-        Err(EpicsError::WrongType { .. })
-    ));
-    assert!(matches!(
-        ioc.field::<f64>(&pv("NOPE")),
-        Err(EpicsError::NoRecord(_))
-    ));
+    assert!(matches!(ioc.field::<f64>(&pv("I16")), Err(EpicsError::WrongType { .. })));
+    assert!(matches!(ioc.field::<[f64]>(&pv("NAMES")), Err(EpicsError::WrongType { .. })));
+    assert!(matches!(ioc.field::<f64>(&pv("NOPE")), Err(EpicsError::NoRecord(_))));
 
     // Write path: the value reaches Rust, which echoes it and counts.
     setpoint.put(&3.25).unwrap();
@@ -120,8 +100,7 @@ async fn selftest_device_in_process() {
 
     // Posting an alarm with a message sets SEVR, STAT and AMSG.
     let alarm = Alarm::new(Severity::Major, AlarmStatus::Soft, "posted from the test");
-    echo.post(&1.0, &Update::default().with_alarm(alarm))
-        .unwrap();
+    echo.post(&1.0, &Update::default().with_alarm(alarm)).unwrap();
     let sevr: Field<EnumIndex> = ioc.field(&format!("{}.SEVR", pv("ECHO"))).unwrap();
     let amsg: Field<str> = ioc.field(&format!("{}.AMSG", pv("ECHO"))).unwrap();
     assert_eq!(sevr.get().unwrap(), EnumIndex(Severity::Major as u16));
@@ -129,8 +108,5 @@ async fn selftest_device_in_process() {
 
     // Too many elements are refused before reaching EPICS.
     let too_long = vec![0i16; 4096];
-    assert!(matches!(
-        i16s.post(&too_long, &Update::default()),
-        Err(EpicsError::TooLong { .. })
-    ));
+    assert!(matches!(i16s.post(&too_long, &Update::default()), Err(EpicsError::TooLong { .. })));
 }

@@ -7,13 +7,7 @@ use crate::real::Real;
 /// `full_gap_m` and `fint` give the fringe correction of the vertical
 /// focusing (0 for a hard edge).
 #[inline]
-pub fn edge<R: Real>(
-    r: &mut Coords<R>,
-    irho: f64,
-    edge_angle_rad: f64,
-    fint: f64,
-    full_gap_m: f64,
-) {
+pub fn edge<R: Real>(r: &mut Coords<R>, irho: f64, edge_angle_rad: f64, fint: f64, full_gap_m: f64) {
     let fringe_corr = if fint == 0.0 || full_gap_m == 0.0 {
         0.0
     } else {

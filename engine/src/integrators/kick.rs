@@ -1,20 +1,18 @@
 //! Thin multipole kicks (AT `strthinkick`, `bndthinkick` and their
 //! radiating variants `diff_bnd_kick`).
 use crate::coords::{CT, Coords, DELTA, PX, PY, X, Y};
-use crate::lattice::MagnetBody;
+use crate::lattice::KickCoefficients;
 use crate::real::Real;
 
 /// (Re, Im) of the field sum Σ (B_n + i A_n)(x + i y)^n by Horner's rule:
 /// Re = B_y/(Bρ), Im = B_x/(Bρ) in AT's normalisation.
 #[inline]
-fn field<R: Real>(r: &Coords<R>, body: &MagnetBody, length_m: f64) -> (R, R) {
-    let top = body.max_order;
-    let (a, b) = body.coefficient(top, length_m);
-    let (mut re, mut im) = (R::cst(b), R::cst(a));
+fn field<R: Real>(r: &Coords<R>, c: &KickCoefficients) -> (R, R) {
+    let top = c.max_order;
+    let (mut re, mut im) = (R::cst(c.b[top]), R::cst(c.a[top]));
     for n in (0..top).rev() {
-        let (a, b) = body.coefficient(n, length_m);
-        let t = re * r[X] - im * r[Y] + b;
-        im = im * r[X] + re * r[Y] + a;
+        let t = re * r[X] - im * r[Y] + c.b[n];
+        im = im * r[X] + re * r[Y] + c.a[n];
         re = t;
     }
     (re, im)
@@ -29,13 +27,12 @@ pub type RadiationConstant = Option<f64>;
 #[inline]
 pub fn thin_kick<R: Real>(
     r: &mut Coords<R>,
-    body: &MagnetBody,
-    body_length_m: f64,
+    coefficients: &KickCoefficients,
     l: f64,
     irho: f64,
     radiation: RadiationConstant,
 ) {
-    let (re, im) = field(r, body, body_length_m);
+    let (re, im) = field(r, coefficients);
     let dp0 = r[DELTA];
     if let Some(crad) = radiation {
         radiate(r, re, im, l, irho, crad);

@@ -54,24 +54,20 @@ pub fn pass<R: Real>(el: &Element, r: &mut Coords<R>, ctx: &PassContext) {
         ElementKind::Drift { length_m } => drift(r, *length_m),
         ElementKind::Quadrupole(m) | ElementKind::Sextupole(m) => {
             let crad = ctx.radiation_constant(&m.body);
-            symplectic4::integrate(r, m.length_m, m.body.n_steps, |r, l| {
-                kick::thin_kick(r, &m.body, m.length_m, l, 0.0, crad)
-            });
+            let c = m.body.kick_coefficients(m.length_m);
+            symplectic4::integrate(r, m.length_m, m.body.n_steps, |r, l| kick::thin_kick(r, &c, l, 0.0, crad));
         }
         ElementKind::Dipole(b) => {
             let irho = b.curvature_per_m();
             let crad = ctx.radiation_constant(&b.body);
+            let c = b.body.kick_coefficients(b.length_m);
             edge::edge(r, irho, b.entrance_angle_rad, b.fint_entrance, b.full_gap_m);
-            symplectic4::integrate(r, b.length_m, b.body.n_steps, |r, l| {
-                kick::thin_kick(r, &b.body, b.length_m, l, irho, crad)
-            });
+            symplectic4::integrate(r, b.length_m, b.body.n_steps, |r, l| kick::thin_kick(r, &c, l, irho, crad));
             edge::edge(r, irho, b.exit_angle_rad, b.fint_exit, b.full_gap_m);
         }
         ElementKind::Cavity(c) => match ctx.dynamics {
             Dynamics::FourD => drift(r, c.length_m),
-            Dynamics::SixD | Dynamics::SixDRadiation => {
-                cavity::cavity(r, c, ctx.energy_ev, ctx.clock)
-            }
+            Dynamics::SixD | Dynamics::SixDRadiation => cavity::cavity(r, c, ctx.energy_ev, ctx.clock),
         },
     }
     if misaligned {

@@ -33,12 +33,7 @@ pub fn drift2() -> f64 {
 
 /// Integrates a body of `length_m` in `n_steps` steps; `kick(r, l)` applies
 /// a thin kick of integrated length `l` [m].
-pub fn integrate<R: Real>(
-    r: &mut Coords<R>,
-    length_m: f64,
-    n_steps: usize,
-    mut kick: impl FnMut(&mut Coords<R>, f64),
-) {
+pub fn integrate<R: Real>(r: &mut Coords<R>, length_m: f64, n_steps: usize, mut kick: impl FnMut(&mut Coords<R>, f64)) {
     let step = length_m / n_steps as f64;
     let (l1, l2) = (step * drift1(), step * drift2());
     let (k1, k2) = (step * kick1(), step * kick2());

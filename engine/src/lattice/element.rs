@@ -19,19 +19,33 @@ pub struct MagnetBody {
     pub radiates: bool,
 }
 
+/// Highest multipole order a magnet may have (checked when loading).
+pub const MAX_ORDER_LIMIT: usize = 7;
+
+/// The coefficients one pass through a magnet uses, with the steering
+/// kick folded into order 0 (computed once per pass, never stored back).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KickCoefficients {
+    pub a: [f64; MAX_ORDER_LIMIT + 1],
+    pub b: [f64; MAX_ORDER_LIMIT + 1],
+    pub max_order: usize,
+}
+
 impl MagnetBody {
-    /// Coefficients (A_n, B_n) including the steering kick in order 0.
-    pub fn coefficient(&self, n: usize, length_m: f64) -> (f64, f64) {
-        let a = self.polynom_a.get(n).copied().unwrap_or(0.0);
-        let b = self.polynom_b.get(n).copied().unwrap_or(0.0);
-        if n == 0 && length_m > 0.0 {
-            (
-                a + self.kick_angle_rad[1].sin() / length_m,
-                b - self.kick_angle_rad[0].sin() / length_m,
-            )
-        } else {
-            (a, b)
+    /// Coefficients (A_n, B_n) including the steering kick in order 0 (AT:
+    /// B0 −= sin(θx)/L, A0 += sin(θy)/L).
+    pub fn kick_coefficients(&self, length_m: f64) -> KickCoefficients {
+        let top = self.max_order.min(MAX_ORDER_LIMIT);
+        let mut c = KickCoefficients { a: [0.0; MAX_ORDER_LIMIT + 1], b: [0.0; MAX_ORDER_LIMIT + 1], max_order: top };
+        for n in 0..=top {
+            c.a[n] = self.polynom_a.get(n).copied().unwrap_or(0.0);
+            c.b[n] = self.polynom_b.get(n).copied().unwrap_or(0.0);
         }
+        if length_m > 0.0 {
+            c.a[0] += self.kick_angle_rad[1].sin() / length_m;
+            c.b[0] -= self.kick_angle_rad[0].sin() / length_m;
+        }
+        c
     }
 }
 

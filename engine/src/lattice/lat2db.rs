@@ -5,9 +5,7 @@
 use serde::Deserialize;
 
 use super::Lattice;
-use super::element::{
-    Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings,
-};
+use super::element::{Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings};
 
 /// Why a lat2db document was refused, naming the element and field.
 #[derive(Debug, thiserror::Error)]
@@ -15,11 +13,7 @@ pub enum Lat2DbError {
     #[error("lattice JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error("element #{index} ({name}): {problem}")]
-    Element {
-        index: usize,
-        name: String,
-        problem: String,
-    },
+    Element { index: usize, name: String, problem: String },
 }
 
 #[derive(Deserialize)]
@@ -131,21 +125,14 @@ struct RawCavityConfig {
 /// Parses a lat2db document into a lattice.
 pub fn from_lat2db_json(name: &str, json: &str) -> Result<Lattice, Lat2DbError> {
     let doc: Document = serde_json::from_str(json)?;
-    let elements = doc
-        .sequences
-        .into_iter()
-        .enumerate()
-        .map(|(index, raw)| convert(index, raw))
-        .collect::<Result<Vec<_>, _>>()?;
+    let elements =
+        doc.sequences.into_iter().enumerate().map(|(index, raw)| convert(index, raw)).collect::<Result<Vec<_>, _>>()?;
     Ok(Lattice::new(name, doc.default_energy, elements))
 }
 
 fn windings(tags: &Option<Vec<String>>) -> Windings {
     let has = |t: &str| tags.as_ref().is_some_and(|v| v.iter().any(|x| x == t));
-    Windings {
-        horizontal: has("H"),
-        vertical: has("V"),
-    }
+    Windings { horizontal: has("H"), vertical: has("V") }
 }
 
 fn body(
@@ -156,11 +143,7 @@ fn body(
     gradient: Option<f64>,
 ) -> Result<MagnetBody, Lat2DbError> {
     let me = cfg.magnetic_element;
-    let bad = |problem: String| Lat2DbError::Element {
-        index,
-        name: name.into(),
-        problem,
-    };
+    let bad = |problem: String| Lat2DbError::Element { index, name: name.into(), problem };
     let order = me.integration_parameters.max_order;
     let mut b = me.coeffs.normal_coefficients;
     let mut a = me.coeffs.skew_coefficients;
@@ -171,6 +154,9 @@ fn body(
             b.resize(2, 0.0);
         }
         b[1] = g;
+    }
+    if order > super::element::MAX_ORDER_LIMIT {
+        return Err(bad(format!("max_order {order} above the supported {}", super::element::MAX_ORDER_LIMIT)));
     }
     if me.integration_parameters.n_steps == 0 {
         return Err(bad("integration_parameters.n_steps is 0".into()));
@@ -205,27 +191,15 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
     let el = match raw {
         RawElement::Marker { name, group } => plain(name, group, ElementKind::Marker),
         RawElement::Monitor { name, group } => plain(name, group, ElementKind::Monitor),
-        RawElement::Drift { name, length } => {
-            plain(name, None, ElementKind::Drift { length_m: length })
-        }
+        RawElement::Drift { name, length } => plain(name, None, ElementKind::Drift { length_m: length }),
         RawElement::Quadrupole(m) | RawElement::Sextupole(m) if m.length <= 0.0 => {
-            return Err(Lat2DbError::Element {
-                index,
-                name: m.name,
-                problem: "length must be > 0".into(),
-            });
+            return Err(Lat2DbError::Element { index, name: m.name, problem: "length must be > 0".into() });
         }
         RawElement::Quadrupole(m) => magnet(index, m, ElementKind::Quadrupole)?,
         RawElement::Sextupole(m) => magnet(index, m, ElementKind::Sextupole)?,
         RawElement::Dipole(d) => {
             let w = windings(&d.tags);
-            let body = body(
-                index,
-                &d.name,
-                &d.passmethod,
-                d.element_configuration,
-                Some(d.gradient),
-            )?;
+            let body = body(index, &d.name, &d.passmethod, d.element_configuration, Some(d.gradient))?;
             let bend = Bend {
                 length_m: d.length,
                 angle_rad: d.bending_angle,
@@ -255,20 +229,13 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
     Ok(el)
 }
 
-fn magnet(
-    index: usize,
-    m: RawMagnet,
-    kind: fn(Multipole) -> ElementKind,
-) -> Result<Element, Lat2DbError> {
+fn magnet(index: usize, m: RawMagnet, kind: fn(Multipole) -> ElementKind) -> Result<Element, Lat2DbError> {
     let w = windings(&m.tags);
     let body = body(index, &m.name, &m.passmethod, m.element_configuration, None)?;
     Ok(Element {
         name: m.name,
         group: None,
-        kind: kind(Multipole {
-            length_m: m.length,
-            body,
-        }),
+        kind: kind(Multipole { length_m: m.length, body }),
         misalignment: Misalignment::default(),
         windings: w,
     })

@@ -5,7 +5,8 @@ mod lat2db;
 use std::collections::HashMap;
 
 pub use element::{
-    Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings,
+    Bend, Cavity, Element, ElementKind, KickCoefficients, MAX_ORDER_LIMIT, MagnetBody, Misalignment, Multipole,
+    Windings,
 };
 pub use lat2db::{Lat2DbError, from_lat2db_json};
 
@@ -35,11 +36,7 @@ pub enum SettingError {
     #[error("element {0} has no magnet body")]
     NotAMagnet(String),
     #[error("element {name}: multipole order {order} beyond its max order {max}")]
-    OrderTooHigh {
-        name: String,
-        order: usize,
-        max: usize,
-    },
+    OrderTooHigh { name: String, order: usize, max: usize },
     #[error("element {0}: value {1} is not finite")]
     NotFinite(String, f64),
     #[error("no element named {0}")]
@@ -66,18 +63,8 @@ impl Lattice {
             s += e.length_m();
         }
         s_m.push(s);
-        let by_name = elements
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.name.clone(), ElementId(i)))
-            .collect();
-        Self {
-            name: name.into(),
-            energy_ev,
-            elements,
-            s_m,
-            by_name,
-        }
+        let by_name = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), ElementId(i))).collect();
+        Self { name: name.into(), energy_ev, elements, s_m, by_name }
     }
 
     pub fn name(&self) -> &str {
@@ -122,10 +109,7 @@ impl Lattice {
     /// The element named `name` (names are unique in lat2db lattices; the
     /// first wins otherwise).
     pub fn find(&self, name: &str) -> Result<ElementId, SettingError> {
-        self.by_name
-            .get(name)
-            .copied()
-            .ok_or_else(|| SettingError::UnknownName(name.into()))
+        self.by_name.get(name).copied().ok_or_else(|| SettingError::UnknownName(name.into()))
     }
 
     /// Beam position monitors (Monitors of group BPM), in lattice order.
@@ -137,21 +121,16 @@ impl Lattice {
     /// Main dipoles are excluded: no device drives their windings.
     pub fn steerers(&self, plane: Plane) -> Vec<ElementId> {
         self.ids_where(|e| {
-            matches!(
-                e.kind,
-                ElementKind::Sextupole(_) | ElementKind::Quadrupole(_)
-            ) && match plane {
-                Plane::Horizontal => e.windings.horizontal,
-                Plane::Vertical => e.windings.vertical,
-            }
+            matches!(e.kind, ElementKind::Sextupole(_) | ElementKind::Quadrupole(_))
+                && match plane {
+                    Plane::Horizontal => e.windings.horizontal,
+                    Plane::Vertical => e.windings.vertical,
+                }
         })
     }
 
     fn ids_where(&self, f: impl Fn(&Element) -> bool) -> Vec<ElementId> {
-        (0..self.elements.len())
-            .filter(|&i| f(&self.elements[i]))
-            .map(ElementId)
-            .collect()
+        (0..self.elements.len()).filter(|&i| f(&self.elements[i])).map(ElementId).collect()
     }
 
     /// Cavities with non-zero voltage: the main RF system.
@@ -161,19 +140,15 @@ impl Lattice {
 
     /// RF frequency of the main cavities [Hz] (None without cavities).
     pub fn rf_frequency_hz(&self) -> Option<f64> {
-        self.main_cavities()
-            .first()
-            .and_then(|&id| match &self.element(id).kind {
-                ElementKind::Cavity(c) => Some(c.frequency_hz),
-                _ => None,
-            })
+        self.main_cavities().first().and_then(|&id| match &self.element(id).kind {
+            ElementKind::Cavity(c) => Some(c.frequency_hz),
+            _ => None,
+        })
     }
 
     /// Harmonic number of the main RF: round(f_RF · C / c).
     pub fn harmonic_number(&self) -> Option<f64> {
-        self.rf_frequency_hz().map(|f| {
-            (f * self.circumference_m() / crate::constants::SPEED_OF_LIGHT_M_PER_S).round()
-        })
+        self.rf_frequency_hz().map(|f| (f * self.circumference_m() / crate::constants::SPEED_OF_LIGHT_M_PER_S).round())
     }
 
     /// Sets the frequency of the main cavities [Hz].
@@ -190,32 +165,18 @@ impl Lattice {
     }
 
     /// Sets the steering kick of a magnet in `plane` [rad].
-    pub fn set_kick_rad(
-        &mut self,
-        id: ElementId,
-        plane: Plane,
-        kick_rad: f64,
-    ) -> Result<(), SettingError> {
+    pub fn set_kick_rad(&mut self, id: ElementId, plane: Plane, kick_rad: f64) -> Result<(), SettingError> {
         let body = self.body_mut(id, kick_rad)?;
         body.kick_angle_rad[plane.index()] = kick_rad;
         Ok(())
     }
 
     /// Sets normal coefficient B_order (AT PolynomB[order]) [m^-(order+1)].
-    pub fn set_polynom_b(
-        &mut self,
-        id: ElementId,
-        order: usize,
-        value: f64,
-    ) -> Result<(), SettingError> {
+    pub fn set_polynom_b(&mut self, id: ElementId, order: usize, value: f64) -> Result<(), SettingError> {
         let name = self.elements[id.0].name.clone();
         let body = self.body_mut(id, value)?;
         if order > body.max_order {
-            return Err(SettingError::OrderTooHigh {
-                name,
-                order,
-                max: body.max_order,
-            });
+            return Err(SettingError::OrderTooHigh { name, order, max: body.max_order });
         }
         if body.polynom_b.len() <= order {
             body.polynom_b.resize(order + 1, 0.0);

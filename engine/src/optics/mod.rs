@@ -89,10 +89,8 @@ fn periodic_twiss(m: &Matrix6<f64>) -> Result<([PlaneTwiss; 2], [f64; 2]), Optic
     let mut tunes = [0.0; 2];
     for plane in 0..2 {
         let b = block(m, plane);
-        let (t, q) = twiss::periodic(&b).ok_or(OpticsError::Unstable {
-            plane: plane_name(plane),
-            cos_mu: (b[(0, 0)] + b[(1, 1)]) / 2.0,
-        })?;
+        let (t, q) = twiss::periodic(&b)
+            .ok_or(OpticsError::Unstable { plane: plane_name(plane), cos_mu: (b[(0, 0)] + b[(1, 1)]) / 2.0 })?;
         twiss[plane] = t;
         tunes[plane] = q;
     }
@@ -100,28 +98,15 @@ fn periodic_twiss(m: &Matrix6<f64>) -> Result<([PlaneTwiss; 2], [f64; 2]), Optic
 }
 
 /// Fractional tunes at momentum deviation `delta` (4D).
-pub fn tunes_4d(
-    lattice: &Lattice,
-    delta: f64,
-    guess: Option<&Coords<f64>>,
-) -> Result<[f64; 2], OpticsError> {
+pub fn tunes_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<[f64; 2], OpticsError> {
     let orbit = closed_orbit_4d(lattice, delta, guess)?;
-    let m = one_turn(
-        lattice,
-        &orbit.coords,
-        &context(lattice, Dynamics::FourD, 0),
-    )
-    .map_err(OrbitError::from)?;
+    let m = one_turn(lattice, &orbit.coords, &context(lattice, Dynamics::FourD, 0)).map_err(OrbitError::from)?;
     Ok(periodic_twiss(&m.jacobian)?.1)
 }
 
 /// Chromaticity dQ/dδ by central difference of the tunes at ±DP_STEP/2
 /// (as pyAT).
-pub fn chromaticity_4d(
-    lattice: &Lattice,
-    delta: f64,
-    guess: Option<&Coords<f64>>,
-) -> Result<[f64; 2], OpticsError> {
+pub fn chromaticity_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<[f64; 2], OpticsError> {
     let up = tunes_4d(lattice, delta + DP_STEP / 2.0, guess)?;
     let down = tunes_4d(lattice, delta - DP_STEP / 2.0, guess)?;
     Ok([0, 1].map(|p| {
@@ -138,11 +123,7 @@ fn wrap_pi(a: f64) -> f64 {
 }
 
 /// Linear optics (4D) at momentum deviation `delta`.
-pub fn linear_optics_4d(
-    lattice: &Lattice,
-    delta: f64,
-    guess: Option<&Coords<f64>>,
-) -> Result<RingOptics, OpticsError> {
+pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<RingOptics, OpticsError> {
     let orbit = closed_orbit_4d(lattice, delta, guess)?;
     let ctx = context(lattice, Dynamics::FourD, 0);
     let maps = along_ring(lattice, &orbit.coords, &ctx).map_err(OrbitError::from)?;
@@ -151,28 +132,16 @@ pub fn linear_optics_4d(
 
     let m44: Matrix4<f64> = one_turn.fixed_view::<4, 4>(0, 0).into_owned();
     let m_delta = Vector4::from_fn(|i, _| one_turn[(i, DELTA)]);
-    let eta0 = (Matrix4::identity() - m44)
-        .lu()
-        .solve(&m_delta)
-        .ok_or(OpticsError::Singular)?;
+    let eta0 = (Matrix4::identity() - m44).lu().solve(&m_delta).ok_or(OpticsError::Singular)?;
 
-    let start = OpticsPoint {
-        s_m: 0.0,
-        orbit: orbit.coords,
-        twiss: t0,
-        mu_rad: [0.0; 2],
-        dispersion: eta0.into(),
-    };
+    let start = OpticsPoint { s_m: 0.0, orbit: orbit.coords, twiss: t0, mu_rad: [0.0; 2], dispersion: eta0.into() };
     let mut points = Vec::with_capacity(maps.len() + 1);
     points.push(start);
     let mut last_raw = [0.0; 2];
     for (i, map) in maps.iter().enumerate() {
         let prev = *points.last().expect("start pushed");
-        let mut point = OpticsPoint {
-            s_m: lattice.s_exit_m(ElementId(i)),
-            orbit: std::array::from_fn(|k| map.coords[k]),
-            ..prev
-        };
+        let mut point =
+            OpticsPoint { s_m: lattice.s_exit_m(ElementId(i)), orbit: std::array::from_fn(|k| map.coords[k]), ..prev };
         for plane in 0..2 {
             let (t, raw) = twiss::propagate(&t0[plane], &block(&map.jacobian, plane));
             point.twiss[plane] = t;

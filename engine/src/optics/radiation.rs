@@ -84,18 +84,12 @@ fn element_integrals(b: &Bending, vin: &OpticsPoint, vout: &OpticsPoint) -> [f64
     let h0 = gamma1 * eta0 * eta0 + 2.0 * alpha1 * eta0 * etap1 + beta0 * etap1 * etap1;
     let (eta_ave, h_ave) = if k2 != 0.0 {
         let kl = ll * k2.abs().sqrt();
-        let (ss, cc) = if k2 > 0.0 {
-            (kl.sin() / kl, kl.cos())
-        } else {
-            (kl.sinh() / kl, kl.cosh())
-        };
+        let (ss, cc) = if k2 > 0.0 { (kl.sin() / kl, kl.cos()) } else { (kl.sinh() / kl, kl.cosh()) };
         let eta_ave = (theta - (etap2 - etap1)) / k2 / ll;
         let bb = 2.0 * (alpha1 * eta0 + beta0 * etap1) * rho;
         let aa = -2.0 * (alpha1 * etap1 + gamma1 * eta0) * rho;
         let h_ave = h0
-            + (aa * (1.0 - ss)
-                + bb * (1.0 - cc) / ll
-                + gamma1 * (3.0 - 4.0 * ss + ss * cc) / 2.0 / k2
+            + (aa * (1.0 - ss) + bb * (1.0 - cc) / ll + gamma1 * (3.0 - 4.0 * ss + ss * cc) / 2.0 / k2
                 - alpha1 * (1.0 - cc).powi(2) / k2 / ll
                 + beta0 * (1.0 - ss * cc) / 2.0)
                 / k2

@@ -25,11 +25,7 @@ pub struct SixDOptics {
 /// Tune estimate of a 2×2 diagonal block (ignores coupling); used only to
 /// label the exact eigen-tunes with their plane and their side of 0.5.
 fn block_estimate(m: &Matrix6<f64>, k: usize) -> f64 {
-    let (a, d, b) = (
-        m[(2 * k, 2 * k)],
-        m[(2 * k + 1, 2 * k + 1)],
-        m[(2 * k, 2 * k + 1)],
-    );
+    let (a, d, b) = (m[(2 * k, 2 * k)], m[(2 * k + 1, 2 * k + 1)], m[(2 * k, 2 * k + 1)]);
     let c = ((a + d) / 2.0).clamp(-1.0, 1.0);
     let s = b.signum() * (1.0 - c * c).sqrt();
     s.atan2(c).rem_euclid(TAU) / TAU
@@ -43,17 +39,10 @@ fn tune_distance(a: f64, b: f64) -> f64 {
 
 fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
     let lambdas = m.complex_eigenvalues();
-    let mut nus: Vec<f64> = lambdas
-        .iter()
-        .filter(|l| l.im > 0.0)
-        .map(|l| l.im.atan2(l.re) / TAU)
-        .collect();
+    let mut nus: Vec<f64> = lambdas.iter().filter(|l| l.im > 0.0).map(|l| l.im.atan2(l.re) / TAU).collect();
     if nus.len() != 3 {
         let cos_mu = lambdas.iter().map(|l| l.re).fold(0.0, f64::max);
-        return Err(OpticsError::Unstable {
-            plane: "6D",
-            cos_mu,
-        });
+        return Err(OpticsError::Unstable { plane: "6D", cos_mu });
     }
     let mut tunes = [0.0; 3];
     for (k, tune) in tunes.iter_mut().enumerate() {
@@ -63,10 +52,7 @@ fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
             .enumerate()
             .flat_map(|(i, &nu)| [(i, nu), (i, 1.0 - nu)])
             .min_by(|a, b| tune_distance(a.1, est).total_cmp(&tune_distance(b.1, est)))
-            .ok_or(OpticsError::Unstable {
-                plane: "6D",
-                cos_mu: f64::NAN,
-            })?;
+            .ok_or(OpticsError::Unstable { plane: "6D", cos_mu: f64::NAN })?;
         *tune = cand;
         nus.remove(pos);
     }
@@ -77,17 +63,8 @@ fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
 }
 
 /// 6D closed orbit and tunes.
-pub fn tunes_6d(
-    lattice: &Lattice,
-    dynamics: Dynamics,
-    guess: Option<&Coords<f64>>,
-) -> Result<SixDOptics, OpticsError> {
+pub fn tunes_6d(lattice: &Lattice, dynamics: Dynamics, guess: Option<&Coords<f64>>) -> Result<SixDOptics, OpticsError> {
     let orbit = closed_orbit_6d(lattice, dynamics, guess)?;
-    let m = one_turn(lattice, &orbit.coords, &context(lattice, dynamics, 0))
-        .map_err(OrbitError::from)?;
-    Ok(SixDOptics {
-        orbit,
-        one_turn: m.jacobian,
-        tunes: eigen_tunes(&m.jacobian)?,
-    })
+    let m = one_turn(lattice, &orbit.coords, &context(lattice, dynamics, 0)).map_err(OrbitError::from)?;
+    Ok(SixDOptics { orbit, one_turn: m.jacobian, tunes: eigen_tunes(&m.jacobian)? })
 }

@@ -18,10 +18,7 @@ pub fn periodic(m: &Matrix2<f64>) -> Option<(PlaneTwiss, f64)> {
         return None;
     }
     let sin_mu = m[(0, 1)].signum() * (1.0 - cos_mu * cos_mu).sqrt();
-    let twiss = PlaneTwiss {
-        beta_m: m[(0, 1)] / sin_mu,
-        alpha: (m[(0, 0)] - m[(1, 1)]) / (2.0 * sin_mu),
-    };
+    let twiss = PlaneTwiss { beta_m: m[(0, 1)] / sin_mu, alpha: (m[(0, 0)] - m[(1, 1)]) / (2.0 * sin_mu) };
     let tune = sin_mu.atan2(cos_mu).rem_euclid(TAU) / TAU;
     Some((twiss, tune))
 }
@@ -33,11 +30,5 @@ pub fn propagate(t0: &PlaneTwiss, m: &Matrix2<f64>) -> (PlaneTwiss, f64) {
     let c = m[(1, 0)] * t0.beta_m - m[(1, 1)] * t0.alpha;
     let beta = (a * a + m[(0, 1)] * m[(0, 1)]) / t0.beta_m;
     let alpha = -(a * c + m[(0, 1)] * m[(1, 1)]) / t0.beta_m;
-    (
-        PlaneTwiss {
-            beta_m: beta,
-            alpha,
-        },
-        m[(0, 1)].atan2(a),
-    )
+    (PlaneTwiss { beta_m: beta, alpha }, m[(0, 1)].atan2(a))
 }

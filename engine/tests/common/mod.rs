@@ -18,16 +18,11 @@ pub fn bessy2() -> Lattice {
 /// The committed pyAT reference (tests/reference/make_pyat_reference.py).
 pub fn reference() -> serde_json::Value {
     let path = repo_root().join("tests/reference/pyat_bessy2.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("reference file"))
-        .expect("reference JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("reference file")).expect("reference JSON")
 }
 
 pub fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
 }
 
 /// Asserts |a − b| <= tol for every element, naming the worst index.
@@ -39,10 +34,5 @@ pub fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
         .map(|(x, y)| (x - y).abs())
         .enumerate()
         .fold((0, 0.0), |acc, (i, e)| if e > acc.1 { (i, e) } else { acc });
-    assert!(
-        err <= tol,
-        "{what}: worst |diff| {err:.3e} at [{i}] ({} vs {}) > tol {tol:.1e}",
-        a[i],
-        b[i]
-    );
+    assert!(err <= tol, "{what}: worst |diff| {err:.3e} at [{i}] ({} vs {}) > tol {tol:.1e}", a[i], b[i]);
 }

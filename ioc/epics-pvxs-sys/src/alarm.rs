@@ -39,11 +39,7 @@ pub struct Alarm {
 
 impl Alarm {
     pub fn new(severity: Severity, status: AlarmStatus, message: impl Into<String>) -> Self {
-        Self {
-            severity,
-            status,
-            message: message.into(),
-        }
+        Self { severity, status, message: message.into() }
     }
 }
 
@@ -58,10 +54,7 @@ pub struct Update {
 
 impl Update {
     pub fn at(time: SystemTime) -> Self {
-        Self {
-            alarm: None,
-            time: Some(time),
-        }
+        Self { alarm: None, time: Some(time) }
     }
 
     pub fn with_alarm(mut self, alarm: Alarm) -> Self {
@@ -76,11 +69,6 @@ pub(crate) const POSIX_TIME_AT_EPICS_EPOCH_S: u64 = 631_152_000;
 /// Converts to the EPICS epoch; times before 1990 clamp to the epoch.
 pub(crate) fn to_epics_time(t: SystemTime) -> (u32, u32) {
     let since_posix = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since_posix
-        .as_secs()
-        .saturating_sub(POSIX_TIME_AT_EPICS_EPOCH_S);
-    (
-        u32::try_from(secs).unwrap_or(u32::MAX),
-        since_posix.subsec_nanos(),
-    )
+    let secs = since_posix.as_secs().saturating_sub(POSIX_TIME_AT_EPICS_EPOCH_S);
+    (u32::try_from(secs).unwrap_or(u32::MAX), since_posix.subsec_nanos())
 }

@@ -6,10 +6,7 @@ pub enum EpicsError {
     #[error("the IOC core was already started in this process (one IOC per process)")]
     AlreadyStarted,
     #[error("cannot write the expanded DBD to {path}: {source}")]
-    DbdWrite {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DbdWrite { path: PathBuf, source: std::io::Error },
     #[error("loading the DBD / registering support failed at step {step} (status {status})")]
     Prepare { step: &'static str, status: i32 },
     #[error("startup script {path} failed (iocsh status {status})")]
@@ -23,23 +20,11 @@ pub enum EpicsError {
     #[error("record or field {0} not found")]
     NoRecord(String),
     #[error("{name}: field holds {actual}, expected {expected}")]
-    WrongType {
-        name: String,
-        expected: &'static str,
-        actual: &'static str,
-    },
+    WrongType { name: String, expected: &'static str, actual: &'static str },
     #[error("{name}: {count} elements do not fit its capacity of {capacity}")]
-    TooLong {
-        name: String,
-        count: usize,
-        capacity: u32,
-    },
+    TooLong { name: String, count: usize, capacity: u32 },
     #[error("{name}: EPICS status {status:#x} during {op}")]
-    Status {
-        name: String,
-        op: &'static str,
-        status: std::ffi::c_long,
-    },
+    Status { name: String, op: &'static str, status: std::ffi::c_long },
 }
 
 pub type Result<T> = std::result::Result<T, EpicsError>;

@@ -56,9 +56,7 @@ impl Addr {
         let c = CString::new(name).map_err(|_| EpicsError::Nul(name.into()))?;
         // SAFETY: c is a valid NUL-terminated string for the call's duration.
         let ptr = unsafe { raw::twin_addr_new(c.as_ptr()) };
-        NonNull::new(ptr)
-            .map(Addr)
-            .ok_or_else(|| EpicsError::NoRecord(name.into()))
+        NonNull::new(ptr).map(Addr).ok_or_else(|| EpicsError::NoRecord(name.into()))
     }
 
     fn record_key(&self) -> RecordKey {
@@ -80,39 +78,18 @@ impl<T: FieldType + ?Sized> Field<T> {
     pub(crate) fn resolve(name: &str) -> Result<Self> {
         let addr = Addr::resolve(name)?;
         // SAFETY: addr is a valid DBADDR from twin_addr_new.
-        let (kind, capacity) = unsafe {
-            (
-                raw::twin_addr_kind(addr.0.as_ptr()),
-                raw::twin_addr_capacity(addr.0.as_ptr()),
-            )
-        };
-        let shape_ok = if T::ARRAY {
-            capacity >= 1
-        } else {
-            capacity == 1
-        };
+        let (kind, capacity) =
+            unsafe { (raw::twin_addr_kind(addr.0.as_ptr()), raw::twin_addr_capacity(addr.0.as_ptr())) };
+        let shape_ok = if T::ARRAY { capacity >= 1 } else { capacity == 1 };
         if kind != T::KIND || !shape_ok {
-            let actual = if capacity > 1 {
-                "an array"
-            } else {
-                kind_name(kind)
-            };
+            let actual = if capacity > 1 { "an array" } else { kind_name(kind) };
             return Err(EpicsError::WrongType {
                 name: name.into(),
                 expected: T::NAME,
-                actual: if kind != T::KIND {
-                    kind_name(kind)
-                } else {
-                    actual
-                },
+                actual: if kind != T::KIND { kind_name(kind) } else { actual },
             });
         }
-        Ok(Self {
-            addr,
-            name: name.into(),
-            capacity,
-            _type: PhantomData,
-        })
+        Ok(Self { addr, name: name.into(), capacity, _type: PhantomData })
     }
 
     pub fn name(&self) -> &str {
@@ -134,13 +111,8 @@ impl<T: FieldType + ?Sized> Field<T> {
     /// a write handler.
     pub fn post(&self, value: &T, update: &Update) -> Result<()> {
         self.check_len(value)?;
-        let msg = update
-            .alarm
-            .as_ref()
-            .map(|a| CString::new(a.message.replace('\0', " ")));
-        let msg = msg
-            .transpose()
-            .map_err(|_| EpicsError::Nul(self.name.clone()))?;
+        let msg = update.alarm.as_ref().map(|a| CString::new(a.message.replace('\0', " ")));
+        let msg = msg.transpose().map_err(|_| EpicsError::Nul(self.name.clone()))?;
         let (sec, nsec) = update.time.map(to_epics_time).unwrap_or((0, 0));
         let meta = raw::PostMeta {
             severity: update.alarm.as_ref().map_or(0, |a| a.severity as i32),
@@ -186,25 +158,13 @@ impl<T: FieldType + ?Sized> Field<T> {
 
     fn check_len(&self, value: &T) -> Result<()> {
         if value.count() > self.capacity as usize {
-            return Err(EpicsError::TooLong {
-                name: self.name.clone(),
-                count: value.count(),
-                capacity: self.capacity,
-            });
+            return Err(EpicsError::TooLong { name: self.name.clone(), count: value.count(), capacity: self.capacity });
         }
         Ok(())
     }
 
     fn status(&self, status: std::ffi::c_long, op: &'static str) -> Result<()> {
-        if status == 0 {
-            Ok(())
-        } else {
-            Err(EpicsError::Status {
-                name: self.name.clone(),
-                op,
-                status,
-            })
-        }
+        if status == 0 { Ok(()) } else { Err(EpicsError::Status { name: self.name.clone(), op, status }) }
     }
 }
 

@@ -33,9 +33,7 @@ fn env_set(name: &str, value: &str) -> Result<()> {
 /// EPICS Base version, e.g. "7.0.10.1-DEV".
 pub fn epics_version() -> &'static str {
     // SAFETY: returns a pointer to a static string literal.
-    unsafe { CStr::from_ptr(raw::twin_epics_version()) }
-        .to_str()
-        .unwrap_or("?")
+    unsafe { CStr::from_ptr(raw::twin_epics_version()) }.to_str().unwrap_or("?")
 }
 
 /// Loads the DBD and registers all record, device and server support, after
@@ -48,10 +46,7 @@ pub fn prepare(env: &[(&str, &str)]) -> Result<Prepared> {
         env_set(name, value)?;
     }
     let path = std::env::temp_dir().join(format!("twin-ioc-{}.dbd", std::process::id()));
-    std::fs::write(&path, EXPANDED_DBD).map_err(|source| EpicsError::DbdWrite {
-        path: path.clone(),
-        source,
-    })?;
+    std::fs::write(&path, EXPANDED_DBD).map_err(|source| EpicsError::DbdWrite { path: path.clone(), source })?;
     let c_path = cstring(&path.to_string_lossy())?;
     // SAFETY: c_path is valid for the call; the STARTED guard makes this the
     // only call in the process.
@@ -89,18 +84,13 @@ impl Prepared {
         // SAFETY: both strings are valid for the call.
         let status = unsafe { raw::twin_iocsh_load(c_path.as_ptr(), c_macros.as_ptr()) };
         if status != 0 {
-            return Err(EpicsError::Script {
-                path: script.into(),
-                status,
-            });
+            return Err(EpicsError::Script { path: script.into(), status });
         }
         // SAFETY: reads a global flag.
         if unsafe { raw::twin_ioc_running() } == 0 {
             return Err(EpicsError::NotInitialised(PathBuf::from(script)));
         }
-        Ok(Ioc {
-            writes: Some(self.writes),
-        })
+        Ok(Ioc { writes: Some(self.writes) })
     }
 }
 
@@ -131,10 +121,7 @@ impl Ioc {
         // SAFETY: c is valid for the call; iocsh is reentrant per call.
         let status = unsafe { raw::twin_iocsh_cmd(c.as_ptr()) };
         if status != 0 {
-            return Err(EpicsError::Command {
-                command: command.into(),
-                status,
-            });
+            return Err(EpicsError::Command { command: command.into(), status });
         }
         Ok(())
     }

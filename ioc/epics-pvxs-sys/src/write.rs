@@ -120,10 +120,7 @@ unsafe extern "C" fn on_write(ctx: *mut c_void, ev: *const raw::WriteEvent) -> c
         let request = WriteRequest {
             record: RecordKey(ev.record as usize),
             value,
-            completion: Completion {
-                record: RecordPtr(ev.record),
-                armed: true,
-            },
+            completion: Completion { record: RecordPtr(ev.record), armed: true },
         };
         match sender.send(request) {
             Ok(()) => 0,

@@ -1,0 +1,206 @@
+//! `twin-ioc model`: the engine offline, JSON on stdout (SI units).
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use serde::Serialize;
+use twin_engine::integrators::Dynamics;
+use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
+use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
+use twin_engine::orm::{Corrector, orbit_response};
+use twin_engine::tracking::{context, track_turn_observed};
+
+use crate::cli::ModelArgs;
+
+#[derive(Serialize)]
+struct BpmRow {
+    name: String,
+    s: f64,
+    x: f64,
+    y: f64,
+    beta_x: f64,
+    beta_y: f64,
+    alpha_x: f64,
+    alpha_y: f64,
+    mu_x: f64,
+    mu_y: f64,
+    eta_x: f64,
+}
+
+#[derive(Serialize)]
+struct Orm {
+    correctors: Vec<String>,
+    bpms: Vec<String>,
+    /// x[i][j] = ∂x(BPM i)/∂θ(corrector j) [m/rad]
+    x: Vec<Vec<f64>>,
+    y: Vec<Vec<f64>>,
+}
+
+#[derive(Serialize)]
+struct Output {
+    tunes: [f64; 2],
+    tunes_total: [f64; 2],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    synchrotron_tune: Option<f64>,
+    chromaticity: [f64; 2],
+    momentum_compaction: f64,
+    emittance: f64,
+    energy_loss_ev: f64,
+    /// δ of the closed orbit (non-zero in 6D with radiation or an RF shift)
+    delta: f64,
+    bpms: Vec<BpmRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    orm: Option<Orm>,
+}
+
+/// Loads a lat2db lattice file.
+pub fn load_lattice(path: &Path) -> anyhow::Result<Lattice> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    from_lat2db_json("BESSY II", &text).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn split<'a>(arg: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
+    arg.split_once('=').ok_or_else(|| anyhow!("{what} `{arg}`: expected NAME=VALUE"))
+}
+
+fn number(text: &str, what: &str) -> anyhow::Result<f64> {
+    let v: f64 = text.trim().parse().with_context(|| format!("{what}: `{text}` is not a number"))?;
+    if !v.is_finite() {
+        bail!("{what}: `{text}` is not finite");
+    }
+    Ok(v)
+}
+
+/// Steerer device name (HS4M2D1R, VS2M1D2R) -> the magnet carrying it.
+pub fn steerer(lattice: &Lattice, name: &str) -> anyhow::Result<Corrector> {
+    let plane = match name.as_bytes().first() {
+        Some(b'H') => Plane::Horizontal,
+        Some(b'V') => Plane::Vertical,
+        _ => bail!("steerer `{name}` must start with H or V"),
+    };
+    let element = lattice.find(&name[1..]).with_context(|| format!("steerer {name}"))?;
+    let w = lattice.element(element).windings;
+    if !(match plane {
+        Plane::Horizontal => w.horizontal,
+        Plane::Vertical => w.vertical,
+    }) {
+        bail!("magnet {} carries no {plane:?} steering winding", &name[1..]);
+    }
+    Ok(Corrector { element, plane })
+}
+
+fn apply_settings(lattice: &mut Lattice, args: &ModelArgs) -> anyhow::Result<()> {
+    for k in &args.kicks {
+        let (name, value) = split(k, "--kick")?;
+        let c = steerer(lattice, name)?;
+        lattice.set_kick_rad(c.element, c.plane, number(value, name)?)?;
+    }
+    for o in &args.offsets {
+        let (name, value) = split(o, "--offset")?;
+        let (dx, dy) = value.split_once(',').ok_or_else(|| anyhow!("--offset {o}: expected DX_M,DY_M"))?;
+        let id = lattice.find(name)?;
+        let m = Misalignment { dx_m: number(dx, name)?, dy_m: number(dy, name)?, ..lattice.element(id).misalignment };
+        lattice.set_misalignment(id, m)?;
+    }
+    for s in &args.k1_scales {
+        let (name, value) = split(s, "--k1-scale")?;
+        let id = lattice.find(name)?;
+        let k1 = lattice
+            .element(id)
+            .body()
+            .and_then(|b| b.polynom_b.get(1).copied())
+            .ok_or_else(|| anyhow!("{name} has no K1"))?;
+        lattice.set_polynom_b(id, 1, k1 * number(value, name)?)?;
+    }
+    Ok(())
+}
+
+/// Closed orbit (x, y) at every element exit from a 6D orbit start.
+fn six_d_orbit_along(lattice: &Lattice, start: [f64; 6]) -> anyhow::Result<Vec<[f64; 6]>> {
+    let mut r = start;
+    let mut out = Vec::with_capacity(lattice.len());
+    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |_, r| out.push(*r))?;
+    Ok(out)
+}
+
+pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
+    let mut lattice = load_lattice(&args.lattice)?;
+    apply_settings(&mut lattice, args)?;
+    let optics = linear_optics_4d(&lattice, 0.0, None)?;
+    let chromaticity = chromaticity_4d(&lattice, 0.0, Some(&optics.orbit.coords))?;
+    let radiation = radiation_integrals(&lattice, &optics);
+    let bpms = lattice.bpms();
+    let (mut tunes, mut synchrotron_tune, mut delta) = (optics.tunes, None, 0.0);
+    let mut six_d_orbit = None;
+    if args.six_d {
+        let six = tunes_6d(&lattice, Dynamics::SixDRadiation, None)?;
+        tunes = [six.tunes[0], six.tunes[1]];
+        synchrotron_tune = Some(six.tunes[2]);
+        delta = six.orbit.coords[4];
+        six_d_orbit = Some(six_d_orbit_along(&lattice, six.orbit.coords)?);
+    }
+    // a BPM is a zero-length element: its exit is its entrance
+    let orbit_at = |id: ElementId| six_d_orbit.as_ref().map_or(optics.at(id).orbit, |o| o[id.0]);
+    let rows = bpms
+        .iter()
+        .map(|&id| {
+            let p = optics.at(id);
+            let o = orbit_at(id);
+            BpmRow {
+                name: lattice.element(id).name.clone(),
+                s: p.s_m,
+                x: o[0],
+                y: o[2],
+                beta_x: p.twiss[0].beta_m,
+                beta_y: p.twiss[1].beta_m,
+                alpha_x: p.twiss[0].alpha,
+                alpha_y: p.twiss[1].alpha,
+                mu_x: p.mu_rad[0],
+                mu_y: p.mu_rad[1],
+                eta_x: p.dispersion[0],
+            }
+        })
+        .collect();
+    let orm = if args.orm {
+        let list: Vec<Corrector> = all_correctors(&lattice);
+        let m = orbit_response(&lattice, &optics, &list, &bpms)?;
+        Some(Orm {
+            correctors: list.iter().map(|c| corrector_name(&lattice, c)).collect(),
+            bpms: bpms.iter().map(|&b| lattice.element(b).name.clone()).collect(),
+            x: m.x.row_iter().map(|r| r.iter().copied().collect()).collect(),
+            y: m.y.row_iter().map(|r| r.iter().copied().collect()).collect(),
+        })
+    } else {
+        None
+    };
+    let out = Output {
+        tunes,
+        tunes_total: optics.tunes_total(),
+        synchrotron_tune,
+        chromaticity,
+        momentum_compaction: optics.momentum_compaction,
+        emittance: radiation.emittance_m,
+        energy_loss_ev: radiation.energy_loss_ev,
+        delta,
+        bpms: rows,
+        orm,
+    };
+    serde_json::to_writer(std::io::stdout().lock(), &out)?;
+    println!();
+    Ok(())
+}
+
+/// All steerers in lattice order (H and V interleaved as they stand).
+pub fn all_correctors(lattice: &Lattice) -> Vec<Corrector> {
+    let mut list: Vec<Corrector> = [Plane::Horizontal, Plane::Vertical]
+        .into_iter()
+        .flat_map(|p| lattice.steerers(p).into_iter().map(move |element| Corrector { element, plane: p }))
+        .collect();
+    list.sort_by_key(|c| (c.element, c.plane == Plane::Vertical));
+    list
+}
+
+/// Device name of a corrector: H/V + magnet name.
+pub fn corrector_name(lattice: &Lattice, c: &Corrector) -> String {
+    let p = if c.plane == Plane::Horizontal { 'H' } else { 'V' };
+    format!("{p}{}", lattice.element(c.element).name)
+}
