@@ -11,22 +11,31 @@ EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
 TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
                  pytest==9.2.0 numpy==2.4.6
 
+PYAT_PACKAGES := accelerator-toolbox==0.9.0
+
 EPICS_VENV := .venv-epics
 TEST_VENV := .venv
+PYAT_VENV := .venv-pyat
 EPICS_STAMP := $(EPICS_VENV)/.installed
 TEST_STAMP := $(TEST_VENV)/.installed
+PYAT_STAMP := $(PYAT_VENV)/.installed
 
 ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine reference fmt clean
 
 all: build
 
 $(EPICS_STAMP):
 	$(PYTHON) -m venv $(EPICS_VENV)
 	$(EPICS_VENV)/bin/pip install --quiet --disable-pip-version-check $(EPICS_WHEELS)
+	touch $@
+
+$(PYAT_STAMP):
+	$(PYTHON) -m venv $(PYAT_VENV)
+	$(PYAT_VENV)/bin/pip install --quiet --disable-pip-version-check $(PYAT_PACKAGES)
 	touch $@
 
 $(TEST_STAMP):
@@ -52,13 +61,22 @@ test-rust: build
 test-e2e: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
-## Benchmarks (not tests): twin-ioc side by side with Python servers.
-bench: build $(TEST_STAMP)
+## Benchmarks (not tests), each side by side with its competitor in one run.
+bench: bench-ioc bench-engine
+
+bench-ioc: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
+
+bench-engine: build $(PYAT_STAMP)
+	$(PYAT_VENV)/bin/python tests/bench/bench_engine.py
+
+## Regenerate the pyAT reference data the engine is validated against.
+reference: $(PYAT_STAMP)
+	$(PYAT_VENV)/bin/python tests/reference/make_pyat_reference.py
 
 fmt:
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
-	rm -rf $(EPICS_VENV) $(TEST_VENV)
+	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV)
