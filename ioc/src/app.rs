@@ -14,12 +14,21 @@ use crate::health::Health;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
+use crate::twin::service::{self, Machine};
 
 /// Runs the IOC until SIGTERM/SIGINT or the shell's `exit`, then exits the
 /// process with status 0 through EPICS' exit handlers.
 pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     let started = Instant::now();
-    let mut ioc = start_ioc(&opts).await?;
+    let config = service::config_path();
+    let machine = if config.exists() {
+        Some(Machine::load(&config).with_context(|| format!("loading the machine from {}", config.display()))?)
+    } else {
+        tracing::warn!(config = %config.display(), "no twin configuration: serving only what st.cmd loads");
+        None
+    };
+    let script_env = machine.as_ref().map(Machine::script_env).unwrap_or_default();
+    let mut ioc = start_ioc(&opts, &script_env).await?;
     let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
@@ -35,6 +44,13 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     if let Some(mut selftest) = Selftest::attach(&ioc, &opts.prefix).context("self-test PVs")? {
         tasks.spawn(selftest.ticker());
         router.add_selftest(selftest);
+    }
+    match machine {
+        Some(m) if service::machine_records_loaded(&ioc, &opts.prefix)? => {
+            service::start(&ioc, &opts.prefix, m, &mut router, &mut tasks).context("starting the twin")?;
+            tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving BESSY II");
+        }
+        _ => tracing::info!("no machine records loaded: the twin model is not started"),
     }
     tasks.spawn(router.run(writes));
     let shell_exit = match std::io::stdin().is_terminal() {
@@ -59,13 +75,16 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
 }
 
 /// Loads the DBD and runs the startup script (blocking EPICS calls).
-async fn start_ioc(opts: &IocOptions) -> anyhow::Result<Ioc> {
+async fn start_ioc(opts: &IocOptions, script_env: &[(&'static str, String)]) -> anyhow::Result<Ioc> {
     let mut env = Vec::new();
     if std::env::var_os("PVXS_QSRV_ENABLE").is_none() {
         env.push(("PVXS_QSRV_ENABLE", "YES"));
     }
     let prepared = epics_pvxs_sys::prepare(&env).context("preparing the IOC core")?;
     prepared.set_env("P", opts.prefix.as_str())?;
+    for (name, value) in script_env {
+        prepared.set_env(name, value)?;
+    }
     let macros = format!("P={}", opts.prefix.as_str());
     let script = opts.st_cmd.clone();
     let ioc = tokio::task::spawn_blocking(move || prepared.run_script(&script, &macros))

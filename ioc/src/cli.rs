@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Compute the model offline and print JSON (tunes, optics at BPMs, ORM).
     Model(ModelArgs),
+    /// Print the power-converter substitutions (db/bessy2_pc.substitutions) generated from config/.
+    Substitutions,
 }
 
 /// Arguments of `twin-ioc model`.

@@ -2,9 +2,12 @@
 #![forbid(unsafe_code)]
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod health;
+pub mod machine;
 pub mod model_cli;
 pub mod prefix;
 pub mod router;
 pub mod selftest;
 pub mod shutdown;
+pub mod twin;

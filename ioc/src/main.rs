@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
+use twin_ioc::machine::power_converter_substitutions;
+use twin_ioc::twin::service::{self, Machine};
 use twin_ioc::{app, model_cli};
 
 fn main() -> ExitCode {
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Model(args)) => model_cli::run(args),
+        Some(Command::Substitutions) => print_substitutions(),
         None => run_ioc(&cli),
     };
     match result {
@@ -26,6 +29,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_substitutions() -> anyhow::Result<()> {
+    let machine = Machine::load(&service::config_path())?;
+    print!("{}", power_converter_substitutions(&machine.schema));
+    Ok(())
 }
 
 fn run_ioc(cli: &Cli) -> anyhow::Result<()> {

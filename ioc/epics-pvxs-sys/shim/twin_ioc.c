@@ -120,6 +120,19 @@ long twin_post(void *paddr, int kind, const void *data, uint32_t count,
     return status;
 }
 
+long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count)
+{
+    DBADDR *addr = paddr;
+    short dbr = dbr_of(kind);
+    long status;
+    if (dbr < 0)
+        return S_db_badDbrtype;
+    dbScanLock(addr->precord);
+    status = dbPut(addr, dbr, data, count);
+    dbScanUnlock(addr->precord);
+    return status;
+}
+
 long twin_get_field(void *paddr, int kind, void *buf, uint32_t *count)
 {
     short dbr = dbr_of(kind);

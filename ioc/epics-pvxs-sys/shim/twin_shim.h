@@ -82,6 +82,10 @@ typedef struct twin_post_meta {
 long twin_post(void *addr, int kind, const void *data, uint32_t count,
                const twin_post_meta *meta);
 
+/* Sets a field without processing the record (e.g. restore the last good
+ * setpoint of a busy output record; its completion posts the monitors). */
+long twin_put_noprocess(void *addr, int kind, const void *data, uint32_t count);
+
 /* Client-like access (dbGetField / dbPutField) for tools and tests. */
 long twin_get_field(void *addr, int kind, void *buf, uint32_t *count);
 long twin_put_field(void *addr, int kind, const void *data, uint32_t count);

@@ -144,6 +144,19 @@ impl<T: FieldType + ?Sized> Field<T> {
         self.status(status, "put")
     }
 
+    /// Sets the field without processing the record: restores the last good
+    /// value of an output record whose write was refused (the completion's
+    /// processing then posts the monitors).
+    pub fn set_without_processing(&self, value: &T) -> Result<()> {
+        self.check_len(value)?;
+        let addr = self.addr.0.as_ptr();
+        let status = value.with_raw(&mut |data, n| {
+            // SAFETY: as in post; the shim takes the record lock.
+            unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n) }
+        });
+        self.status(status, "set")
+    }
+
     /// Client-style read (dbGetField).
     pub fn get(&self) -> Result<T::Owned> {
         let addr = self.addr.0.as_ptr();
