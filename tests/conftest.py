@@ -55,6 +55,7 @@ def loopback_env(ca_port, pva_port, pva_bcast):
 
 # One set of ports for the session IOC, shared by this process's clients.
 SESSION_ENV = loopback_env(free_port(), free_port(), free_port())
+SESSION_ENV["EPICS_CA_MAX_ARRAY_BYTES"] = "1000000"
 os.environ.update(SESSION_ENV)
 
 
@@ -109,10 +110,10 @@ class IocProcess:
 
 @pytest.fixture(scope="session")
 def selftest_ioc():
-    """The session IOC: health and self-test records."""
+    """The session IOC: the BESSY II twin plus the self-test records."""
     if not BINARY.exists():
         pytest.fail(f"{BINARY} missing: run `make build` first")
-    ioc = IocProcess(ROOT / "tests" / "st-selftest.cmd")
+    ioc = IocProcess(ROOT / "tests" / "st-test.cmd")
     try:
         ioc.wait_running()
         yield ioc

@@ -33,6 +33,12 @@ pub struct Snapshot {
     pub stats: Stats,
 }
 
+/// What a valid write did to the model state.
+enum Applied {
+    Changed,
+    Unchanged,
+}
+
 /// The model state and the handles to publish it.
 pub struct Owner {
     lattice: Lattice,
@@ -67,38 +73,54 @@ impl Owner {
                 batch.push(w);
             }
             let mut accepted: Vec<Completion> = Vec::with_capacity(batch.len());
+            let mut changed = 0;
             for w in batch {
                 match self.apply(w.setpoint, &w.value) {
-                    Ok(()) => accepted.push(w.completion),
+                    Ok(Applied::Changed) => {
+                        changed += 1;
+                        accepted.push(w.completion);
+                    }
+                    // the record was processed with its current value (e.g. a
+                    // refused string put): nothing to recompute
+                    Ok(Applied::Unchanged) => accepted.push(w.completion),
                     Err(reason) => {
                         self.restore(w.setpoint).context("restoring a refused setpoint")?;
                         w.completion.fail(&reason);
                     }
                 }
             }
-            self.stats.writes = self.stats.writes.wrapping_add(accepted.len() as i32);
-            self.recompute_and_publish(accepted.len() as i32)?;
+            if changed > 0 {
+                self.stats.writes = self.stats.writes.wrapping_add(changed);
+                self.recompute_and_publish(changed)?;
+            }
             accepted.into_iter().for_each(Completion::succeed);
         }
         Ok(())
     }
 
     /// Validates and commits one write; the error is what the client sees.
-    fn apply(&mut self, setpoint: Setpoint, value: &WriteValue) -> Result<(), String> {
+    fn apply(&mut self, setpoint: Setpoint, value: &WriteValue) -> Result<Applied, String> {
         let v = match value {
             WriteValue::Double(v) if v.is_finite() => *v,
             WriteValue::Double(v) => return Err(format!("{v} is not a finite number")),
             other => return Err(format!("unexpected value {other:?}")),
         };
+        let current = match setpoint {
+            Setpoint::PcCurrent(id) => self.currents_a[id.0],
+            Setpoint::MasterClock => self.rf_khz,
+        };
+        if v == current {
+            return Ok(Applied::Unchanged);
+        }
         match setpoint {
-            Setpoint::PcCurrent(id) => self.set_current(id, v),
+            Setpoint::PcCurrent(id) => self.set_current(id, v)?,
             Setpoint::MasterClock if v > 0.0 => {
                 self.lattice.set_rf_frequency_hz(v * 1e3).map_err(|e| e.to_string())?;
                 self.rf_khz = v;
-                Ok(())
             }
-            Setpoint::MasterClock => Err(format!("RF frequency {v} kHz is not positive")),
+            Setpoint::MasterClock => return Err(format!("RF frequency {v} kHz is not positive")),
         }
+        Ok(Applied::Changed)
     }
 
     fn set_current(&mut self, id: PcId, current_a: f64) -> Result<(), String> {

@@ -1,0 +1,62 @@
+//! The device schema against the machine facts, and the generated records
+//! against the committed substitutions file.
+use std::path::PathBuf;
+
+use twin_engine::lattice::Plane;
+use twin_ioc::machine::{MagnetKind, power_converter_substitutions};
+use twin_ioc::twin::service::Machine;
+
+fn machine() -> Machine {
+    std::env::set_current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")).expect("repo root");
+    Machine::load("config/twin.toml".as_ref()).expect("machine loads")
+}
+
+#[test]
+fn counts_match_the_machine() {
+    let m = machine();
+    let pcs = &m.schema.power_converters;
+    assert_eq!(pcs.len(), 179);
+    let count = |f: &dyn Fn(MagnetKind) -> bool| -> (usize, usize) {
+        let on: Vec<_> = pcs.iter().filter(|p| f(p.magnets[0].kind)).collect();
+        (on.len(), on.iter().map(|p| p.magnets.len()).sum())
+    };
+    assert_eq!(count(&|k| k == MagnetKind::Quadrupole), (54, 145));
+    assert_eq!(count(&|k| k == MagnetKind::Sextupole), (13, 112));
+    assert_eq!(count(&|k| k == MagnetKind::Steerer(Plane::Horizontal)), (48, 48));
+    assert_eq!(count(&|k| k == MagnetKind::Steerer(Plane::Vertical)), (64, 64));
+    let q1 = pcs.iter().find(|p| p.name == "Q1PDR").unwrap();
+    assert_eq!(q1.magnets.len(), 16);
+    assert!((q1.design_current_a - 218.458).abs() < 0.01, "Q1PDR ≈ 216 A at design: {}", q1.design_current_a);
+    assert_eq!(m.schema.bdata_slots.len(), 128);
+    assert_eq!(m.schema.orbit_slots.iter().filter(|s| s.element.is_some()).count(), 123);
+    // slot = idx - 1, subtracted exactly once: BPMZ5D1R has idx 1
+    assert_eq!(m.schema.bdata_slots[0].name, "BPMZ5D1R");
+}
+
+#[test]
+fn committed_substitutions_are_generated_from_the_schema() {
+    let m = machine();
+    let committed = std::fs::read_to_string("db/bessy2_pc.substitutions").expect("committed file");
+    assert_eq!(
+        committed,
+        power_converter_substitutions(&m.schema),
+        "db/bessy2_pc.substitutions is stale: run `target/release/twin-ioc substitutions > db/bessy2_pc.substitutions`"
+    );
+}
+
+#[test]
+fn design_currents_reproduce_the_lattice_strengths() {
+    let m = machine();
+    for pc in &m.schema.power_converters {
+        for mag in &pc.magnets {
+            let body = m.lattice.element(mag.element).body().unwrap();
+            let lattice_strength = match mag.kind {
+                MagnetKind::Quadrupole => body.polynom_b[1],
+                MagnetKind::Sextupole => body.polynom_b[2],
+                MagnetKind::Steerer(p) => body.kick_angle_rad[p.index()],
+            };
+            let s = mag.strength(pc.design_current_a, m.schema.rigidity_tm);
+            assert!((s - lattice_strength).abs() <= 1e-12 * lattice_strength.abs().max(1e-9), "{}", mag.name);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+"""The BESSY II twin end to end: machine PVs behind the prefix, recomputed
+on every setpoint change, checked with pyepics and caproto (CA) and p4p
+(PVA) against the engine's own prediction (`twin-ioc model`)."""
+import math
+import threading
+import time
+
+import epics
+import numpy as np
+import pytest
+from caproto import ChannelType
+from caproto.sync import client as caproto_client
+from p4p.client.thread import Context
+
+from twin_helpers import BPM_CONFIG, COUNTS_PER_M, kick_rad, magnets_of, model, model_orbit, rdpos_by_name
+
+TIMEOUT_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def pva():
+    ctx = Context("pva")
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def twin(selftest_ioc):
+    """The session IOC; every power converter a test touches is put back to
+    its design current afterwards."""
+    touched = {}
+
+    def put(pc, value, wait=True):
+        name = selftest_ioc.pv(f"{pc}:set")
+        if pc not in touched:
+            touched[pc] = epics.caget(name, timeout=TIMEOUT_S)
+        assert epics.caput(name, value, wait=wait, timeout=TIMEOUT_S) == 1
+
+    selftest_ioc.put_pc = put
+    yield selftest_ioc
+    for pc, value in touched.items():
+        epics.caput(selftest_ioc.pv(f"{pc}:set"), value, wait=True, timeout=TIMEOUT_S)
+    rf = selftest_ioc.pv("MCLKHX251C:freq")
+    epics.caput(rf, float(epics.caget(rf + ".DRVL")) / 2 + float(epics.caget(rf + ".DRVH")) / 2, wait=True)
+
+
+def get(ioc, name, **kw):
+    value = epics.caget(ioc.pv(name), timeout=TIMEOUT_S, use_monitor=False, **kw)
+    assert value is not None, f"no value for {name}"
+    return value
+
+
+def orbit(ioc):
+    return rdpos_by_name(list(get(ioc, "ORBITCC:rdBpmNames")), get(ioc, "ORBITCC:rdPos"))
+
+
+def assert_orbit_change(measured_before, measured_after, model_before, model_after, tol_m=1e-9):
+    worst = 0.0
+    for name, (x0, y0) in model_before.items():
+        dx_model = model_after[name][0] - x0
+        dy_model = model_after[name][1] - y0
+        dx = measured_after[name][0] - measured_before[name][0]
+        dy = measured_after[name][1] - measured_before[name][1]
+        worst = max(worst, abs(dx - dx_model), abs(dy - dy_model))
+    assert worst < tol_m, f"orbit change differs from the engine by {worst:.3e} m"
+
+
+def test_machine_pvs_exist_with_units(twin):
+    pv = epics.PV(twin.pv("Q1PDR:set"), form="ctrl")
+    assert pv.wait_for_connection(TIMEOUT_S)
+    ctrl = pv.get_ctrlvars(timeout=TIMEOUT_S)
+    assert ctrl["units"] == "A" and ctrl["upper_ctrl_limit"] > 218
+    assert abs(get(twin, "Q1PDR:rdbk") - get(twin, "Q1PDR:set")) < 1e-9
+    assert abs(get(twin, "Q1PDR:set") - 218.458) < 0.01  # design current from the calibration
+    assert len(get(twin, "ORBITCC:rdPos")) == 256
+    assert len(get(twin, "MDIZ2T5G:bdata")) == 2048
+    rf = get(twin, "MCLKHX251C:freq")
+    assert abs(rf - 499636.63) < 0.01
+    f_rev = rf / 400
+    q = model("--6d")["tunes"]
+    assert abs(get(twin, "TUNEZR:rdH") - q[0] * f_rev) < 1e-6
+    assert abs(get(twin, "TUNEZR:rdV") - q[1] * f_rev) < 1e-6
+    assert all(abs(get(twin, f"CAVH{k}T8R:freq") - rf) < 1e-9 for k in range(1, 5))
+    assert 299.0 < get(twin, "CUMZR:rdCur") < 301.0
+    assert get(twin, "TWIN:MODEL:STATUS", as_string=True) == "VALID"
+
+
+def test_steerer_put_completion_ca_matches_engine(twin):
+    pc, current = "HS4P2D1R", 0.05
+    steerer, kick = kick_rad(pc, current)
+    before = orbit(twin)
+    recomputes = get(twin, "TWIN:MODEL:RECOMPUTES")
+    twin.put_pc(pc, current)  # returns when the put-callback completes
+    after = orbit(twin)  # already updated: read right after completion
+    assert get(twin, "TWIN:MODEL:RECOMPUTES") > recomputes
+    m0, _ = model_orbit()
+    m1, _ = model_orbit(f"--kick={steerer}={kick!r}")
+    assert max(abs(after[n][0] - before[n][0]) for n in m0) > 1e-5  # a real change
+    assert_orbit_change(before, after, m0, m1)
+    assert abs(get(twin, f"{pc}:rdbk") - current) < 1e-12
+
+
+def test_vertical_steerer_put_over_pva_matches_engine(twin, pva):
+    pc, current = "VS2P1D2R", -0.08
+    steerer, kick = kick_rad(pc, current)
+
+    def table():
+        t = pva.get(twin.pv("ORBITCC:rdBpm"), timeout=TIMEOUT_S)
+        assert list(t.labels) == ["BPM", "X", "Y", "A", "B", "C", "D"]
+        return {n: (x * 1e-9, y * 1e-9) for n, x, y in zip(t.value.BPM, t.value.X, t.value.Y) if n}
+
+    before = table()
+    twin.put_pc(pc, epics.caget(twin.pv(f"{pc}:set")))  # remember the design value for the reset
+    pva.put(twin.pv(f"{pc}:set"), current, wait=True, timeout=TIMEOUT_S)
+    after = table()
+    m0, _ = model_orbit()
+    m1, _ = model_orbit(f"--kick={steerer}={kick!r}")
+    assert max(abs(after[n][1] - before[n][1]) for n in m0) > 1e-5
+    assert_orbit_change(before, after, m0, m1)
+
+
+def test_quadrupole_family_change_moves_tunes_as_engine_predicts(twin):
+    design = get(twin, "Q1PDR:set")
+    twin.put_pc("Q1PDR", design * 1.01)
+    f_rev = get(twin, "MCLKHX251C:freq") / 400
+    scale = [f"--k1-scale={m['name']}=1.01" for m in magnets_of("Q1PDR")]
+    q = model(*scale, "--6d")["tunes"]
+    assert len(scale) == 16
+    assert abs(get(twin, "TUNEZR:rdH") - q[0] * f_rev) < 1e-6 * f_rev
+    assert abs(get(twin, "TUNEZR:rdV") - q[1] * f_rev) < 1e-6 * f_rev
+    q0 = model("--6d")["tunes"]
+    assert abs(q[0] - q0[0]) > 1e-3  # the change is real
+
+
+def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
+    rf = twin.pv("MCLKHX251C:freq")
+    f0 = get(twin, "MCLKHX251C:freq")
+    before, delta0 = orbit(twin), get(twin, "TWIN:MODEL:DELTA")
+    qh0 = get(twin, "TUNEZR:rdH")
+    assert epics.caput(rf, f0 + 1.0, wait=True, timeout=TIMEOUT_S) == 1
+    after, delta1 = orbit(twin), get(twin, "TWIN:MODEL:DELTA")
+    d_delta = delta1 - delta0
+    alpha_c = get(twin, "TWIN:MODEL:ALPHAC")
+    assert abs(d_delta - (-(1.0 / f0) / alpha_c)) < 0.02 * abs(d_delta)  # δ = −Δf/(f α_c)
+    design = model()
+    eta = {b["name"]: b["eta_x"] for b in design["bpms"]}
+    names = [n for n in eta if abs(eta[n]) > 0.1]
+    dx = np.array([after[n][0] - before[n][0] for n in names])
+    expected = np.array([eta[n] * d_delta for n in names])
+    assert np.max(np.abs(dx - expected)) < 0.03 * np.max(np.abs(expected))
+    assert np.max(np.abs(dx)) > 5e-4
+    f_rev = (f0 + 1.0) / 400
+    dq = (get(twin, "TUNEZR:rdH") - qh0) / f_rev
+    chrom = get(twin, "TWIN:MODEL:CHROMX")
+    assert abs(dq - chrom * d_delta) < 0.3 * abs(chrom * d_delta)
+    assert all(abs(get(twin, f"CAVH{k}T8R:freq") - (f0 + 1.0)) < 1e-9 for k in range(1, 5))
+
+
+def test_burst_of_200_writes_is_coalesced_and_complete(twin):
+    """200 writes to 20 steerers sent within 100 ms through caproto's
+    threaded client (pyepics waits ~0.5 ms in pend_event after every put,
+    too slow to send a burst)."""
+    from caproto.threading.client import Context as CaContext
+
+    pcs = [m["pc"] for m in epics_steerers()][:20]
+    for pc in pcs:
+        twin.put_pc(pc, 0.0)
+    ctx = CaContext()
+    pvs = ctx.get_pvs(*[twin.pv(f"{pc}:set") for pc in pcs], timeout=TIMEOUT_S)
+    for pv in pvs:
+        pv.wait_for_connection(timeout=TIMEOUT_S)
+    merged_seen = []
+    merged = epics.PV(twin.pv("TWIN:MODEL:MERGED"), callback=lambda value=None, **kw: merged_seen.append(value))
+    assert merged.wait_for_connection(TIMEOUT_S)
+    recomputes0, writes0 = get(twin, "TWIN:MODEL:RECOMPUTES"), get(twin, "TWIN:MODEL:WRITES")
+    done = []
+    lock = threading.Lock()
+
+    def completed(response):
+        with lock:
+            done.append(response.status.name)
+
+    last = {}
+    t0 = time.monotonic()
+    for k in range(200):
+        pv = pvs[k % 20]
+        value = round(0.001 * (k + 1) * (1 if k % 2 else -1), 6)
+        pv.write([value], wait=False, notify=True, callback=completed)
+        last[pv.name] = value
+    issued_s = time.monotonic() - t0
+    deadline = time.monotonic() + 30
+    while len(done) < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    merged.clear_callbacks()
+    ctx.disconnect()
+    assert issued_s < 0.1, f"issuing took {issued_s:.3f} s"
+    assert len(done) == 200 and set(done) == {"ECA_NORMAL"}, f"{len(done)} of 200 puts completed: {set(done)}"
+    for name, value in last.items():
+        assert abs(epics.caget(name.replace(":set", ":rdbk"), use_monitor=False) - value) < 1e-12
+        assert abs(epics.caget(name, use_monitor=False) - value) < 1e-12
+    recomputes = get(twin, "TWIN:MODEL:RECOMPUTES") - recomputes0
+    writes = get(twin, "TWIN:MODEL:WRITES") - writes0
+    print(f"burst: issued in {1e3 * issued_s:.1f} ms, {recomputes} recomputes, {writes} writes, max merged {max(merged_seen)}")
+    assert writes == 200  # every write was applied (each changes its setpoint)
+    assert recomputes < 50, f"{recomputes} recomputes for 200 writes"
+    assert max(merged_seen) > 1
+
+
+def epics_steerers():
+    from twin_helpers import MAGNETS
+    return [m for m in MAGNETS if m["type"] == "Steerer"]
+
+
+def test_unstable_setting_alarms_and_recovers(twin, pva):
+    design = get(twin, "Q1PDR:set")
+    drvh = get(twin, "Q1PDR:set.DRVH")
+    twin.put_pc("Q1PDR", drvh)
+    assert get(twin, "TWIN:MODEL:STATUS", as_string=True) in ("UNSTABLE", "NO ORBIT")
+    assert get(twin, "TWIN:MODEL:MESSAGE")
+    for name in ("TUNEZR:rdH", "ORBITCC:rdPos", "TWIN:MODEL:QX"):
+        pv = epics.PV(twin.pv(name), form="time")
+        pv.get(use_monitor=False, timeout=TIMEOUT_S)
+        assert pv.severity == 3, f"{name} severity {pv.severity}"
+    v = pva.get(twin.pv("TUNEZR:rdH"), timeout=TIMEOUT_S)
+    raw = getattr(v, "raw", v)  # p4p hands back the plain structure for an INVALID value
+    assert raw.alarm.severity == 3 and raw.alarm.message
+    assert abs(get(twin, "Q1PDR:rdbk") - drvh) < 1e-9  # the setting itself is accepted
+    twin.put_pc("Q1PDR", design)
+    assert get(twin, "TWIN:MODEL:STATUS", as_string=True) == "VALID"
+    pv = epics.PV(twin.pv("TUNEZR:rdH"), form="time")
+    pv.get(use_monitor=False, timeout=TIMEOUT_S)
+    assert pv.severity == 0
+
+
+def test_bad_writes_never_reach_the_engine(twin):
+    pc = "HS1PD2R"
+    twin.put_pc(pc, 0.02)
+    recomputes = get(twin, "TWIN:MODEL:RECOMPUTES")
+    resp = caproto_client.write(twin.pv(f"{pc}:set"), "abc", data_type=ChannelType.STRING, notify=True,
+                                repeater=False, timeout=TIMEOUT_S)
+    assert resp.status.name == "ECA_PUTFAIL"
+    caproto_client.write(twin.pv(f"{pc}:set"), [math.nan], notify=True, repeater=False, timeout=TIMEOUT_S)
+    pv = epics.PV(twin.pv(f"{pc}:set"), form="time")
+    assert pv.get(use_monitor=False, timeout=TIMEOUT_S) == 0.02  # restored
+    assert pv.severity == 3  # WRITE/INVALID from the refused NaN
+    assert get(twin, f"{pc}:rdbk") == 0.02
+    assert get(twin, "TWIN:MODEL:STATUS", as_string=True) == "VALID"
+    assert get(twin, "TWIN:MODEL:RECOMPUTES") == recomputes  # nothing was recomputed
+    twin.put_pc(pc, 0.03)  # a good write clears the alarm
+    pv.get(use_monitor=False, timeout=TIMEOUT_S)
+    assert pv.severity == 0
+
+
+def test_bdata_is_the_packed_orbit_and_counts_at_the_cadence(twin):
+    twin.put_pc("HS4P2D1R", 0.3)
+    names = list(get(twin, "ORBITCC:rdBpmNames"))
+    count0 = get(twin, "MDIZ2T5G:count")
+    bdata = get(twin, "MDIZ2T5G:bdata")
+    pos = rdpos_by_name(names, get(twin, "ORBITCC:rdPos"))
+    checked = 0
+    for b in BPM_CONFIG:
+        slot = b["idx"] - 1
+        if b["bpm_name"] in pos and bdata[4 * 128 + slot] == 3:
+            x, y = pos[b["bpm_name"]]
+            assert bdata[slot] == np.clip(round(-x * COUNTS_PER_M), -32768, 32767)
+            assert bdata[128 + slot] == np.clip(round(y * COUNTS_PER_M), -32768, 32767)
+            checked += 1
+    assert checked >= 100
+    time.sleep(1.6)
+    assert get(twin, "MDIZ2T5G:count") - count0 >= 2  # 2 Hz even without changes
