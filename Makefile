@@ -11,7 +11,7 @@ EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
 TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
                  pytest==9.2.0 numpy==2.4.6
 
-PYAT_PACKAGES := accelerator-toolbox==0.9.0
+PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0
 
 EPICS_VENV := .venv-epics
 TEST_VENV := .venv
@@ -24,7 +24,7 @@ ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine reference fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin reference fmt clean
 
 all: build
 
@@ -62,13 +62,16 @@ test-e2e: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
-bench: bench-ioc bench-engine
+bench: bench-ioc bench-engine bench-twin
 
 bench-ioc: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
 
 bench-engine: build $(PYAT_STAMP)
 	$(PYAT_VENV)/bin/python tests/bench/bench_engine.py
+
+bench-twin: build $(TEST_STAMP) $(PYAT_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_twin.py
 
 ## Regenerate the pyAT reference data the engine is validated against.
 reference: $(PYAT_STAMP)

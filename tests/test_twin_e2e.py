@@ -268,3 +268,38 @@ def test_bdata_is_the_packed_orbit_and_counts_at_the_cadence(twin):
     assert checked >= 100
     time.sleep(1.6)
     assert get(twin, "MDIZ2T5G:count") - count0 >= 2  # 2 Hz even without changes
+
+
+def test_one_recompute_publishes_with_one_time_stamp(twin):
+    twin.put_pc("HS1PD3R", 0.07)
+    stamps = []
+    for name in ("TUNEZR:rdH", "TUNEZR:rdV", "TWIN:MODEL:QX", "TWIN:MODEL:RECOMPUTES", "HS1PD3R:rdbk", "TWIN:BPM:X"):
+        pv = epics.PV(twin.pv(name), form="time")
+        pv.get(use_monitor=False, timeout=TIMEOUT_S)
+        stamps.append(pv.timestamp)
+    assert len(set(stamps)) == 1, stamps
+    assert abs(stamps[0] - time.time()) < 2.0
+
+
+def test_bpm_noise_switch(twin):
+    noise, rms = twin.pv("TWIN:BPM:NOISE"), twin.pv("TWIN:BPM:NOISE_RMS")
+    names = list(get(twin, "ORBITCC:rdBpmNames"))
+    quiet = [get(twin, "ORBITCC:rdPos") for _ in range(2)]
+    assert np.array_equal(quiet[0], quiet[1])  # reproducible without noise
+    try:
+        assert epics.caput(rms, 5.0, wait=True) == 1  # µm
+        assert epics.caput(noise, 1, wait=True) == 1
+        count = get(twin, "ORBITCC:count")
+        wait_until = time.monotonic() + 3
+        while get(twin, "ORBITCC:count") < count + 2 and time.monotonic() < wait_until:
+            time.sleep(0.05)
+        noisy = get(twin, "ORBITCC:rdPos")
+        used = [i for i, n in enumerate(names) if n and n.startswith("BPMZ")]
+        diff = np.array([noisy[2 * i] - quiet[0][2 * i] for i in used]) * 1e-9
+        assert 2e-6 < np.std(diff) < 10e-6, np.std(diff)  # ~5 µm rms
+    finally:
+        epics.caput(noise, 0, wait=True)
+    count = get(twin, "ORBITCC:count")
+    time.sleep(1.1)
+    assert get(twin, "ORBITCC:count") > count
+    assert np.array_equal(get(twin, "ORBITCC:rdPos"), quiet[0])

@@ -1,0 +1,90 @@
+"""Benchmark of the twin (not a test): twin-ioc with the repository's
+st.cmd side by side with a Python twin built like the earlier ones (pyAT +
+caproto, tests/bench/competitor_pyat_twin.py), both measured with pyepics
+in one run: start-up until the first tune reading, steerer write → orbit
+published (put-callback round trip), quadrupole write → tunes published.
+Writes target/bench/twin.json. Samples: BENCH_SAMPLES (default 20)."""
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from conftest import BINARY, ROOT, SESSION_ENV  # noqa: E402  (sets the client env)
+
+import epics  # noqa: E402
+
+warnings.filterwarnings("ignore", module="epics")
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "20"))
+PYAT_PYTHON = ROOT / ".venv-pyat" / "bin" / "python"
+Q1_DESIGN_A = 218.45846118078865
+
+
+def spawn(kind, prefix):
+    env = dict(os.environ)
+    env.update(SESSION_ENV)
+    env["TWIN_PREFIX"] = prefix
+    env["RUST_LOG"] = "warn"
+    cmd = {"twin-ioc": [str(BINARY), "st.cmd"],
+           "pyAT+caproto": [str(PYAT_PYTHON), str(HERE / "competitor_pyat_twin.py"), prefix]}[kind]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def put_rtt_s(name, values):
+    out = []
+    for v in values:
+        t0 = time.perf_counter()
+        assert epics.caput(name, v, wait=True, timeout=60) == 1, name
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def measure(kind):
+    prefix = f"B{uuid.uuid4().hex[:8]}:"
+    t0 = time.monotonic()
+    proc = spawn(kind, prefix)
+    try:
+        while epics.caget(prefix + "TUNEZR:rdH", timeout=0.1) in (None, 0.0):
+            if time.monotonic() - t0 > 120:
+                raise TimeoutError(kind)
+        startup = time.monotonic() - t0
+        orbit = put_rtt_s(prefix + "HS4P2D1R:set", [0.01 * (1 + k % 5) for k in range(SAMPLES)])
+        tune = put_rtt_s(prefix + "Q1PDR:set", [Q1_DESIGN_A * (1 + 1e-3 * (1 + k % 3)) for k in range(SAMPLES)])
+        return {"startup_s": startup,
+                "steerer_write_to_orbit_ms": 1e3 * statistics.median(orbit),
+                "quad_write_to_tunes_ms": 1e3 * statistics.median(tune)}
+    finally:
+        stop(proc)
+
+
+def main():
+    results = {kind: measure(kind) for kind in ("twin-ioc", "pyAT+caproto")}
+    t, b = results["twin-ioc"], results["pyAT+caproto"]
+    print(f"{'metric':32} {'twin-ioc':>12} {'pyAT+caproto':>14} {'ratio':>8}")
+    for key in t:
+        print(f"{key:32} {t[key]:12.3f} {b[key]:14.3f} {b[key] / t[key]:7.1f}x")
+    print("earlier Python twin (machine notes): start-up 31 s, write -> tune PV 2.6-6 s")
+    out = ROOT / "target" / "bench" / "twin.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"samples": SAMPLES, "results": results}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
