@@ -23,4 +23,7 @@ dbLoadRecords("db/bessy2_diagnostics.db", "P=$(P),RF_KHZ=$(TWIN_RF_KHZ),RF_LOW=$
 ## Twin-only model PVs ($(P)TWIN:...)
 dbLoadRecords("db/twin_model.db", "P=$(P),NPOINTS=$(TWIN_NPOINTS),NBPM=$(TWIN_NBPM)")
 
+## Persistence status ($(P)TWIN:STORE:...)
+dbLoadRecords("db/twin_store.db", "P=$(P)")
+
 iocInit

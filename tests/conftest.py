@@ -66,6 +66,9 @@ class IocProcess:
         self.prefix = prefix or f"T{uuid.uuid4().hex[:8]}:"
         self.log = tempfile.NamedTemporaryFile(prefix="twin-ioc-", suffix=".log", delete=False)
         full_env = dict(os.environ)
+        # a fresh embedded store per IOC unless the test names one
+        full_env["TWIN_STORE_DIR"] = tempfile.mkdtemp(prefix="twin-store-")
+        full_env.pop("TWIN_STORE_URI", None)
         full_env.update(env or SESSION_ENV)
         full_env.update(extra_env or {})
         full_env["TWIN_PREFIX"] = self.prefix

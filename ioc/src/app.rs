@@ -10,25 +10,29 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::cli::IocOptions;
+use crate::config::Config;
 use crate::health::Health;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
-use crate::twin::service::{self, Machine};
+use crate::store::persister::{PersistMsg, PersistSender};
+use crate::twin::service;
 
 /// Runs the IOC until SIGTERM/SIGINT or the shell's `exit`, then exits the
 /// process with status 0 through EPICS' exit handlers.
 pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     let started = Instant::now();
-    let config = service::config_path();
-    let machine = if config.exists() {
-        Some(Machine::load(&config).with_context(|| format!("loading the machine from {}", config.display()))?)
+    let config_file = service::config_path();
+    let loaded = if config_file.exists() {
+        let config = Config::load(&config_file)?;
+        Some(service::load_from_store(config).await?)
     } else {
-        tracing::warn!(config = %config.display(), "no twin configuration: serving only what st.cmd loads");
+        tracing::warn!(config = %config_file.display(), "no twin configuration: serving only what st.cmd loads");
         None
     };
-    let script_env = machine.as_ref().map(Machine::script_env).unwrap_or_default();
-    let mut ioc = start_ioc(&opts, &script_env).await?;
+    let script_env = loaded.as_ref().map(|(m, _, _)| m.script_env()).unwrap_or_default();
+    let initial = loaded.as_ref().map(|(m, _, _)| m.initial_record_values(&opts.prefix)).unwrap_or_default();
+    let mut ioc = start_ioc(&opts, &script_env, &initial).await?;
     let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
@@ -45,12 +49,18 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
         tasks.spawn(selftest.ticker());
         router.add_selftest(selftest);
     }
-    match machine {
-        Some(m) if service::machine_records_loaded(&ioc, &opts.prefix)? => {
-            service::start(&ioc, &opts.prefix, m, &mut router, &mut tasks).context("starting the twin")?;
+    let mut persist = None;
+    match loaded {
+        Some((machine, store, outage)) if service::machine_records_loaded(&ioc, &opts.prefix)? => {
+            persist = service::start(&ioc, &opts.prefix, machine, Some((store, outage)), &mut router, &mut tasks)
+                .context("starting the twin")?;
             tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving BESSY II");
         }
-        _ => tracing::info!("no machine records loaded: the twin model is not started"),
+        Some((_, store, _)) => {
+            tracing::info!("no machine records loaded: the twin model is not started");
+            store.close().await;
+        }
+        None => {}
     }
     tasks.spawn(router.run(writes));
     let shell_exit = match std::io::stdin().is_terminal() {
@@ -61,6 +71,9 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
         reason = shutdown::requested(shell_exit) => {
             let reason = reason.context("installing signal handlers")?;
             tracing::info!(?reason, "shutting down");
+            if let Some(tx) = persist {
+                flush_store(&tx).await;
+            }
             ioc.exit(0)
         }
         Some(done) = tasks.join_next() => {
@@ -75,7 +88,27 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
 }
 
 /// Loads the DBD and runs the startup script (blocking EPICS calls).
-async fn start_ioc(opts: &IocOptions, script_env: &[(&'static str, String)]) -> anyhow::Result<Ioc> {
+/// Makes pending setpoints durable before exit (bounded wait).
+async fn flush_store(tx: &PersistSender) {
+    let (reply, done) = oneshot::channel();
+    if tx.send(PersistMsg::Flush(reply)).is_err() {
+        return;
+    }
+    match tokio::time::timeout(FLUSH_ON_EXIT, done).await {
+        Ok(Ok(Ok(()))) => tracing::info!("store flushed"),
+        Ok(Ok(Err(e))) => tracing::warn!("pending setpoints not stored at exit: {e}"),
+        _ => tracing::warn!("store flush at exit timed out"),
+    }
+}
+
+/// How long shutdown waits for the last flush.
+const FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+async fn start_ioc(
+    opts: &IocOptions,
+    script_env: &[(&'static str, String)],
+    initial: &[(String, String)],
+) -> anyhow::Result<Ioc> {
     let mut env = Vec::new();
     if std::env::var_os("PVXS_QSRV_ENABLE").is_none() {
         env.push(("PVXS_QSRV_ENABLE", "YES"));
@@ -84,6 +117,9 @@ async fn start_ioc(opts: &IocOptions, script_env: &[(&'static str, String)]) -> 
     prepared.set_env("P", opts.prefix.as_str())?;
     for (name, value) in script_env {
         prepared.set_env(name, value)?;
+    }
+    for (record, value) in initial {
+        prepared.set_initial_value(record, "VAL", value)?;
     }
     let macros = format!("P={}", opts.prefix.as_str());
     let script = opts.st_cmd.clone();

@@ -12,6 +12,21 @@ pub struct Config {
     pub rf: RfConfig,
     pub diagnostics: DiagnosticsConfig,
     pub beam: BeamConfig,
+    pub store: StoreConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// MongoDB connection URI; empty: the embedded file store. `TWIN_STORE_URI` overrides.
+    pub uri: String,
+    pub database: String,
+    /// Directory of the embedded store (`TWIN_STORE_DIR` overrides).
+    pub dir: PathBuf,
+    /// Write-behind: setpoints reach the store at most this late [s].
+    pub flush_interval_s: f64,
+    /// Retry backoff after a failed flush grows up to this [s].
+    pub max_backoff_s: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -78,6 +93,12 @@ impl Config {
         anyhow::ensure!(b.lifetime_h > 0.0 && b.update_period_s > 0.0, "beam lifetime and period must be > 0");
         anyhow::ensure!(b.topup_low_ma < b.topup_high_ma, "beam.topup_low_ma must be below topup_high_ma");
         anyhow::ensure!(self.power_converters.family_limit_factor > 1.0, "family_limit_factor must be > 1");
+        let st = &self.store;
+        anyhow::ensure!(
+            st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0,
+            "store.flush_interval_s must be in (0, 1]"
+        );
+        anyhow::ensure!(st.max_backoff_s >= st.flush_interval_s, "store.max_backoff_s must be >= flush_interval_s");
         Ok(())
     }
 }

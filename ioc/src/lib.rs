@@ -10,4 +10,5 @@ pub mod prefix;
 pub mod router;
 pub mod selftest;
 pub mod shutdown;
+pub mod store;
 pub mod twin;

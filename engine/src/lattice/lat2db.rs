@@ -10,8 +10,8 @@ use super::element::{Bend, Cavity, Element, ElementKind, MagnetBody, Misalignmen
 /// Why a lat2db document was refused, naming the element and field.
 #[derive(Debug, thiserror::Error)]
 pub enum Lat2DbError {
-    #[error("lattice JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    #[error("lattice document, field `{path}`: {message}")]
+    Field { path: String, message: String },
     #[error("element #{index} ({name}): {problem}")]
     Element { index: usize, name: String, problem: String },
 }
@@ -122,9 +122,22 @@ struct RawCavityConfig {
     timelag: f64,
 }
 
-/// Parses a lat2db document into a lattice.
+fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Lat2DbError {
+    Lat2DbError::Field { path: e.path().to_string(), message: e.inner().to_string() }
+}
+
+/// Parses a lat2db document (JSON text) into a lattice.
 pub fn from_lat2db_json(name: &str, json: &str) -> Result<Lattice, Lat2DbError> {
-    let doc: Document = serde_json::from_str(json)?;
+    let de = &mut serde_json::Deserializer::from_str(json);
+    build(name, serde_path_to_error::deserialize(de).map_err(field_error)?)
+}
+
+/// Parses a lat2db document already decoded (e.g. read from a database).
+pub fn from_lat2db_value(name: &str, value: serde_json::Value) -> Result<Lattice, Lat2DbError> {
+    build(name, serde_path_to_error::deserialize(value).map_err(field_error)?)
+}
+
+fn build(name: &str, doc: Document) -> Result<Lattice, Lat2DbError> {
     let elements =
         doc.sequences.into_iter().enumerate().map(|(index, raw)| convert(index, raw)).collect::<Result<Vec<_>, _>>()?;
     Ok(Lattice::new(name, doc.default_energy, elements))
@@ -197,6 +210,9 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
         }
         RawElement::Quadrupole(m) => magnet(index, m, ElementKind::Quadrupole)?,
         RawElement::Sextupole(m) => magnet(index, m, ElementKind::Sextupole)?,
+        RawElement::Dipole(d) if d.length <= 0.0 => {
+            return Err(Lat2DbError::Element { index, name: d.name, problem: "length must be > 0".into() });
+        }
         RawElement::Dipole(d) => {
             let w = windings(&d.tags);
             let body = body(index, &d.name, &d.passmethod, d.element_configuration, Some(d.gradient))?;
@@ -239,4 +255,39 @@ fn magnet(index: usize, m: RawMagnet, kind: fn(Multipole) -> ElementKind) -> Res
         misalignment: Misalignment::default(),
         windings: w,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUAD: &str = r#"{"type": "Quadrupole", "name": "Q1", "length": 0.3, "passmethod": "StrMPoleSymplectic4Pass",
+        "element_configuration": {"magnetic_element": {"coeffs": {"normal_coefficients": [0.0, 1.2],
+        "skew_coefficients": [0.0, 0.0]}, "integration_parameters": {"n_steps": 10, "max_order": 1}}}}"#;
+
+    fn doc(elements: &str) -> String {
+        format!(r#"{{"sequences": [{elements}], "closed": true, "enable_6d": false, "default_energy": 1.7e9}}"#)
+    }
+
+    #[test]
+    fn a_small_lattice_parses() {
+        let l = from_lat2db_json("t", &doc(&format!(r#"{{"type": "Drift", "name": "D", "length": 1.0}}, {QUAD}"#)))
+            .unwrap();
+        assert_eq!(l.len(), 2);
+        assert!((l.circumference_m() - 1.3).abs() < 1e-15);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let unknown = from_lat2db_json("t", &doc(r#"{"type": "Wiggler", "name": "W"}"#)).unwrap_err().to_string();
+        assert!(unknown.contains("sequences[0]") && unknown.contains("Wiggler"), "{unknown}");
+        let missing = from_lat2db_json("t", &doc(r#"{"type": "Drift", "name": "D"}"#)).unwrap_err().to_string();
+        assert!(missing.contains("sequences[0]") && missing.contains("length"), "{missing}");
+        let bad = QUAD.replace("StrMPoleSymplectic4Pass", "ExactMultipolePass");
+        let e = from_lat2db_json("t", &doc(&bad)).unwrap_err().to_string();
+        assert!(e.contains("Q1") && e.contains("ExactMultipolePass"), "{e}");
+        let v: serde_json::Value = serde_json::from_str(r#"{"sequences": [], "closed": true}"#).unwrap();
+        let e = from_lat2db_value("t", v).unwrap_err().to_string();
+        assert!(e.contains("default_energy"), "{e}");
+    }
 }

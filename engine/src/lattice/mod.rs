@@ -8,7 +8,7 @@ pub use element::{
     Bend, Cavity, Element, ElementKind, KickCoefficients, MAX_ORDER_LIMIT, MagnetBody, Misalignment, Multipole,
     Windings,
 };
-pub use lat2db::{Lat2DbError, from_lat2db_json};
+pub use lat2db::{Lat2DbError, from_lat2db_json, from_lat2db_value};
 
 /// Index of an element in its lattice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -12,6 +12,8 @@
 #include <epicsExit.h>
 #include <epicsTime.h>
 #include <epicsVersion.h>
+#include <errlog.h>
+#include <initHooks.h>
 #include <iocsh.h>
 #include <iocshRegisterCommon.h>
 #include <recGbl.h>
@@ -27,12 +29,67 @@ extern char pvar_func_pvxsBaseRegistrar;
 extern char pvar_dset_devAaoSoft;
 static const void *volatile keep_linked[2];
 
+typedef struct twin_init_value {
+    struct twin_init_value *next;
+    char *record;
+    char *field;
+    char *value;
+} twin_init_value;
+
+static twin_init_value *init_values;
+static int init_value_failures;
+
+int twin_add_initial_value(const char *record, const char *field, const char *value)
+{
+    twin_init_value *v = calloc(1, sizeof(*v));
+    if (!v)
+        return -1;
+    v->record = strdup(record);
+    v->field = strdup(field);
+    v->value = strdup(value);
+    if (!v->record || !v->field || !v->value) {
+        free(v->record);
+        free(v->field);
+        free(v->value);
+        free(v);
+        return -1;
+    }
+    v->next = init_values;
+    init_values = v;
+    return 0;
+}
+
+int twin_initial_value_failures(void) { return init_value_failures; }
+
+static void twin_init_hook(initHookState state)
+{
+    DBENTRY entry;
+    if (state != initHookAfterInitDevSup || !init_values)
+        return;
+    dbInitEntry(pdbbase, &entry);
+    while (init_values) {
+        twin_init_value *v = init_values;
+        init_values = v->next;
+        if (dbFindRecord(&entry, v->record) || dbFindField(&entry, v->field) || dbPutString(&entry, v->value)) {
+            errlogPrintf("twin: cannot set initial %s.%s = %s\n", v->record, v->field, v->value);
+            init_value_failures++;
+        }
+        free(v->record);
+        free(v->field);
+        free(v->value);
+        free(v);
+    }
+    dbFinishEntry(&entry);
+}
+
 int twin_prepare(const char *dbd_path)
 {
     keep_linked[0] = &pvar_func_pvxsBaseRegistrar;
     keep_linked[1] = &pvar_dset_devAaoSoft;
     setvbuf(stdout, NULL, _IOLBF, 0);
     iocshRegisterCommon();
+    if (initHookRegister(twin_init_hook))
+        return -4;
     if (dbLoadDatabase(dbd_path, NULL, NULL))
         return -1;
     if (twin_register_device_support())

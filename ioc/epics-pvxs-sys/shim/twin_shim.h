@@ -52,6 +52,13 @@ void twin_set_write_handler(twin_write_fn fn, void *ctx);
  * goes into WRITE/INVALID alarm with msg (may be NULL). Thread safe. */
 int twin_complete(void *record, int status, const char *msg);
 
+/* Values put into record fields through the static database after device
+ * support init and before record init (as autosave's pass 0), so records
+ * start from restored values. Call before iocInit. Returns 0 on success. */
+int twin_add_initial_value(const char *record, const char *field, const char *value);
+/* Number of initial values that could not be applied (after iocInit). */
+int twin_initial_value_failures(void);
+
 /* Start-up, in this order. */
 int twin_prepare(const char *dbd_path);     /* load DBD, register support */
 int twin_iocsh_load(const char *path, const char *macros);

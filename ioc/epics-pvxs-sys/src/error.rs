@@ -11,6 +11,8 @@ pub enum EpicsError {
     Prepare { step: &'static str, status: i32 },
     #[error("startup script {path} failed (iocsh status {status})")]
     Script { path: PathBuf, status: i32 },
+    #[error("{0} initial (restored) values could not be applied: see the IOC output")]
+    InitialValues(i32),
     #[error("startup script {0} did not call iocInit")]
     NotInitialised(PathBuf),
     #[error("iocsh command `{command}` failed (status {status})")]

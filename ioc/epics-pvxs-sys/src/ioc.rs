@@ -56,6 +56,7 @@ pub fn prepare(env: &[(&str, &str)]) -> Result<Prepared> {
         let step = match status {
             -1 => "dbLoadDatabase",
             -2 => "registryDeviceSupportAdd",
+            -4 => "initHookRegister",
             _ => "registerAllRecordDeviceDrivers",
         };
         return Err(EpicsError::Prepare { step, status });
@@ -76,6 +77,19 @@ impl Prepared {
         env_set(name, value)
     }
 
+    /// Puts `value` into `record.field` before the records initialise (as
+    /// autosave's pass 0): outputs then start from restored values and
+    /// their PINI processing carries them.
+    pub fn set_initial_value(&self, record: &str, field: &str, value: &str) -> Result<()> {
+        let (r, f, v) = (cstring(record)?, cstring(field)?, cstring(value)?);
+        // SAFETY: all three strings are valid for the call; the shim copies them.
+        let status = unsafe { raw::twin_add_initial_value(r.as_ptr(), f.as_ptr(), v.as_ptr()) };
+        if status != 0 {
+            return Err(EpicsError::Command { command: format!("initial value {record}.{field}"), status });
+        }
+        Ok(())
+    }
+
     /// Runs `script` through iocsh with `macros` ("P=TWIN:,X=1"). The script
     /// must load records and call `iocInit`, like any IOC's st.cmd.
     pub fn run_script(self, script: &Path, macros: &str) -> Result<Ioc> {
@@ -89,6 +103,11 @@ impl Prepared {
         // SAFETY: reads a global flag.
         if unsafe { raw::twin_ioc_running() } == 0 {
             return Err(EpicsError::NotInitialised(PathBuf::from(script)));
+        }
+        // SAFETY: reads a counter written during iocInit, which has returned.
+        let failures = unsafe { raw::twin_initial_value_failures() };
+        if failures != 0 {
+            return Err(EpicsError::InitialValues(failures));
         }
         Ok(Ioc { writes: Some(self.writes) })
     }

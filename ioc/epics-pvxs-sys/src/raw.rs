@@ -38,6 +38,8 @@ unsafe extern "C" {
     pub(crate) fn twin_set_write_handler(f: Option<WriteFn>, ctx: *mut c_void);
     pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
     pub(crate) fn twin_prepare(dbd_path: *const c_char) -> c_int;
+    pub(crate) fn twin_add_initial_value(record: *const c_char, field: *const c_char, value: *const c_char) -> c_int;
+    pub(crate) fn twin_initial_value_failures() -> c_int;
     pub(crate) fn twin_iocsh_load(path: *const c_char, macros: *const c_char) -> c_int;
     pub(crate) fn twin_iocsh_cmd(cmd: *const c_char) -> c_int;
     pub(crate) fn twin_iocsh_interactive() -> c_int;

@@ -8,6 +8,7 @@ use twin_engine::lattice::{ElementKind, Lattice, Plane};
 
 use super::{BPM_SLOTS, BpmSlot, MagnetDrive, MagnetKind, PcId, PowerConverter, design_current};
 use crate::config::Config;
+use crate::store::model::MachineDocs;
 
 #[derive(Deserialize)]
 struct RawMagnet {
@@ -25,11 +26,6 @@ struct RawBpmConfig {
 }
 
 #[derive(Deserialize)]
-struct RawOrbitSlots {
-    col: Vec<RawOrbitSlot>,
-}
-
-#[derive(Deserialize)]
 struct RawOrbitSlot {
     name: String,
 }
@@ -41,7 +37,7 @@ pub struct MachineData {
     orbit_slots: Vec<RawOrbitSlot>,
 }
 
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     // The machine's files were written by Python, which writes NaN as a
     // bare token (not JSON); only values such as unknown positions are NaN.
@@ -49,10 +45,47 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> anyhow::Result<T> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
-pub fn load_machine_data(cfg: &Config) -> anyhow::Result<MachineData> {
+fn array(v: serde_json::Value, what: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    match v {
+        serde_json::Value::Array(items) => Ok(items),
+        _ => bail!("{}: expected a JSON array", what.display()),
+    }
+}
+
+/// The machine documents from the files named in the configuration.
+pub fn machine_docs_from_files(cfg: &Config) -> anyhow::Result<MachineDocs> {
     let m = &cfg.machine;
-    let slots: RawOrbitSlots = read_json(&m.orbit_slots)?;
-    Ok(MachineData { magnets: read_json(&m.magnets)?, bpm_config: read_json(&m.bpm_slots)?, orbit_slots: slots.col })
+    let slots: RawOrbitSlotsValue = serde_json::from_value(read_json(&m.orbit_slots)?)
+        .with_context(|| format!("parsing {}", m.orbit_slots.display()))?;
+    Ok(MachineDocs {
+        lattice: read_json(&m.lattice)?,
+        magnets: array(read_json(&m.magnets)?, &m.magnets)?,
+        bpm_config: array(read_json(&m.bpm_slots)?, &m.bpm_slots)?,
+        bpm_slots: slots.col,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawOrbitSlotsValue {
+    col: Vec<serde_json::Value>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(v: &serde_json::Value, what: &str, i: usize) -> anyhow::Result<T> {
+    serde_path_to_error::deserialize(v.clone())
+        .map_err(|e| anyhow::anyhow!("malformed {what} document #{i}: field `{}`: {}", e.path(), e.inner()))
+}
+
+fn parse_all<T: for<'de> Deserialize<'de>>(items: &[serde_json::Value], what: &str) -> anyhow::Result<Vec<T>> {
+    items.iter().enumerate().map(|(i, v)| parse(v, what, i)).collect()
+}
+
+/// Parses the device tables of the machine documents.
+pub fn load_machine_data(docs: &MachineDocs) -> anyhow::Result<MachineData> {
+    Ok(MachineData {
+        magnets: parse_all(&docs.magnets, "magnets")?,
+        bpm_config: parse_all(&docs.bpm_config, "bpm_config")?,
+        orbit_slots: parse_all(&docs.bpm_slots, "bpm_slots")?,
+    })
 }
 
 fn slot(lattice: &Lattice, name: &str) -> BpmSlot {

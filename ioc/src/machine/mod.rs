@@ -7,7 +7,7 @@ mod substitutions;
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
 
-pub use data::{MachineData, load_machine_data};
+pub use data::{MachineData, load_machine_data, machine_docs_from_files};
 pub use substitutions::power_converter_substitutions;
 
 use crate::config::Config;

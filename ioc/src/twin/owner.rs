@@ -11,8 +11,10 @@ use twin_engine::lattice::Lattice;
 use super::bpm::BpmPublisher;
 use super::compute::{Invalid, Physics, compute};
 use super::publish::Publisher;
+use super::service::{setpoint_name, setpoint_unit};
 use super::{ModelWrite, Setpoint};
 use crate::machine::{MagnetKind, PcId, Schema};
+use crate::store::persister::{PersistItem, PersistMsg, PersistSender};
 
 /// Counters of the recompute loop.
 #[derive(Clone, Copy, Debug, Default)]
@@ -48,13 +50,26 @@ pub struct Owner {
     stats: Stats,
     publisher: Publisher,
     bpm: Arc<Mutex<BpmPublisher>>,
+    persist: Option<PersistSender>,
 }
 
 impl Owner {
-    pub fn new(lattice: Lattice, schema: Arc<Schema>, publisher: Publisher, bpm: Arc<Mutex<BpmPublisher>>) -> Self {
+    /// The owner with the design state, then `restored` setpoints applied.
+    pub fn new(
+        lattice: Lattice,
+        schema: Arc<Schema>,
+        publisher: Publisher,
+        bpm: Arc<Mutex<BpmPublisher>>,
+        persist: Option<PersistSender>,
+        restored: &[(Setpoint, f64)],
+    ) -> Result<Self, String> {
         let currents_a = schema.power_converters.iter().map(|p| p.design_current_a).collect();
         let rf_khz = schema.design_rf_khz;
-        Self { lattice, schema, currents_a, rf_khz, stats: Stats::default(), publisher, bpm }
+        let mut owner = Self { lattice, schema, currents_a, rf_khz, stats: Stats::default(), publisher, bpm, persist };
+        for (sp, v) in restored {
+            owner.apply(*sp, &WriteValue::Double(*v))?;
+        }
+        Ok(owner)
     }
 
     /// Runs the loop on its own thread until the write stream closes.
@@ -78,6 +93,7 @@ impl Owner {
                 match self.apply(w.setpoint, &w.value) {
                     Ok(Applied::Changed) => {
                         changed += 1;
+                        self.persist(w.setpoint, &w.value)?;
                         accepted.push(w.completion);
                     }
                     // the record was processed with its current value (e.g. a
@@ -137,6 +153,18 @@ impl Owner {
         }
         self.currents_a[id.0] = current_a;
         Ok(())
+    }
+
+    /// Hands an accepted write to the persister (never blocks).
+    fn persist(&self, setpoint: Setpoint, value: &WriteValue) -> anyhow::Result<()> {
+        let (Some(tx), WriteValue::Double(v)) = (&self.persist, value) else { return Ok(()) };
+        let item = PersistItem {
+            name: setpoint_name(&self.schema, setpoint),
+            value: *v,
+            unit: setpoint_unit(setpoint),
+            at: SystemTime::now(),
+        };
+        tx.send(PersistMsg::Item(item)).map_err(|_| anyhow::anyhow!("the persister stopped"))
     }
 
     fn restore(&self, setpoint: Setpoint) -> anyhow::Result<()> {

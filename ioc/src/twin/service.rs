@@ -8,23 +8,27 @@ use anyhow::Context;
 use epics_pvxs_sys::{EpicsError, Ioc};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio::task::JoinSet;
-use twin_engine::lattice::Lattice;
+use twin_engine::lattice::{Lattice, from_lat2db_value};
 
 use super::bpm::BpmPublisher;
 use super::owner::Owner;
 use super::publish::Publisher;
 use super::{DiagnosticsSetting, Setpoint, beam};
 use crate::config::Config;
-use crate::machine::{Schema, load_machine_data};
-use crate::model_cli::load_lattice;
+use crate::machine::{Schema, load_machine_data, machine_docs_from_files};
 use crate::prefix::Prefix;
 use crate::router::Router;
+use crate::store::model::{MachineDocs, SetpointDoc};
+use crate::store::persister::{self, PersistSender, StoreFields};
+use crate::store::{Backend, Store, StoreError};
 
-/// The machine as loaded from config/, before the IOC starts.
+/// The machine as loaded from the store (or config/), before the IOC starts.
 pub struct Machine {
     pub config: Config,
     pub lattice: Lattice,
     pub schema: Arc<Schema>,
+    /// Setpoint values restored from the store.
+    pub restored: Vec<(Setpoint, f64)>,
 }
 
 /// Config file: `TWIN_CONFIG`, default config/twin.toml.
@@ -33,12 +37,21 @@ pub fn config_path() -> PathBuf {
 }
 
 impl Machine {
+    /// From the files of config/ only (offline tools, tests).
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
         let config = Config::load(path)?;
-        let lattice = load_lattice(&config.machine.lattice)?;
-        let data = load_machine_data(&config)?;
+        let docs = machine_docs_from_files(&config)?;
+        Self::from_docs(config, &docs, &[])
+    }
+
+    /// From machine documents and stored setpoints.
+    pub fn from_docs(config: Config, docs: &MachineDocs, setpoints: &[SetpointDoc]) -> anyhow::Result<Self> {
+        let lattice = from_lat2db_value(&config.machine.name, docs.lattice.clone())
+            .with_context(|| format!("lattice document {:?}", config.machine.name))?;
+        let data = load_machine_data(docs)?;
         let schema = Schema::build(&config, &lattice, &data).context("building the device schema")?;
-        Ok(Self { config, lattice, schema: Arc::new(schema) })
+        let restored = setpoints.iter().map(|d| restore_target(&schema, d)).collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self { config, lattice, schema: Arc::new(schema), restored })
     }
 
     /// Values the startup script takes as macros (environment variables).
@@ -53,6 +66,88 @@ impl Machine {
             ("TWIN_NBPM", self.lattice.bpms().len().to_string()),
         ]
     }
+
+    /// (record, value) of every restored setpoint, for the IOC's pass 0.
+    pub fn initial_record_values(&self, prefix: &Prefix) -> Vec<(String, String)> {
+        self.restored
+            .iter()
+            .map(|(sp, v)| (prefix.pv(&setpoint_name(&self.schema, *sp)), format!("{v:.17e}")))
+            .collect()
+    }
+}
+
+/// The stored name of a setpoint ("Q1PDR:set", "MCLKHX251C:freq").
+pub fn setpoint_name(schema: &Schema, sp: Setpoint) -> String {
+    match sp {
+        Setpoint::PcCurrent(id) => format!("{}:set", schema.pc(id).name),
+        Setpoint::MasterClock => "MCLKHX251C:freq".to_string(),
+    }
+}
+
+/// Unit of a setpoint as stored.
+pub fn setpoint_unit(sp: Setpoint) -> &'static str {
+    match sp {
+        Setpoint::PcCurrent(_) => "A",
+        Setpoint::MasterClock => "kHz",
+    }
+}
+
+fn restore_target(schema: &Schema, d: &SetpointDoc) -> anyhow::Result<(Setpoint, f64)> {
+    anyhow::ensure!(d.value.is_finite(), "malformed setpoints document {:?}: field `value` is not finite", d.name);
+    if d.name == "MCLKHX251C:freq" {
+        return Ok((Setpoint::MasterClock, d.value));
+    }
+    let pc = d
+        .name
+        .strip_suffix(":set")
+        .and_then(|pc| schema.power_converters.iter().find(|p| p.name == pc))
+        .ok_or_else(|| anyhow::anyhow!("setpoints document {:?}: no such setpoint in this machine", d.name))?;
+    Ok((Setpoint::PcCurrent(pc.id), d.value))
+}
+
+/// Opens the store and loads the machine from it; an empty store is seeded
+/// from config/, an unreachable one leaves the twin on config/ data (the
+/// persister retries). Malformed documents are an error.
+pub async fn load_from_store(config: Config) -> anyhow::Result<(Machine, Store, Option<String>)> {
+    let backend = Backend::from_config(&config.store);
+    let store = Store::open(&backend, &config.machine.name).await.context("opening the store")?;
+    let mut outage = None;
+    let docs = match store.load_machine().await {
+        Ok(Some(docs)) => {
+            tracing::info!(store = %backend.describe(), "machine loaded from the store");
+            docs
+        }
+        Ok(None) => {
+            let docs = machine_docs_from_files(&config)?;
+            match store.save_machine(&docs).await {
+                Ok(()) => tracing::info!(store = %backend.describe(), "empty store seeded from config/"),
+                Err(e @ StoreError::Unavailable(_)) => outage = Some(e.to_string()),
+                Err(e) => return Err(e.into()),
+            }
+            docs
+        }
+        Err(e @ StoreError::Unavailable(_)) => {
+            tracing::warn!("{e}: serving the machine from config/ and retrying the store");
+            outage = Some(e.to_string());
+            machine_docs_from_files(&config)?
+        }
+        Err(e) => return Err(anyhow::Error::from(e).context("loading the machine from the store")),
+    };
+    let setpoints = if outage.is_some() {
+        Vec::new()
+    } else {
+        match store.load_setpoints().await {
+            Ok(s) => s,
+            Err(e @ StoreError::Unavailable(_)) => {
+                outage = Some(e.to_string());
+                Vec::new()
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context("loading the setpoints from the store")),
+        }
+    };
+    let machine = Machine::from_docs(config, &docs, &setpoints)?;
+    tracing::info!(restored = machine.restored.len(), "setpoints restored");
+    Ok((machine, store, outage))
 }
 
 /// Whether the startup script loaded the machine records.
@@ -69,10 +164,21 @@ pub fn start(
     ioc: &Arc<Ioc>,
     prefix: &Prefix,
     machine: Machine,
+    persistence: Option<(Store, Option<String>)>,
     router: &mut Router,
     tasks: &mut JoinSet<anyhow::Result<()>>,
-) -> anyhow::Result<()> {
-    let Machine { config, lattice, schema } = machine;
+) -> anyhow::Result<Option<PersistSender>> {
+    let Machine { config, lattice, schema, restored } = machine;
+    let persist_tx = match persistence {
+        Some((store, outage)) => {
+            let fields = StoreFields::attach(ioc, prefix).context("store status PVs")?;
+            let (tx, rx) = unbounded_channel();
+            let backend = Backend::from_config(&config.store).describe();
+            tasks.spawn(persister::run(store, rx, config.store.clone(), fields, backend, outage));
+            Some(tx)
+        }
+        None => None,
+    };
     let settle = config.power_converters.readback_settle_s;
     let settle = (settle > 0.0).then(|| (Duration::from_secs_f64(settle), tokio::runtime::Handle::current()));
     let publisher = Publisher::attach(ioc, prefix, &schema, &lattice, config.machine.rf_harmonic, settle)?;
@@ -87,7 +193,10 @@ pub fn start(
 
     let (tx, rx) = unbounded_channel();
     router.connect_model(tx, Arc::clone(&bpm));
-    let owner = Owner::new(lattice, schema, publisher, Arc::clone(&bpm)).spawn(rx).context("model thread")?;
+    let owner = Owner::new(lattice, schema, publisher, Arc::clone(&bpm), persist_tx.clone(), &restored)
+        .map_err(|e| anyhow::anyhow!("restored setpoint refused: {e}"))?
+        .spawn(rx)
+        .context("model thread")?;
     tasks.spawn(async move {
         let joined = tokio::task::spawn_blocking(move || owner.join()).await?;
         joined.map_err(|_| anyhow::anyhow!("the model thread panicked"))??;
@@ -95,5 +204,5 @@ pub fn start(
     });
     tasks.spawn(beam::run(Arc::clone(ioc), prefix.clone(), config.beam.clone(), Arc::clone(&bpm)));
     tasks.spawn(beam::bpm_cadence(bpm, config.diagnostics.rate_hz));
-    Ok(())
+    Ok(persist_tx)
 }
