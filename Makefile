@@ -9,16 +9,19 @@ CARGO ?= cargo
 
 EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
 TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
-                 pytest==9.2.0 numpy==2.4.6
+                 pytest==9.2.0 numpy==2.4.6 pymongo==4.20.0
+MONGO_PACKAGES := secantusdb==0.7.0b3
 
 PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0
 
 EPICS_VENV := .venv-epics
 TEST_VENV := .venv
 PYAT_VENV := .venv-pyat
+MONGO_VENV := .venv-mongo
 EPICS_STAMP := $(EPICS_VENV)/.installed
 TEST_STAMP := $(TEST_VENV)/.installed
 PYAT_STAMP := $(PYAT_VENV)/.installed
+MONGO_STAMP := $(MONGO_VENV)/.installed
 
 ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
@@ -36,6 +39,12 @@ $(EPICS_STAMP):
 $(PYAT_STAMP):
 	$(PYTHON) -m venv $(PYAT_VENV)
 	$(PYAT_VENV)/bin/pip install --quiet --disable-pip-version-check $(PYAT_PACKAGES)
+	touch $@
+
+# A MongoDB-wire server for the store tests (test-time tool only).
+$(MONGO_STAMP):
+	$(PYTHON) -m venv $(MONGO_VENV)
+	$(MONGO_VENV)/bin/pip install --quiet --disable-pip-version-check $(MONGO_PACKAGES)
 	touch $@
 
 $(TEST_STAMP):
@@ -58,7 +67,7 @@ test: test-rust test-e2e
 test-rust: build
 	$(CARGO) test --release --locked --workspace
 
-test-e2e: build $(TEST_STAMP)
+test-e2e: build $(TEST_STAMP) $(MONGO_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
@@ -82,4 +91,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV)
+	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV) $(MONGO_VENV)

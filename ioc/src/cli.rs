@@ -27,6 +27,18 @@ pub enum Command {
     Model(ModelArgs),
     /// Print the power-converter substitutions (db/bessy2_pc.substitutions) generated from config/.
     Substitutions,
+    /// Load the machine data of config/ into the store (TWIN_STORE_URI or config [store]).
+    Import {
+        /// Another lattice file (lat2db JSON) instead of the configured one.
+        #[arg(long)]
+        lattice: Option<PathBuf>,
+    },
+    /// Write the store's machine and state back to files.
+    Export {
+        /// Output directory.
+        #[arg(long, default_value = "var/export")]
+        out: PathBuf,
+    },
 }
 
 /// Arguments of `twin-ioc model`.

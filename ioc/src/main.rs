@@ -7,6 +7,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
 use twin_ioc::machine::power_converter_substitutions;
+use twin_ioc::store::transfer;
 use twin_ioc::twin::service::{self, Machine};
 use twin_ioc::{app, model_cli};
 
@@ -20,6 +21,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Some(Command::Model(args)) => model_cli::run(args),
         Some(Command::Substitutions) => print_substitutions(),
+        Some(Command::Import { lattice }) => block_on(transfer::import(&service::config_path(), lattice.clone())),
+        Some(Command::Export { out }) => block_on(transfer::export(&service::config_path(), out)),
         None => run_ioc(&cli),
     };
     match result {
@@ -29,6 +32,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
 }
 
 fn print_substitutions() -> anyhow::Result<()> {

@@ -18,31 +18,59 @@ pub enum Lat2DbError {
 
 #[derive(Deserialize)]
 struct Document {
-    sequences: Vec<RawElement>,
+    sequences: Vec<serde_json::Value>,
     default_energy: f64,
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "type")]
+/// An element by its `type`; each variant is parsed on its own so that an
+/// error names the field inside the element.
 enum RawElement {
-    Marker {
-        name: String,
-        #[serde(default)]
-        group: Option<String>,
-    },
-    Monitor {
-        name: String,
-        #[serde(default)]
-        group: Option<String>,
-    },
-    Drift {
-        name: String,
-        length: f64,
-    },
+    Marker(RawPlain),
+    Monitor(RawPlain),
+    Drift(RawDrift),
     Quadrupole(RawMagnet),
     Sextupole(RawMagnet),
     Dipole(RawDipole),
     RFCavity(RawCavity),
+}
+
+#[derive(Deserialize)]
+struct RawPlain {
+    name: String,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawDrift {
+    name: String,
+    length: f64,
+}
+
+fn part<T: serde::de::DeserializeOwned>(index: usize, v: serde_json::Value) -> Result<T, Lat2DbError> {
+    serde_path_to_error::deserialize(v).map_err(|e| Lat2DbError::Field {
+        path: format!("sequences[{index}].{}", e.path()),
+        message: e.inner().to_string(),
+    })
+}
+
+fn parse_element(index: usize, v: serde_json::Value) -> Result<RawElement, Lat2DbError> {
+    let kind = v.get("type").and_then(|t| t.as_str()).map(str::to_string);
+    Ok(match kind.as_deref() {
+        Some("Marker") => RawElement::Marker(part(index, v)?),
+        Some("Monitor") => RawElement::Monitor(part(index, v)?),
+        Some("Drift") => RawElement::Drift(part(index, v)?),
+        Some("Quadrupole") => RawElement::Quadrupole(part(index, v)?),
+        Some("Sextupole") => RawElement::Sextupole(part(index, v)?),
+        Some("Dipole") => RawElement::Dipole(part(index, v)?),
+        Some("RFCavity") => RawElement::RFCavity(part(index, v)?),
+        other => {
+            return Err(Lat2DbError::Field {
+                path: format!("sequences[{index}].type"),
+                message: format!("unknown element type {}", other.unwrap_or("(missing)")),
+            });
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -138,8 +166,12 @@ pub fn from_lat2db_value(name: &str, value: serde_json::Value) -> Result<Lattice
 }
 
 fn build(name: &str, doc: Document) -> Result<Lattice, Lat2DbError> {
-    let elements =
-        doc.sequences.into_iter().enumerate().map(|(index, raw)| convert(index, raw)).collect::<Result<Vec<_>, _>>()?;
+    let elements = doc
+        .sequences
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| convert(index, parse_element(index, v)?))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Lattice::new(name, doc.default_energy, elements))
 }
 
@@ -202,9 +234,9 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
         windings: Windings::default(),
     };
     let el = match raw {
-        RawElement::Marker { name, group } => plain(name, group, ElementKind::Marker),
-        RawElement::Monitor { name, group } => plain(name, group, ElementKind::Monitor),
-        RawElement::Drift { name, length } => plain(name, None, ElementKind::Drift { length_m: length }),
+        RawElement::Marker(p) => plain(p.name, p.group, ElementKind::Marker),
+        RawElement::Monitor(p) => plain(p.name, p.group, ElementKind::Monitor),
+        RawElement::Drift(d) => plain(d.name, None, ElementKind::Drift { length_m: d.length }),
         RawElement::Quadrupole(m) | RawElement::Sextupole(m) if m.length <= 0.0 => {
             return Err(Lat2DbError::Element { index, name: m.name, problem: "length must be > 0".into() });
         }

@@ -70,7 +70,10 @@ static void twin_init_hook(initHookState state)
     while (init_values) {
         twin_init_value *v = init_values;
         init_values = v->next;
-        if (dbFindRecord(&entry, v->record) || dbFindField(&entry, v->field) || dbPutString(&entry, v->value)) {
+        /* a record the startup script did not load is not an error: the
+         * script decides what the IOC serves */
+        if (dbFindRecord(&entry, v->record) == 0
+            && (dbFindField(&entry, v->field) || dbPutString(&entry, v->value))) {
             errlogPrintf("twin: cannot set initial %s.%s = %s\n", v->record, v->field, v->value);
             init_value_failures++;
         }

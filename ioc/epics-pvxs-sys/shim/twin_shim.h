@@ -54,7 +54,8 @@ int twin_complete(void *record, int status, const char *msg);
 
 /* Values put into record fields through the static database after device
  * support init and before record init (as autosave's pass 0), so records
- * start from restored values. Call before iocInit. Returns 0 on success. */
+ * start from restored values. Records the startup script did not load are
+ * skipped. Call before iocInit. Returns 0 on success. */
 int twin_add_initial_value(const char *record, const char *field, const char *value);
 /* Number of initial values that could not be applied (after iocInit). */
 int twin_initial_value_failures(void);

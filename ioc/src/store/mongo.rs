@@ -138,8 +138,10 @@ impl MongoStore {
         let docs: Vec<Document> = docs.try_collect().await.map_err(unavailable)?;
         docs.into_iter()
             .map(|d| {
-                let what = format!("{SETPOINTS} {}", d.get("_id").map(|i| i.to_string()).unwrap_or_default());
-                bson::from_document(d).map_err(|e| StoreError::Malformed { document: what, problem: e.to_string() })
+                let document = format!("{SETPOINTS} {}", d.get("_id").map(|i| i.to_string()).unwrap_or_default());
+                serde_path_to_error::deserialize(bson::Deserializer::new(Bson::Document(d))).map_err(|e| {
+                    StoreError::Malformed { document, problem: format!("field `{}`: {}", e.path(), e.inner()) }
+                })
             })
             .collect()
     }

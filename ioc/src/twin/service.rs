@@ -67,11 +67,22 @@ impl Machine {
         ]
     }
 
-    /// (record, value) of every restored setpoint, for the IOC's pass 0.
+    /// (record, value) of every setpoint for the IOC's pass 0: the restored
+    /// value, else the design value of the loaded lattice (which may come
+    /// from the store and differ from the one the substitutions were made
+    /// from).
     pub fn initial_record_values(&self, prefix: &Prefix) -> Vec<(String, String)> {
-        self.restored
+        let design = self
+            .schema
+            .power_converters
             .iter()
-            .map(|(sp, v)| (prefix.pv(&setpoint_name(&self.schema, *sp)), format!("{v:.17e}")))
+            .map(|p| (Setpoint::PcCurrent(p.id), p.design_current_a))
+            .chain(std::iter::once((Setpoint::MasterClock, self.schema.design_rf_khz)));
+        design
+            .map(|(sp, d)| {
+                let v = self.restored.iter().find(|(r, _)| *r == sp).map_or(d, |(_, v)| *v);
+                (prefix.pv(&setpoint_name(&self.schema, sp)), format!("{v:.17e}"))
+            })
             .collect()
     }
 }
