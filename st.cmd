@@ -23,6 +23,10 @@ dbLoadRecords("db/bessy2_diagnostics.db", "P=$(P),RF_KHZ=$(TWIN_RF_KHZ),RF_LOW=$
 ## Twin-only model PVs ($(P)TWIN:...)
 dbLoadRecords("db/twin_model.db", "P=$(P),NPOINTS=$(TWIN_NPOINTS),NBPM=$(TWIN_NBPM)")
 
+## Quadrupoles: hidden offsets ($(P)TWIN:<Q>:x:set), BBA multiplexer and service
+dbLoadTemplate("db/bessy2_bba.substitutions", "P=$(P)")
+dbLoadRecords("db/bba.db", "P=$(P),NQ=$(TWIN_NQ)")
+
 ## Persistence status ($(P)TWIN:STORE:...)
 dbLoadRecords("db/twin_store.db", "P=$(P)")
 

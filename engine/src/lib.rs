@@ -5,6 +5,8 @@
 //! response matrices and multi-particle tracking.
 #![forbid(unsafe_code)]
 
+pub mod bba;
+pub mod bba_model;
 pub mod constants;
 pub mod coords;
 pub mod integrators;

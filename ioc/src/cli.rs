@@ -25,8 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// Compute the model offline and print JSON (tunes, optics at BPMs, ORM).
     Model(ModelArgs),
-    /// Print the power-converter substitutions (db/bessy2_pc.substitutions) generated from config/.
-    Substitutions,
+    /// Print the substitutions generated from config/: power converters
+    /// (db/bessy2_pc.substitutions) or, with --bba, the quads (db/bessy2_bba.substitutions).
+    Substitutions {
+        #[arg(long)]
+        bba: bool,
+    },
     /// Load the machine data of config/ into the store (TWIN_STORE_URI or config [store]).
     Import {
         /// Another lattice file (lat2db JSON) instead of the configured one.

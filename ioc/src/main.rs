@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
-use twin_ioc::machine::power_converter_substitutions;
+use twin_ioc::machine::{bba_substitutions, power_converter_substitutions};
 use twin_ioc::store::transfer;
 use twin_ioc::twin::service::{self, Machine};
 use twin_ioc::{app, model_cli};
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Model(args)) => model_cli::run(args),
-        Some(Command::Substitutions) => print_substitutions(),
+        Some(Command::Substitutions { bba }) => print_substitutions(*bba),
         Some(Command::Import { lattice }) => block_on(transfer::import(&service::config_path(), lattice.clone())),
         Some(Command::Export { out }) => block_on(transfer::export(&service::config_path(), out)),
         None => run_ioc(&cli),
@@ -38,9 +38,12 @@ fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow:
     tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
 }
 
-fn print_substitutions() -> anyhow::Result<()> {
+fn print_substitutions(bba: bool) -> anyhow::Result<()> {
     let machine = Machine::load(&service::config_path())?;
-    print!("{}", power_converter_substitutions(&machine.schema));
+    match bba {
+        false => print!("{}", power_converter_substitutions(&machine.schema)),
+        true => print!("{}", bba_substitutions(&machine.schema)),
+    }
     Ok(())
 }
 

@@ -8,13 +8,13 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::selftest::{Selftest, SelftestInput};
 use crate::twin::bpm::BpmPublisher;
-use crate::twin::{DiagnosticsSetting, ModelWrite, Setpoint};
+use crate::twin::{DiagnosticsSetting, ModelTarget, ModelWrite};
 
 /// What a written record means to the twin, resolved once at start-up.
 #[derive(Clone, Copy, Debug)]
 enum Target {
     Selftest(SelftestInput),
-    Model(Setpoint),
+    Model(ModelTarget),
     Diagnostics(DiagnosticsSetting),
 }
 
@@ -35,8 +35,8 @@ impl Router {
         self.selftest = Some(selftest);
     }
 
-    pub fn add_model(&mut self, key: RecordKey, setpoint: Setpoint) {
-        self.targets.insert(key, Target::Model(setpoint));
+    pub fn add_model(&mut self, key: RecordKey, target: ModelTarget) {
+        self.targets.insert(key, Target::Model(target));
     }
 
     pub fn add_diagnostics(&mut self, key: RecordKey, setting: DiagnosticsSetting) {
@@ -63,9 +63,9 @@ impl Router {
                 Some(s) => s.handle(input, request),
                 None => bail!("self-test target without device"),
             },
-            Some(Target::Model(setpoint)) => {
+            Some(Target::Model(target)) => {
                 let model = self.model.as_ref().ok_or_else(|| anyhow::anyhow!("model target without model"))?;
-                let write = ModelWrite { setpoint, value: request.value, completion: request.completion };
+                let write = ModelWrite { target, value: request.value, completion: request.completion };
                 model.send(write).map_err(|_| anyhow::anyhow!("the model thread is gone"))
             }
             Some(Target::Diagnostics(setting)) => self.diagnostics(setting, request),

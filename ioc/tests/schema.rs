@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use twin_engine::lattice::Plane;
-use twin_ioc::machine::{MagnetKind, power_converter_substitutions};
+use twin_ioc::machine::{MagnetKind, bba_substitutions, power_converter_substitutions};
 use twin_ioc::twin::service::Machine;
 
 fn machine() -> Machine {
@@ -42,6 +42,14 @@ fn committed_substitutions_are_generated_from_the_schema() {
         power_converter_substitutions(&m.schema),
         "db/bessy2_pc.substitutions is stale: run `target/release/twin-ioc substitutions > db/bessy2_pc.substitutions`"
     );
+    let committed = std::fs::read_to_string("db/bessy2_bba.substitutions").expect("committed file");
+    assert_eq!(
+        committed,
+        bba_substitutions(&m.schema),
+        "db/bessy2_bba.substitutions is stale: twin-ioc substitutions --bba"
+    );
+    assert_eq!(m.schema.quads.len(), 145);
+    assert_eq!(m.schema.quads.iter().filter(|q| q.on_multiplexer).count(), 144);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 #include <dbAccess.h>
 #include <dbCommon.h>
 #include <dbStaticLib.h>
+#include <dbEvent.h>
 #include <envDefs.h>
 #include <epicsExit.h>
 #include <epicsTime.h>
@@ -189,6 +190,21 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count)
         return S_db_badDbrtype;
     dbScanLock(addr->precord);
     status = dbPut(addr, dbr, data, count);
+    dbScanUnlock(addr->precord);
+    return status;
+}
+
+long twin_put_and_post(void *paddr, int kind, const void *data, uint32_t count)
+{
+    DBADDR *addr = paddr;
+    short dbr = dbr_of(kind);
+    long status;
+    if (dbr < 0)
+        return S_db_badDbrtype;
+    dbScanLock(addr->precord);
+    status = dbPut(addr, dbr, data, count);
+    if (!status)
+        db_post_events(addr->precord, addr->pfield, DBE_VALUE | DBE_LOG);
     dbScanUnlock(addr->precord);
     return status;
 }

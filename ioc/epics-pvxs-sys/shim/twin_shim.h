@@ -94,6 +94,10 @@ long twin_post(void *addr, int kind, const void *data, uint32_t count,
  * setpoint of a busy output record; its completion posts the monitors). */
 long twin_put_noprocess(void *addr, int kind, const void *data, uint32_t count);
 
+/* Sets a field without processing the record and posts its monitors (an
+ * output whose state changed as a consequence of another write). */
+long twin_put_and_post(void *addr, int kind, const void *data, uint32_t count);
+
 /* Client-like access (dbGetField / dbPutField) for tools and tests. */
 long twin_get_field(void *addr, int kind, void *buf, uint32_t *count);
 long twin_put_field(void *addr, int kind, const void *data, uint32_t count);

@@ -157,6 +157,19 @@ impl<T: FieldType + ?Sized> Field<T> {
         self.status(status, "set")
     }
 
+    /// Sets the field without processing and posts its monitors: an output
+    /// whose state changed because of another write (e.g. a deselected
+    /// multiplexer switch).
+    pub fn set_and_post(&self, value: &T) -> Result<()> {
+        self.check_len(value)?;
+        let addr = self.addr.0.as_ptr();
+        let status = value.with_raw(&mut |data, n| {
+            // SAFETY: as in post; the shim takes the record lock.
+            unsafe { raw::twin_put_and_post(addr, T::KIND, data, n) }
+        });
+        self.status(status, "set")
+    }
+
     /// Client-style read (dbGetField).
     pub fn get(&self) -> Result<T::Owned> {
         let addr = self.addr.0.as_ptr();

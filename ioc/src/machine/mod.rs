@@ -8,7 +8,7 @@ use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
 
 pub use data::{MachineData, load_machine_data, machine_docs_from_files};
-pub use substitutions::power_converter_substitutions;
+pub use substitutions::{bba_substitutions, power_converter_substitutions};
 
 use crate::config::Config;
 
@@ -69,6 +69,24 @@ pub struct Schema {
     pub rigidity_tm: f64,
     /// Design RF frequency [kHz].
     pub design_rf_khz: f64,
+    /// Every quadrupole magnet (hidden offsets are set per quad).
+    pub quads: Vec<Quad>,
+}
+
+/// Index of a quadrupole magnet in `Schema::quads`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QuadId(pub usize);
+
+/// A quadrupole magnet, its converter and whether the BBA multiplexer
+/// reaches it (Q1–Q5; not QIT6R).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Quad {
+    pub id: QuadId,
+    pub name: String,
+    pub pc: PcId,
+    /// Index of the magnet in its converter's `magnets`.
+    pub magnet: usize,
+    pub on_multiplexer: bool,
 }
 
 /// Number of slots in the machine's BPM vectors.
@@ -101,12 +119,45 @@ impl Schema {
         let bdata_slots = data.bdata_slots(lattice)?;
         let orbit_slots = data.orbit_slots(lattice)?;
         let design_rf_khz = lattice.rf_frequency_hz().ok_or_else(|| anyhow::anyhow!("lattice has no RF cavity"))? / 1e3;
-        Ok(Self { power_converters, bdata_slots, orbit_slots, rigidity_tm, design_rf_khz })
+        let mut quads: Vec<Quad> = power_converters
+            .iter()
+            .flat_map(|pc| {
+                pc.magnets.iter().enumerate().filter(|(_, m)| m.kind == MagnetKind::Quadrupole).map(|(k, m)| Quad {
+                    id: QuadId(0),
+                    name: m.name.clone(),
+                    pc: pc.id,
+                    magnet: k,
+                    on_multiplexer: !m.name.starts_with("QIT"),
+                })
+            })
+            .collect();
+        quads.sort_by_key(|q| pc_element(&power_converters, q));
+        quads.iter_mut().enumerate().for_each(|(i, q)| q.id = QuadId(i));
+        Ok(Self { power_converters, bdata_slots, orbit_slots, rigidity_tm, design_rf_khz, quads })
     }
 
     pub fn pc(&self, id: PcId) -> &PowerConverter {
         &self.power_converters[id.0]
     }
+
+    pub fn quad(&self, id: QuadId) -> &Quad {
+        &self.quads[id.0]
+    }
+
+    /// The lattice element of a quad.
+    pub fn quad_element(&self, id: QuadId) -> ElementId {
+        pc_element(&self.power_converters, self.quad(id))
+    }
+
+    /// The drive (calibration) of a quad's magnet.
+    pub fn quad_drive(&self, id: QuadId) -> &MagnetDrive {
+        let q = self.quad(id);
+        &self.pc(q.pc).magnets[q.magnet]
+    }
+}
+
+fn pc_element(pcs: &[PowerConverter], q: &Quad) -> ElementId {
+    pcs[q.pc.0].magnets[q.magnet].element
 }
 
 /// Design current of a converter from the lattice strengths of its

@@ -111,6 +111,17 @@ impl FileStore {
         self.write_atomic(SETPOINTS, &v)
     }
 
+    pub fn insert_bba(&self, docs: &[super::persister::BbaResultDoc]) -> Result<(), StoreError> {
+        let path = self.dir.join(format!("{}.jsonl", super::model::BBA_RESULTS));
+        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
+        let mut lines = Vec::new();
+        for d in docs {
+            serde_json::to_writer(&mut lines, d).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            lines.push(b'\n');
+        }
+        f.write_all(&lines).and_then(|()| f.sync_data()).map_err(|e| io(&path, e))
+    }
+
     /// All logged writes (duplicates of a retried append removed by id).
     pub fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
         let path = self.dir.join(format!("{SETPOINT_LOG}.jsonl"));

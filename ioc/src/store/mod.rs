@@ -96,6 +96,14 @@ impl Store {
         }
     }
 
+    /// Appends BBA results (history: a retried insert replaces the same id).
+    pub async fn insert_bba(&self, docs: &[persister::BbaResultDoc]) -> Result<(), StoreError> {
+        match self {
+            Store::Mongo(m) => m.insert_bba(docs).await,
+            Store::Files(f) => f.insert_bba(docs),
+        }
+    }
+
     pub async fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
         match self {
             Store::Mongo(m) => m.setpoint_log().await,

@@ -14,6 +14,8 @@ pub const BPM_SLOTS: &str = "bpm_slots";
 pub const SETPOINTS: &str = "setpoints";
 /// Every accepted setpoint write, once (`_id` = run id / sequence).
 pub const SETPOINT_LOG: &str = "setpoint_log";
+/// Every BBA measurement with raw data and results (history).
+pub const BBA_RESULTS: &str = "bba_results";
 
 /// The machine description as stored: lattice plus device tables.
 #[derive(Clone, Debug, PartialEq)]

@@ -165,6 +165,20 @@ impl MongoStore {
         Ok(())
     }
 
+    pub async fn insert_bba(&self, docs: &[super::persister::BbaResultDoc]) -> Result<(), StoreError> {
+        for d in docs {
+            let mut doc = bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let id = format!("{}-{}", d.quad, d.at_ms);
+            doc.insert("_id", &id);
+            self.coll(super::model::BBA_RESULTS)
+                .replace_one(doc! {"_id": &id}, doc)
+                .upsert(true)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
     pub async fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
         let docs = self.db.collection::<Document>(SETPOINT_LOG).find(doc! {}).await.map_err(unavailable)?;
         let docs: Vec<Document> = docs.try_collect().await.map_err(unavailable)?;

@@ -23,10 +23,80 @@ pub struct PersistItem {
     pub at: SystemTime,
 }
 
+/// One BBA measurement as stored: raw readings and results per plane.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BbaResultDoc {
+    pub quad: String,
+    pub at_ms: i64,
+    /// Auxiliary currents of the steps [A].
+    pub steps_a: Vec<f64>,
+    /// raw_x[step][reading][bpm] [m]
+    pub raw_x: Vec<Vec<Vec<f64>>>,
+    pub raw_y: Vec<Vec<Vec<f64>>>,
+    pub x: PlaneResult,
+    pub y: PlaneResult,
+}
+
+/// The fit of one plane, or why it failed.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlaneResult {
+    pub offset_m: Option<f64>,
+    pub sigma_m: Option<f64>,
+    pub displacement_m: Option<f64>,
+    pub kick_per_a_rad: Option<f64>,
+    pub chi2_m2: Option<f64>,
+    pub error: Option<String>,
+}
+
+impl PlaneResult {
+    fn of(f: &anyhow::Result<twin_engine::bba::BbaFit>) -> Self {
+        match f {
+            Ok(f) => Self {
+                offset_m: Some(f.offset_m),
+                sigma_m: Some(f.sigma_m),
+                displacement_m: Some(f.displacement_m),
+                kick_per_a_rad: Some(f.kick_per_a_rad),
+                chi2_m2: Some(f.chi2),
+                error: None,
+            },
+            Err(e) => Self {
+                offset_m: None,
+                sigma_m: None,
+                displacement_m: None,
+                kick_per_a_rad: None,
+                chi2_m2: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+impl BbaResultDoc {
+    pub fn new(
+        quad: &str,
+        fx: &anyhow::Result<twin_engine::bba::BbaFit>,
+        fy: &anyhow::Result<twin_engine::bba::BbaFit>,
+        x: &[twin_engine::bba::Step],
+        y: &[twin_engine::bba::Step],
+    ) -> Self {
+        Self {
+            quad: quad.to_string(),
+            at_ms: epoch_ms(SystemTime::now()),
+            steps_a: x.iter().map(|s| s.current_a).collect(),
+            raw_x: x.iter().map(|s| s.readings.clone()).collect(),
+            raw_y: y.iter().map(|s| s.readings.clone()).collect(),
+            x: PlaneResult::of(fx),
+            y: PlaneResult::of(fy),
+        }
+    }
+}
+
 /// Messages to the persister.
 #[derive(Debug)]
 pub enum PersistMsg {
     Item(PersistItem),
+    /// A BBA result, stored as history (never overwritten).
+    Bba(Box<BbaResultDoc>),
     /// Flush what is pending now (shutdown); answers when done or failed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -71,6 +141,7 @@ struct Pending {
     oldest: Option<Instant>,
     flushed: i32,
     error: Option<String>,
+    bba: Vec<BbaResultDoc>,
 }
 
 impl Pending {
@@ -92,6 +163,10 @@ impl Pending {
     }
 
     async fn flush(&mut self, store: &Store) -> Result<(), StoreError> {
+        if !self.bba.is_empty() {
+            store.insert_bba(&self.bba).await?;
+            self.bba.clear();
+        }
         if self.log.is_empty() {
             return Ok(());
         }
@@ -125,6 +200,7 @@ pub async fn run(
         oldest: None,
         flushed: 0,
         error: initial_error,
+        bba: Vec::new(),
     };
     let mut wait = interval;
     let mut next = tokio::time::Instant::now() + wait;
@@ -134,6 +210,7 @@ pub async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(PersistMsg::Item(item)) => p.push(item),
+                Some(PersistMsg::Bba(doc)) => p.bba.push(*doc),
                 Some(PersistMsg::Flush(reply)) => {
                     let r = p.flush(&store).await;
                     p.error = r.as_ref().err().map(ToString::to_string);
@@ -147,7 +224,8 @@ pub async fn run(
                 }
             },
             () = tokio::time::sleep_until(next) => {
-                let result = if p.error.is_some() && p.log.is_empty() { probe(&store).await } else { p.flush(&store).await };
+                let idle = p.log.is_empty() && p.bba.is_empty();
+                let result = if p.error.is_some() && idle { probe(&store).await } else { p.flush(&store).await };
                 match result {
                     Ok(()) => {
                         if p.error.take().is_some() {

@@ -151,6 +151,22 @@ impl BpmPublisher {
         Some(r)
     }
 
+    /// One reading of the lattice BPMs `bpms` (x, y) [m] with the current
+    /// noise settings, for the BBA service.
+    pub fn sample(&mut self, physics: &Physics, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
+        let normal =
+            (self.noise_on && self.noise_rms_m > 0.0).then(|| Normal::new(0.0, self.noise_rms_m).ok()).flatten();
+        let mut noise = || normal.map_or(0.0, |n| n.sample(&mut self.rng));
+        let mut x = Vec::with_capacity(bpms.len());
+        let mut y = Vec::with_capacity(bpms.len());
+        for b in bpms {
+            let o = physics.orbit[b.0];
+            x.push(o[0] + noise());
+            y.push(o[2] + noise());
+        }
+        (x, y)
+    }
+
     /// Posts one read-out of every BPM vector; counters advance.
     pub fn publish(&mut self, time: SystemTime) -> anyhow::Result<()> {
         let mut update = Update::at(time);

@@ -10,16 +10,23 @@
 //! puts. Writes that arrive during a recompute wait in the channel and are
 //! merged into exactly one more recompute. No write is dropped; the number
 //! merged into the last recompute is `$(P)TWIN:MODEL:MERGED`.
+pub mod bba_publish;
+pub mod bba_run;
+mod bba_tick;
 pub mod beam;
 pub mod bpm;
 pub mod compute;
 pub mod owner;
 pub mod publish;
 pub mod service;
+pub mod setpoint_records;
+pub mod state;
 
 use epics_pvxs_sys::{Completion, WriteValue};
 
-use crate::machine::PcId;
+use twin_engine::lattice::Plane;
+
+use crate::machine::{PcId, QuadId};
 
 /// A machine setpoint the model depends on, resolved once at start-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,12 +35,38 @@ pub enum Setpoint {
     PcCurrent(PcId),
     /// `MCLKHX251C:freq` [kHz]
     MasterClock,
+    /// `$(P)TWIN:<QUAD>:x:set`, `:y:set` [m] (hidden offsets)
+    QuadOffset(QuadId, Plane),
+    /// `PMUXZR:<QUAD>` (bo)
+    MuxSelect(QuadId),
+    /// `PMUXZR:off` (bo)
+    MuxOff,
+    /// `QSPAZR:set` [A]
+    AuxCurrent,
+}
+
+/// Commands to the BBA service (run by the model owner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BbaCommand {
+    /// `$(P)TWIN:BBA:<QUAD>:run`
+    Run(QuadId),
+    /// `$(P)TWIN:BBA:runAll`
+    RunAll,
+    /// `$(P)TWIN:BBA:abort`
+    Abort,
+}
+
+/// What a routed write asks of the model owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ModelTarget {
+    Setpoint(Setpoint),
+    Bba(BbaCommand),
 }
 
 /// One write on its way to the model owner.
 #[derive(Debug)]
 pub struct ModelWrite {
-    pub setpoint: Setpoint,
+    pub target: ModelTarget,
     pub value: WriteValue,
     pub completion: Completion,
 }

@@ -1,19 +1,26 @@
 //! The single owner of the model state: applies writes, recomputes,
-//! publishes, completes (see the policy in `twin/mod.rs`).
+//! publishes, completes (see the policy in `twin/mod.rs`), and runs the BBA
+//! service one step at a time between client writes.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use epics_pvxs_sys::{Completion, WriteValue};
+use epics_pvxs_sys::{Completion, Update, WriteValue};
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
 use twin_engine::lattice::Lattice;
+use twin_engine::optics::RingOptics;
 
+use super::bba_publish::{BbaPublisher, BbaStatus};
+use super::bba_run::BbaRun;
 use super::bpm::BpmPublisher;
 use super::compute::{Invalid, Physics, compute};
 use super::publish::Publisher;
 use super::service::{setpoint_name, setpoint_unit};
-use super::{ModelWrite, Setpoint};
-use crate::machine::{MagnetKind, PcId, Schema};
+use super::setpoint_records::SetpointRecords;
+use super::state::{Applied, MachineState};
+use super::{BbaCommand, ModelTarget, ModelWrite, Setpoint};
 use crate::store::persister::{PersistItem, PersistMsg, PersistSender};
 
 /// Counters of the recompute loop.
@@ -35,39 +42,40 @@ pub struct Snapshot {
     pub stats: Stats,
 }
 
-/// What a valid write did to the model state.
-enum Applied {
-    Changed,
-    Unchanged,
+/// Handles the owner publishes and persists through.
+pub struct Outputs {
+    pub publisher: Publisher,
+    pub records: SetpointRecords,
+    pub bba: BbaPublisher,
+    pub bpm: Arc<Mutex<BpmPublisher>>,
+    pub persist: Option<PersistSender>,
 }
 
-/// The model state and the handles to publish it.
 pub struct Owner {
-    lattice: Lattice,
-    schema: Arc<Schema>,
-    currents_a: Vec<f64>,
-    rf_khz: f64,
+    pub(super) state: MachineState,
+    /// The analyst's model for BBA fits: the lattice as loaded, no offsets.
+    pub(super) design: Lattice,
+    pub(super) design_optics: Option<RingOptics>,
+    pub(super) out: Outputs,
+    pub(super) latest: Option<Arc<Physics>>,
+    pub(super) run: Option<BbaRun>,
+    pub(super) abort: Arc<AtomicBool>,
     stats: Stats,
-    publisher: Publisher,
-    bpm: Arc<Mutex<BpmPublisher>>,
-    persist: Option<PersistSender>,
 }
 
 impl Owner {
     /// The owner with the design state, then `restored` setpoints applied.
     pub fn new(
-        lattice: Lattice,
-        schema: Arc<Schema>,
-        publisher: Publisher,
-        bpm: Arc<Mutex<BpmPublisher>>,
-        persist: Option<PersistSender>,
+        state: MachineState,
+        out: Outputs,
+        abort: Arc<AtomicBool>,
         restored: &[(Setpoint, f64)],
     ) -> Result<Self, String> {
-        let currents_a = schema.power_converters.iter().map(|p| p.design_current_a).collect();
-        let rf_khz = schema.design_rf_khz;
-        let mut owner = Self { lattice, schema, currents_a, rf_khz, stats: Stats::default(), publisher, bpm, persist };
+        let design = state.lattice.clone();
+        let mut owner =
+            Self { state, design, design_optics: None, out, latest: None, run: None, abort, stats: Stats::default() };
         for (sp, v) in restored {
-            owner.apply(*sp, &WriteValue::Double(*v))?;
+            owner.state.apply(*sp, &WriteValue::Double(*v))?;
         }
         Ok(owner)
     }
@@ -82,115 +90,130 @@ impl Owner {
 
     fn run(mut self, mut writes: UnboundedReceiver<ModelWrite>) -> anyhow::Result<()> {
         self.recompute_and_publish(0)?;
-        while let Some(first) = writes.blocking_recv() {
-            let mut batch = vec![first];
-            while let Ok(w) = writes.try_recv() {
-                batch.push(w);
+        loop {
+            let first = if self.run.is_some() {
+                match writes.try_recv() {
+                    Ok(w) => Some(w),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return Ok(()),
+                }
+            } else {
+                match writes.blocking_recv() {
+                    Some(w) => Some(w),
+                    None => return Ok(()),
+                }
+            };
+            if let Some(first) = first {
+                let mut batch = vec![first];
+                while let Ok(w) = writes.try_recv() {
+                    batch.push(w);
+                }
+                self.handle(batch)?;
             }
-            let mut accepted: Vec<Completion> = Vec::with_capacity(batch.len());
-            let mut changed = 0;
-            for w in batch {
-                match self.apply(w.setpoint, &w.value) {
-                    Ok(Applied::Changed) => {
-                        changed += 1;
-                        self.persist(w.setpoint, &w.value)?;
-                        accepted.push(w.completion);
+            if self.run.is_some() {
+                self.bba_tick()?;
+            }
+        }
+    }
+
+    fn handle(&mut self, batch: Vec<ModelWrite>) -> anyhow::Result<()> {
+        let mut accepted: Vec<Completion> = Vec::with_capacity(batch.len());
+        let mut changed = 0;
+        for w in batch {
+            let setpoint = match w.target {
+                ModelTarget::Setpoint(sp) => sp,
+                ModelTarget::Bba(cmd) => {
+                    match self.bba_command(cmd) {
+                        Ok(()) => w.completion.succeed(),
+                        Err(reason) => w.completion.fail(&reason),
                     }
-                    // the record was processed with its current value (e.g. a
-                    // refused string put): nothing to recompute
-                    Ok(Applied::Unchanged) => accepted.push(w.completion),
-                    Err(reason) => {
-                        self.restore(w.setpoint).context("restoring a refused setpoint")?;
-                        w.completion.fail(&reason);
-                    }
+                    continue;
+                }
+            };
+            match self.state.apply(setpoint, &w.value) {
+                Ok(Applied::Changed) => {
+                    changed += 1;
+                    self.persist(setpoint)?;
+                    accepted.push(w.completion);
+                }
+                // the record was processed with its current value (e.g. a
+                // refused string put): nothing to recompute
+                Ok(Applied::Unchanged) => accepted.push(w.completion),
+                Err(reason) => {
+                    let good = self.state.value(setpoint);
+                    self.out.records.restore(setpoint, good).context("restoring a refused setpoint")?;
+                    w.completion.fail(&reason);
                 }
             }
-            if changed > 0 {
-                self.stats.writes = self.stats.writes.wrapping_add(changed);
-                self.recompute_and_publish(changed)?;
-            }
-            accepted.into_iter().for_each(Completion::succeed);
         }
+        if changed > 0 {
+            self.stats.writes = self.stats.writes.wrapping_add(changed);
+            self.recompute_and_publish(changed)?;
+        }
+        accepted.into_iter().for_each(Completion::succeed);
         Ok(())
     }
 
-    /// Validates and commits one write; the error is what the client sees.
-    fn apply(&mut self, setpoint: Setpoint, value: &WriteValue) -> Result<Applied, String> {
-        let v = match value {
-            WriteValue::Double(v) if v.is_finite() => *v,
-            WriteValue::Double(v) => return Err(format!("{v} is not a finite number")),
-            other => return Err(format!("unexpected value {other:?}")),
-        };
-        let current = match setpoint {
-            Setpoint::PcCurrent(id) => self.currents_a[id.0],
-            Setpoint::MasterClock => self.rf_khz,
-        };
-        if v == current {
-            return Ok(Applied::Unchanged);
+    /// Hands an accepted setpoint to the persister (never blocks). The
+    /// multiplexer and the auxiliary supply are not persisted: they start
+    /// off, as after a power cycle.
+    fn persist(&self, setpoint: Setpoint) -> anyhow::Result<()> {
+        let Some(tx) = &self.out.persist else { return Ok(()) };
+        if matches!(setpoint, Setpoint::MuxSelect(_) | Setpoint::MuxOff | Setpoint::AuxCurrent) {
+            return Ok(());
         }
-        match setpoint {
-            Setpoint::PcCurrent(id) => self.set_current(id, v)?,
-            Setpoint::MasterClock if v > 0.0 => {
-                self.lattice.set_rf_frequency_hz(v * 1e3).map_err(|e| e.to_string())?;
-                self.rf_khz = v;
-            }
-            Setpoint::MasterClock => return Err(format!("RF frequency {v} kHz is not positive")),
-        }
-        Ok(Applied::Changed)
-    }
-
-    fn set_current(&mut self, id: PcId, current_a: f64) -> Result<(), String> {
-        let pc = self.schema.pc(id);
-        let brho = self.schema.rigidity_tm;
-        for m in &pc.magnets {
-            let s = m.strength(current_a, brho);
-            let r = match m.kind {
-                MagnetKind::Quadrupole => self.lattice.set_polynom_b(m.element, 1, s),
-                MagnetKind::Sextupole => self.lattice.set_polynom_b(m.element, 2, s),
-                MagnetKind::Steerer(plane) => self.lattice.set_kick_rad(m.element, plane, s),
-            };
-            r.map_err(|e| e.to_string())?;
-        }
-        self.currents_a[id.0] = current_a;
-        Ok(())
-    }
-
-    /// Hands an accepted write to the persister (never blocks).
-    fn persist(&self, setpoint: Setpoint, value: &WriteValue) -> anyhow::Result<()> {
-        let (Some(tx), WriteValue::Double(v)) = (&self.persist, value) else { return Ok(()) };
         let item = PersistItem {
-            name: setpoint_name(&self.schema, setpoint),
-            value: *v,
+            name: setpoint_name(&self.state.schema, setpoint),
+            value: self.state.value(setpoint),
             unit: setpoint_unit(setpoint),
             at: SystemTime::now(),
         };
         tx.send(PersistMsg::Item(item)).map_err(|_| anyhow::anyhow!("the persister stopped"))
     }
 
-    fn restore(&self, setpoint: Setpoint) -> anyhow::Result<()> {
-        match setpoint {
-            Setpoint::PcCurrent(id) => self.publisher.restore_pc(id.0, self.currents_a[id.0]),
-            Setpoint::MasterClock => self.publisher.restore_master_clock(self.rf_khz),
+    fn bba_command(&mut self, cmd: BbaCommand) -> Result<(), String> {
+        match cmd {
+            BbaCommand::Abort => {
+                if self.run.is_some() {
+                    self.abort.store(true, Ordering::SeqCst);
+                }
+                Ok(())
+            }
+            _ if self.run.is_some() => Err("a BBA run is already in progress".into()),
+            BbaCommand::Run(q) => self.start_run(vec![q]),
+            BbaCommand::RunAll => {
+                let all = self.state.schema.quads.iter().filter(|q| q.on_multiplexer).map(|q| q.id).collect();
+                self.start_run(all)
+            }
         }
     }
 
-    fn recompute_and_publish(&mut self, merged: i32) -> anyhow::Result<()> {
-        let (physics, duration) = compute(&self.lattice);
+    fn start_run(&mut self, quads: Vec<crate::machine::QuadId>) -> Result<(), String> {
+        self.abort.store(false, Ordering::SeqCst);
+        self.run = BbaRun::new(quads);
+        let name = self.run.as_ref().map(|r| self.current_name(r)).unwrap_or_default();
+        self.out.bba.post_status(BbaStatus::Running, "", &name, 0.0, 0.0).map_err(|e| e.to_string())
+    }
+
+    pub(super) fn recompute_and_publish(&mut self, merged: i32) -> anyhow::Result<()> {
+        let (physics, duration) = compute(&self.state.lattice);
         self.stats.recomputes = self.stats.recomputes.wrapping_add(1);
         self.stats.merged = merged;
         self.stats.duration = duration;
         let snap = Snapshot {
             time: SystemTime::now(),
             physics: physics.map(Arc::new),
-            currents_a: self.currents_a.clone(),
-            rf_khz: self.rf_khz,
+            currents_a: self.state.currents_a.clone(),
+            rf_khz: self.state.rf_khz,
             stats: self.stats,
         };
         if let Err(invalid) = &snap.physics {
             tracing::warn!(reason = invalid.message(), "model invalid");
         }
-        self.publisher.publish(&snap)?;
-        let mut bpm = self.bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?;
+        self.latest = snap.physics.as_ref().ok().cloned();
+        self.out.publisher.publish(&snap)?;
+        self.out.bba.post_hardware(&self.state, &Update::at(snap.time))?;
+        let mut bpm = self.out.bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?;
         bpm.set_model(snap.physics.clone().map_err(|e| e.message().to_string()));
         bpm.publish(snap.time)
     }

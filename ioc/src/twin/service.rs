@@ -1,6 +1,7 @@
 //! Starting the twin inside a running IOC: load the machine, resolve the
 //! PVs, spawn the model owner and the periodic tasks.
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,11 +9,14 @@ use anyhow::Context;
 use epics_pvxs_sys::{EpicsError, Ioc};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio::task::JoinSet;
-use twin_engine::lattice::{Lattice, from_lat2db_value};
+use twin_engine::lattice::{Lattice, Plane, from_lat2db_value};
 
+use super::bba_publish::BbaPublisher;
 use super::bpm::BpmPublisher;
-use super::owner::Owner;
+use super::owner::{Outputs, Owner};
 use super::publish::Publisher;
+use super::setpoint_records::SetpointRecords;
+use super::state::MachineState;
 use super::{DiagnosticsSetting, Setpoint, beam};
 use crate::config::Config;
 use crate::machine::{Schema, load_machine_data, machine_docs_from_files};
@@ -64,6 +68,7 @@ impl Machine {
             ("TWIN_RF_HIGH", format!("{:.4}", rf + range)),
             ("TWIN_NPOINTS", (self.lattice.len() + 1).to_string()),
             ("TWIN_NBPM", self.lattice.bpms().len().to_string()),
+            ("TWIN_NQ", self.schema.quads.iter().filter(|q| q.on_multiplexer).count().to_string()),
         ]
     }
 
@@ -78,28 +83,37 @@ impl Machine {
             .iter()
             .map(|p| (Setpoint::PcCurrent(p.id), p.design_current_a))
             .chain(std::iter::once((Setpoint::MasterClock, self.schema.design_rf_khz)));
+        let offsets = self.restored.iter().filter(|(sp, _)| matches!(sp, Setpoint::QuadOffset(..))).copied();
         design
-            .map(|(sp, d)| {
-                let v = self.restored.iter().find(|(r, _)| *r == sp).map_or(d, |(_, v)| *v);
-                (prefix.pv(&setpoint_name(&self.schema, sp)), format!("{v:.17e}"))
-            })
+            .map(|(sp, d)| (sp, self.restored.iter().find(|(r, _)| *r == sp).map_or(d, |(_, v)| *v)))
+            .chain(offsets)
+            .map(|(sp, v)| (prefix.pv(&setpoint_name(&self.schema, sp)), format!("{v:.17e}")))
             .collect()
     }
 }
 
-/// The stored name of a setpoint ("Q1PDR:set", "MCLKHX251C:freq").
+/// The stored name of a setpoint: its PV name without prefix
+/// ("Q1PDR:set", "MCLKHX251C:freq", "TWIN:Q1M2D1R:x:set").
 pub fn setpoint_name(schema: &Schema, sp: Setpoint) -> String {
     match sp {
         Setpoint::PcCurrent(id) => format!("{}:set", schema.pc(id).name),
         Setpoint::MasterClock => "MCLKHX251C:freq".to_string(),
+        Setpoint::QuadOffset(q, p) => {
+            format!("TWIN:{}:{}:set", schema.quad(q).name, if p == Plane::Horizontal { 'x' } else { 'y' })
+        }
+        Setpoint::MuxSelect(q) => format!("PMUXZR:{}", schema.quad(q).name),
+        Setpoint::MuxOff => "PMUXZR:off".to_string(),
+        Setpoint::AuxCurrent => "QSPAZR:set".to_string(),
     }
 }
 
 /// Unit of a setpoint as stored.
 pub fn setpoint_unit(sp: Setpoint) -> &'static str {
     match sp {
-        Setpoint::PcCurrent(_) => "A",
+        Setpoint::PcCurrent(_) | Setpoint::AuxCurrent => "A",
         Setpoint::MasterClock => "kHz",
+        Setpoint::QuadOffset(..) => "m",
+        Setpoint::MuxSelect(_) | Setpoint::MuxOff => "",
     }
 }
 
@@ -107,6 +121,14 @@ fn restore_target(schema: &Schema, d: &SetpointDoc) -> anyhow::Result<(Setpoint,
     anyhow::ensure!(d.value.is_finite(), "malformed setpoints document {:?}: field `value` is not finite", d.name);
     if d.name == "MCLKHX251C:freq" {
         return Ok((Setpoint::MasterClock, d.value));
+    }
+    if let Some(rest) = d.name.strip_prefix("TWIN:").and_then(|r| r.strip_suffix(":set")) {
+        if let Some((quad, axis)) = rest.rsplit_once(':') {
+            if let Some(q) = schema.quads.iter().find(|q| q.name == quad) {
+                let plane = if axis == "x" { Plane::Horizontal } else { Plane::Vertical };
+                return Ok((Setpoint::QuadOffset(q.id, plane), d.value));
+            }
+        }
     }
     let pc = d
         .name
@@ -194,17 +216,19 @@ pub fn start(
     let settle = (settle > 0.0).then(|| (Duration::from_secs_f64(settle), tokio::runtime::Handle::current()));
     let publisher = Publisher::attach(ioc, prefix, &schema, &lattice, config.machine.rf_harmonic, settle)?;
     let bpm = Arc::new(Mutex::new(BpmPublisher::attach(ioc, prefix, &schema, &config.diagnostics)?));
-
-    for pc in &schema.power_converters {
-        router.add_model(ioc.record_key(&prefix.pv(&format!("{}:set", pc.name)))?, Setpoint::PcCurrent(pc.id));
+    let records = SetpointRecords::attach(ioc, prefix, &schema).context("setpoint records")?;
+    let bba = BbaPublisher::attach(ioc, prefix, &schema, &lattice).context("BBA records")?;
+    for (key, target) in records.routes() {
+        router.add_model(key, target);
     }
-    router.add_model(ioc.record_key(&prefix.pv("MCLKHX251C:freq"))?, Setpoint::MasterClock);
     router.add_diagnostics(ioc.record_key(&prefix.pv("TWIN:BPM:NOISE"))?, DiagnosticsSetting::NoiseEnable);
     router.add_diagnostics(ioc.record_key(&prefix.pv("TWIN:BPM:NOISE_RMS"))?, DiagnosticsSetting::NoiseRms);
 
     let (tx, rx) = unbounded_channel();
     router.connect_model(tx, Arc::clone(&bpm));
-    let owner = Owner::new(lattice, schema, publisher, Arc::clone(&bpm), persist_tx.clone(), &restored)
+    let outputs = Outputs { publisher, records, bba, bpm: Arc::clone(&bpm), persist: persist_tx.clone() };
+    let state = MachineState::new(lattice, schema);
+    let owner = Owner::new(state, outputs, Arc::new(AtomicBool::new(false)), &restored)
         .map_err(|e| anyhow::anyhow!("restored setpoint refused: {e}"))?
         .spawn(rx)
         .context("model thread")?;

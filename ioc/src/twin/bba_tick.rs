@@ -1,0 +1,145 @@
+//! One step of a BBA run, executed by the model owner (see `bba_run.rs`).
+use std::sync::atomic::Ordering;
+
+use epics_pvxs_sys::WriteValue;
+use twin_engine::bba::{BbaFit, Step, fit};
+use twin_engine::bba_model::bba_model;
+use twin_engine::lattice::Plane;
+use twin_engine::optics::linear_optics_4d;
+
+use super::Setpoint;
+use super::bba_publish::BbaStatus;
+use super::bba_run::{BbaRun, Phase, READINGS_PER_STEP, STEPS_A};
+use super::owner::Owner;
+use super::state::AUX_TURNS_RATIO;
+use crate::machine::QuadId;
+use crate::store::persister::{BbaResultDoc, PersistMsg};
+
+impl Owner {
+    pub(super) fn current_name(&self, run: &BbaRun) -> String {
+        let q = match &run.phase {
+            Phase::Select(q) | Phase::Step { quad: q, .. } | Phase::Finish { quad: q, .. } => *q,
+        };
+        self.state.schema.quad(q).name.clone()
+    }
+
+    /// Sets a hardware setpoint from the service, recomputes if it changed.
+    fn set(&mut self, sp: Setpoint, value: f64) -> anyhow::Result<()> {
+        let applied = self.state.apply(sp, &WriteValue::Double(value)).map_err(|e| anyhow::anyhow!(e))?;
+        if applied == super::state::Applied::Changed {
+            self.recompute_and_publish(1)?;
+        }
+        Ok(())
+    }
+
+    /// Supply to 0 and multiplexer off (also after abort or error).
+    fn release(&mut self) -> anyhow::Result<()> {
+        self.set(Setpoint::AuxCurrent, 0.0)?;
+        self.set(Setpoint::MuxOff, 1.0)
+    }
+
+    pub(super) fn bba_tick(&mut self) -> anyhow::Result<()> {
+        let Some(mut run) = self.run.take() else { return Ok(()) };
+        if self.abort.swap(false, Ordering::SeqCst) {
+            self.release()?;
+            let (p, _) = run.progress();
+            return self.out.bba.post_status(BbaStatus::Aborted, "aborted; supply 0, multiplexer off", "", p, 0.0);
+        }
+        match self.step(&mut run) {
+            Ok(true) => self.run = Some(run),
+            Ok(false) => {
+                let msg = format!("{} quads measured, {} failed", run.done - run.failed, run.failed);
+                self.out.bba.post_status(BbaStatus::Done, &msg, "", 100.0, 0.0)?;
+            }
+            Err(e) => {
+                self.release()?;
+                let (p, _) = run.progress();
+                self.out.bba.post_status(BbaStatus::Error, &e.to_string(), "", p, 0.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances the run by one step; false when it is complete.
+    fn step(&mut self, run: &mut BbaRun) -> anyhow::Result<bool> {
+        let phase = std::mem::replace(&mut run.phase, Phase::Select(QuadId(0)));
+        run.phase = match phase {
+            Phase::Select(quad) => {
+                self.set(Setpoint::AuxCurrent, 0.0)?;
+                self.set(Setpoint::MuxSelect(quad), 1.0)?;
+                Phase::Step { quad, index: 0, x: Vec::new(), y: Vec::new() }
+            }
+            Phase::Step { quad, index, mut x, mut y } => {
+                let current = STEPS_A[index];
+                self.set(Setpoint::AuxCurrent, current)?;
+                let (rx, ry) = self.readings()?;
+                x.push(Step { current_a: current, readings: rx });
+                y.push(Step { current_a: current, readings: ry });
+                if index + 1 < STEPS_A.len() {
+                    Phase::Step { quad, index: index + 1, x, y }
+                } else {
+                    Phase::Finish { quad, x, y }
+                }
+            }
+            Phase::Finish { quad, x, y } => {
+                self.release()?;
+                let fx = self.fit_plane(quad, Plane::Horizontal, &x);
+                let fy = self.fit_plane(quad, Plane::Vertical, &y);
+                self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
+                self.store_result(quad, &fx, &fy, &x, &y)?;
+                run.done += 1;
+                if fx.is_err() || fy.is_err() {
+                    run.failed += 1;
+                }
+                match run.queue.pop_front() {
+                    Some(next) => Phase::Select(next),
+                    None => return Ok(false),
+                }
+            }
+        };
+        let (p, eta) = run.progress();
+        let name = self.current_name(run);
+        self.out.bba.post_status(BbaStatus::Running, "", &name, p, eta)?;
+        Ok(true)
+    }
+
+    /// Orbit readings at this step: the first is discarded.
+    fn readings(&mut self) -> anyhow::Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+        let physics = self.latest.clone().ok_or_else(|| anyhow::anyhow!("no valid model to read the orbit from"))?;
+        let bpms = self.state.lattice.bpms();
+        let mut bpm = self.out.bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?;
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for r in 0..READINGS_PER_STEP {
+            let (x, y) = bpm.sample(&physics, &bpms);
+            if r > 0 {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+        Ok((xs, ys))
+    }
+
+    fn fit_plane(&mut self, quad: QuadId, plane: Plane, steps: &[Step]) -> anyhow::Result<BbaFit> {
+        if self.design_optics.is_none() {
+            self.design_optics = Some(linear_optics_4d(&self.design, 0.0, None)?);
+        }
+        let optics = self.design_optics.as_ref().expect("set above");
+        let schema = &self.state.schema;
+        let dk1_per_a = AUX_TURNS_RATIO * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
+        let model = bba_model(&self.design, optics, schema.quad_element(quad), plane, dk1_per_a, &self.design.bpms())?;
+        Ok(fit(&model, steps)?)
+    }
+
+    fn store_result(
+        &self,
+        quad: QuadId,
+        fx: &anyhow::Result<BbaFit>,
+        fy: &anyhow::Result<BbaFit>,
+        x: &[Step],
+        y: &[Step],
+    ) -> anyhow::Result<()> {
+        let Some(tx) = &self.out.persist else { return Ok(()) };
+        let doc = BbaResultDoc::new(&self.state.schema.quad(quad).name, fx, fy, x, y);
+        tx.send(PersistMsg::Bba(Box::new(doc))).map_err(|_| anyhow::anyhow!("the persister stopped"))
+    }
+}
