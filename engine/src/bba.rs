@@ -31,9 +31,14 @@ pub struct LocalOptics {
     /// Index (into the BPM list) of the BPM upstream and downstream.
     pub upstream_bpm: usize,
     pub downstream_bpm: usize,
-    /// Transfer upstream BPM → quad centre, and quad centre → downstream BPM.
+    /// Transfer upstream BPM → quad centre, and quad centre → downstream BPM,
+    /// linearised around the model orbit.
     pub to_centre: Matrix2<f64>,
     pub from_centre: Matrix2<f64>,
+    /// Model orbit (no offsets, known settings) at the upstream BPM, the
+    /// quad centre and the downstream BPM [m]: readings are reconstructed
+    /// as deviations from it, so known kicks (steerers) cancel.
+    pub model_orbit_m: [f64; 3],
 }
 
 /// What the fit needs besides the readings.
@@ -174,15 +179,18 @@ fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> f64 {
         Plane::Horizontal => model.k1_per_m2 * model.length_m,
         Plane::Vertical => -model.k1_per_m2 * model.length_m,
     };
+    let [oa, oc, ob] = model.local.model_orbit_m;
+    // deviations from the model orbit; the offset's dipole kick is the
+    // one source the model does not have: κ·dx with dx = x_c − d
     let after = |pa: f64| -> (f64, f64) {
-        let c = model.local.to_centre * Vector2::new(xa, pa);
-        let kicked = Vector2::new(c[0], c[1] + kappa * (c[0] - d));
+        let c = model.local.to_centre * Vector2::new(xa - oa, pa);
+        let kicked = Vector2::new(c[0], c[1] + kappa * (oc + c[0] - d));
         ((model.local.from_centre * kicked)[0], c[0])
     };
     let (b0, c0) = after(0.0);
     let (b1, c1) = after(1.0);
-    let pa = (xb - b0) / (b1 - b0);
-    c0 + pa * (c1 - c0)
+    let pa = (xb - ob - b0) / (b1 - b0);
+    oc + c0 + pa * (c1 - c0)
 }
 
 #[cfg(test)]
@@ -202,6 +210,7 @@ mod tests {
                 downstream_bpm: 1,
                 to_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
                 from_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
+                model_orbit_m: [0.0; 3],
             },
         }
     }

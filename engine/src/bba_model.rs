@@ -15,10 +15,10 @@ fn block(m: &Matrix6<f64>, plane: Plane) -> Matrix2<f64> {
     m.fixed_view::<2, 2>(k, k).into_owned()
 }
 
-/// Transfer matrix of half of element `id` (entrance → centre), and of the
-/// other half, at the closed orbit at its entrance.
-fn halves(lattice: &Lattice, optics: &RingOptics, id: ElementId) -> (Matrix6<f64>, Matrix6<f64>) {
-    let ctx = context(lattice, Dynamics::FourD, 0);
+/// Transfer matrix of half of element `id` (entrance → centre), of the
+/// other half, and the reference orbit at the centre.
+fn halves(lattice: &Lattice, reference: &Reference, id: ElementId) -> (Matrix6<f64>, Matrix6<f64>, [f64; 6]) {
+    let ctx = context(lattice, reference.dynamics, 0);
     let mut half = lattice.element(id).clone();
     if let ElementKind::Quadrupole(q) | ElementKind::Sextupole(q) = &mut half.kind {
         q.length_m /= 2.0;
@@ -29,28 +29,77 @@ fn halves(lattice: &Lattice, optics: &RingOptics, id: ElementId) -> (Matrix6<f64
         pass(&half, &mut r, &ctx);
         Linearised { coords: nalgebra::Vector6::from_fn(|i, _| r[i].v), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
     };
-    let first = jac(optics.points[id.0].orbit);
+    let first = jac(reference.orbit[id.0]);
     let mid: [f64; 6] = std::array::from_fn(|i| first.coords[i]);
-    (first.jacobian, jac(mid).jacobian)
+    (first.jacobian, jac(mid).jacobian, mid)
 }
 
 /// Transfer from the exit of element `from` to the entrance of `to`
 /// (wrapping once around the ring if `to` comes first).
-fn between(optics: &RingOptics, from: ElementId, to: ElementId) -> Matrix6<f64> {
+fn between(optics: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
     let inv = |m: &Matrix6<f64>| m.try_inverse().unwrap_or_else(Matrix6::identity);
     let exit_from = optics.transfer[from.0];
     let entrance_to = if to.0 == 0 { Matrix6::identity() } else { optics.transfer[to.0 - 1] };
     if to.0 > from.0 { entrance_to * inv(&exit_from) } else { entrance_to * optics.one_turn * inv(&exit_from) }
 }
 
+/// Which orbit the readings are: δ fixed (4D) or RF frequency fixed (what
+/// a ring with cavities shows: a kick changes the path length, the energy
+/// follows, the orbit gains −η_b·η_q·θ/(α_c·C)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrbitKind {
+    FixedMomentum,
+    FixedRf,
+}
+
+/// The orbit and transfer maps the readings are compared with: by default
+/// the 4D optics' own; for fixed-RF readings, the 6D closed orbit of the
+/// analyst's model and the maps around it (`reference_6d`).
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// Orbit at the entrance of each element (and the ring end).
+    pub orbit: Vec<[f64; 6]>,
+    /// Transfer from the start to the exit of element i.
+    pub transfer: Vec<Matrix6<f64>>,
+    pub one_turn: Matrix6<f64>,
+    pub dynamics: Dynamics,
+}
+
+impl Reference {
+    pub fn from_optics(optics: &RingOptics) -> Self {
+        Self {
+            orbit: optics.points.iter().map(|p| p.orbit).collect(),
+            transfer: optics.transfer.clone(),
+            one_turn: optics.one_turn,
+            dynamics: Dynamics::FourD,
+        }
+    }
+}
+
+/// The reference of fixed-RF readings: the 6D closed orbit (cavities,
+/// radiation) of `lattice` and the linear maps around it.
+pub fn reference_6d(lattice: &Lattice) -> Result<Reference, OpticsError> {
+    let orbit0 = crate::orbit::closed_orbit_6d(lattice, Dynamics::SixDRadiation, None)?;
+    let ctx = context(lattice, Dynamics::SixDRadiation, 0);
+    let maps = crate::jacobian::along_ring(lattice, &orbit0.coords, &ctx).map_err(crate::orbit::OrbitError::from)?;
+    let mut orbit = vec![orbit0.coords];
+    orbit.extend(maps.iter().map(|m| std::array::from_fn(|i| m.coords[i])));
+    let transfer: Vec<Matrix6<f64>> = maps.iter().map(|m| m.jacobian).collect();
+    let one_turn = *transfer.last().expect("lattice is not empty");
+    Ok(Reference { orbit, transfer, one_turn, dynamics: Dynamics::SixDRadiation })
+}
+
 /// The BBA model of quad `quad` in `plane`, with `bpms` the BPMs read.
+#[allow(clippy::too_many_arguments)]
 pub fn bba_model(
     lattice: &Lattice,
     optics: &RingOptics,
+    reference: &Reference,
     quad: ElementId,
     plane: Plane,
     dk1_per_a: f64,
     bpms: &[ElementId],
+    orbit: OrbitKind,
 ) -> Result<BbaModel, OpticsError> {
     // responses at the BPMs, then at the quad's entrance and exit
     let mut points = bpms.to_vec();
@@ -60,16 +109,28 @@ pub fn bba_model(
         Plane::Horizontal => orm.x.column(0).iter().copied().collect(),
         Plane::Vertical => orm.y.column(0).iter().copied().collect(),
     };
-    let response = column[..bpms.len()].to_vec();
-    let self_response = (column[bpms.len()] + column[bpms.len() + 1]) / 2.0;
+    let mut response = column[..bpms.len()].to_vec();
+    let mut self_response = (column[bpms.len()] + column[bpms.len() + 1]) / 2.0;
+    if orbit == OrbitKind::FixedRf && plane == Plane::Horizontal {
+        let eta = |id: ElementId| optics.points[id.0].dispersion[0];
+        let eta_q = (eta(quad) + eta(ElementId(quad.0 + 1))) / 2.0;
+        let scale = eta_q / (optics.momentum_compaction * lattice.circumference_m());
+        for (r, b) in response.iter_mut().zip(bpms) {
+            *r -= eta(*b) * scale;
+        }
+        self_response -= eta_q * scale;
+    }
     let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
     let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
-    let (h1, h2) = halves(lattice, optics, quad);
-    let to_centre = h1 * between(optics, bpms[upstream], quad);
+    let (h1, h2, centre) = halves(lattice, reference, quad);
+    let to_centre = h1 * between(reference, bpms[upstream], quad);
     let exit = ElementId(quad.0 + 1);
     let after =
-        if exit.0 < lattice.len() { between_entrance(optics, exit, bpms[downstream]) } else { Matrix6::identity() };
+        if exit.0 < lattice.len() { between_entrance(reference, exit, bpms[downstream]) } else { Matrix6::identity() };
     let from_centre = after * h2;
+    let k = 2 * plane.index();
+    let at_exit = |b: ElementId| reference.orbit[b.0 + 1][k];
+    let model_orbit_m = [at_exit(bpms[upstream]), centre[k], at_exit(bpms[downstream])];
     let (k1, length) = match &lattice.element(quad).kind {
         ElementKind::Quadrupole(q) => (q.body.polynom_b.get(1).copied().unwrap_or(0.0), q.length_m),
         _ => (0.0, 0.0),
@@ -86,12 +147,13 @@ pub fn bba_model(
             downstream_bpm: downstream,
             to_centre: block(&to_centre, plane),
             from_centre: block(&from_centre, plane),
+            model_orbit_m,
         },
     })
 }
 
 /// Transfer from the entrance of element `from` to the exit of `to`.
-fn between_entrance(optics: &RingOptics, from: ElementId, to: ElementId) -> Matrix6<f64> {
+fn between_entrance(optics: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
     let inv = |m: &Matrix6<f64>| m.try_inverse().unwrap_or_else(Matrix6::identity);
     let entrance_from = if from.0 == 0 { Matrix6::identity() } else { optics.transfer[from.0 - 1] };
     let exit_to = optics.transfer[to.0];

@@ -4,7 +4,7 @@ mod common;
 
 use common::bessy2;
 use twin_engine::bba::{Step, fit};
-use twin_engine::bba_model::bba_model;
+use twin_engine::bba_model::{OrbitKind, Reference, bba_model};
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
@@ -37,7 +37,7 @@ fn bba_recovers_hidden_offsets_without_noise() {
         truth.set_misalignment(q, Misalignment { dx_m: dx, dy_m: dy, roll_rad: 0.0 }).unwrap();
     }
     let dk1_per_a = AUX_TURNS_RATIO * Q1_MAGNETIC_STRENGTH / electron_rigidity_tm(design.energy_ev());
-    let (name, dx, dy) = hidden[0];
+    let (name, dx, dy) = hidden[std::env::var("BBA_Q").ok().and_then(|v| v.parse().ok()).unwrap_or(0)];
     let q = design.find(name).unwrap();
     let k0 = truth.element(q).body().unwrap().polynom_b[1];
     let mut steps_x = Vec::new();
@@ -57,7 +57,9 @@ fn bba_recovers_hidden_offsets_without_noise() {
         o.points[q.0 + 1].orbit[0]
     );
     for (plane, steps, want) in [(Plane::Horizontal, &steps_x, dx), (Plane::Vertical, &steps_y, dy)] {
-        let model = bba_model(&design, &optics, q, plane, dk1_per_a, &bpms).unwrap();
+        let reference = Reference::from_optics(&optics);
+        let model =
+            bba_model(&design, &optics, &reference, q, plane, dk1_per_a, &bpms, OrbitKind::FixedMomentum).unwrap();
         let f = fit(&model, steps).unwrap();
         eprintln!("{plane:?}: {f:?}");
         assert!(

@@ -3,7 +3,7 @@ use std::sync::atomic::Ordering;
 
 use epics_pvxs_sys::WriteValue;
 use twin_engine::bba::{BbaFit, Step, fit};
-use twin_engine::bba_model::bba_model;
+use twin_engine::bba_model::{OrbitKind, bba_model, reference_6d};
 use twin_engine::lattice::Plane;
 use twin_engine::optics::linear_optics_4d;
 
@@ -83,8 +83,7 @@ impl Owner {
             }
             Phase::Finish { quad, x, y } => {
                 self.release()?;
-                let fx = self.fit_plane(quad, Plane::Horizontal, &x);
-                let fy = self.fit_plane(quad, Plane::Vertical, &y);
+                let (fx, fy) = self.fit_quad(quad, &x, &y);
                 self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
                 self.store_result(quad, &fx, &fy, &x, &y)?;
                 run.done += 1;
@@ -119,15 +118,30 @@ impl Owner {
         Ok((xs, ys))
     }
 
-    fn fit_plane(&mut self, quad: QuadId, plane: Plane, steps: &[Step]) -> anyhow::Result<BbaFit> {
-        if self.design_optics.is_none() {
-            self.design_optics = Some(linear_optics_4d(&self.design, 0.0, None)?);
+    /// Fits both planes against the analyst's model: the machine as set
+    /// now (converters, steerers, RF, multiplexer off) without the hidden
+    /// offsets, which are what BBA is looking for.
+    fn fit_quad(&self, quad: QuadId, x: &[Step], y: &[Step]) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
+        let mut analyst = self.state.lattice.clone();
+        for q in &self.state.schema.quads {
+            let _ = analyst.set_misalignment(self.state.schema.quad_element(q.id), Default::default());
         }
-        let optics = self.design_optics.as_ref().expect("set above");
+        let prepared = linear_optics_4d(&analyst, 0.0, None)
+            .map_err(anyhow::Error::from)
+            .and_then(|o| Ok((reference_6d(&analyst)?, o)));
+        let (reference, optics) = match prepared {
+            Ok(p) => p,
+            Err(e) => return (Err(anyhow::anyhow!("{e}")), Err(e)),
+        };
         let schema = &self.state.schema;
         let dk1_per_a = AUX_TURNS_RATIO * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
-        let model = bba_model(&self.design, optics, schema.quad_element(quad), plane, dk1_per_a, &self.design.bpms())?;
-        Ok(fit(&model, steps)?)
+        let bpms = analyst.bpms();
+        let fit_plane = |plane: Plane, steps: &[Step]| -> anyhow::Result<BbaFit> {
+            let element = schema.quad_element(quad);
+            let model = bba_model(&analyst, &optics, &reference, element, plane, dk1_per_a, &bpms, OrbitKind::FixedRf)?;
+            Ok(fit(&model, steps)?)
+        };
+        (fit_plane(Plane::Horizontal, x), fit_plane(Plane::Vertical, y))
     }
 
     fn store_result(

@@ -9,8 +9,6 @@ use anyhow::Context;
 use epics_pvxs_sys::{Completion, Update, WriteValue};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
-use twin_engine::lattice::Lattice;
-use twin_engine::optics::RingOptics;
 
 use super::bba_publish::{BbaPublisher, BbaStatus};
 use super::bba_run::BbaRun;
@@ -53,9 +51,6 @@ pub struct Outputs {
 
 pub struct Owner {
     pub(super) state: MachineState,
-    /// The analyst's model for BBA fits: the lattice as loaded, no offsets.
-    pub(super) design: Lattice,
-    pub(super) design_optics: Option<RingOptics>,
     pub(super) out: Outputs,
     pub(super) latest: Option<Arc<Physics>>,
     pub(super) run: Option<BbaRun>,
@@ -71,9 +66,7 @@ impl Owner {
         abort: Arc<AtomicBool>,
         restored: &[(Setpoint, f64)],
     ) -> Result<Self, String> {
-        let design = state.lattice.clone();
-        let mut owner =
-            Self { state, design, design_optics: None, out, latest: None, run: None, abort, stats: Stats::default() };
+        let mut owner = Self { state, out, latest: None, run: None, abort, stats: Stats::default() };
         for (sp, v) in restored {
             owner.state.apply(*sp, &WriteValue::Double(*v))?;
         }
