@@ -39,6 +39,8 @@ pub struct LocalOptics {
     /// quad centre and the downstream BPM [m]: readings are reconstructed
     /// as deviations from it, so known kicks (steerers) cancel.
     pub model_orbit_m: [f64; 3],
+    /// Model orbit slope at the quad centre [rad].
+    pub model_centre_slope_rad: f64,
 }
 
 /// What the fit needs besides the readings.
@@ -47,6 +49,9 @@ pub struct BbaModel {
     pub plane: Plane,
     /// Model response at every BPM to a unit kick at the quad [m/rad].
     pub response_m_per_rad: Vec<f64>,
+    /// Response per unit slope of the beam in the quad (non-uniform kick
+    /// of a strength change, see `bba_model`) [m/rad per rad].
+    pub response_gradient: Vec<f64>,
     /// Change of K1 per ampere of the auxiliary supply [1/m²/A].
     pub dk1_per_a: f64,
     /// Model response at the quad itself to its own unit kick [m/rad]:
@@ -93,6 +98,19 @@ pub enum BbaError {
 const NOISE_FLOOR_M: f64 = 1e-12;
 
 pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
+    // pass 1: uniform kick; pass 2: with the slope of the beam in the quad
+    // from the reconstruction of pass 1, and again with the improved slope
+    let first = fit_with_slope(model, steps, 0.0)?;
+    let second = fit_with_slope(model, steps, first.slope_rad)?;
+    fit_with_slope(model, steps, second.slope_rad).map(|r| r.fit)
+}
+
+struct Pass {
+    fit: BbaFit,
+    slope_rad: f64,
+}
+
+fn fit_with_slope(model: &BbaModel, steps: &[Step], slope_rad: f64) -> Result<Pass, BbaError> {
     let nb = model.response_m_per_rad.len();
     let rows: Vec<(f64, &Vec<f64>)> =
         steps.iter().flat_map(|s| s.readings.iter().map(move |r| (s.current_a, r))).collect();
@@ -112,7 +130,15 @@ pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
         let dkl = sign * model.dk1_per_a * i * model.length_m;
         dkl / (1.0 - dkl * model.self_response_m_per_rad)
     };
-    let rows: Vec<(f64, &Vec<f64>)> = rows.into_iter().map(|(i, r)| (g(i), r)).collect();
+    // readings corrected for the non-uniform part of the kick
+    let corrected: Vec<(f64, Vec<f64>)> = rows
+        .into_iter()
+        .map(|(i, r)| {
+            let gi = g(i);
+            (gi, r.iter().zip(&model.response_gradient).map(|(x, k)| x - gi * slope_rad * k).collect())
+        })
+        .collect();
+    let rows: Vec<(f64, &Vec<f64>)> = corrected.iter().map(|(g, r)| (*g, r)).collect();
     let i_mean = rows.iter().map(|(i, _)| i).sum::<f64>() / n;
     let means: Vec<f64> = (0..nb).map(|b| rows.iter().map(|(_, r)| r[b]).sum::<f64>() / n).collect();
     let (mut num, mut den) = (0.0, 0.0);
@@ -149,8 +175,8 @@ pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
     }
     let avg = |b: usize| at_zero.iter().map(|r| r[b]).sum::<f64>() / at_zero.len() as f64;
     let (xa, xb) = (avg(model.local.upstream_bpm), avg(model.local.downstream_bpm));
-    let centre = |xa: f64, xb: f64, d: f64| centre_position(model, xa, xb, d);
-    let xc = centre(xa, xb, d);
+    let centre = |xa: f64, xb: f64, d: f64| centre_position(model, xa, xb, d).0;
+    let (xc, slope) = centre_position(model, xa, xb, d);
     let offset = xc - d;
     // Linear error propagation through the reconstruction.
     let sigma_mean = noise / (at_zero.len() as f64).sqrt();
@@ -159,14 +185,17 @@ pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
     let dxb = (centre(xa, xb + h, d) - xc) / h;
     let dd = (centre(xa, xb, d + h) - xc) / h - 1.0;
     let sigma = ((dxa * sigma_mean).powi(2) + (dxb * sigma_mean).powi(2) + (dd * sigma_d).powi(2)).sqrt();
-    Ok(BbaFit {
-        kick_per_a_rad: sign * model.dk1_per_a * model.length_m * d,
-        displacement_m: d,
-        offset_m: offset,
-        sigma_m: sigma,
-        chi2: ss / dof,
-        residual_rms_m: (ss / (rows.len() * nb) as f64).sqrt(),
-        readings: rows.len(),
+    Ok(Pass {
+        slope_rad: slope,
+        fit: BbaFit {
+            kick_per_a_rad: sign * model.dk1_per_a * model.length_m * d,
+            displacement_m: d,
+            offset_m: offset,
+            sigma_m: sigma,
+            chi2: ss / dof,
+            residual_rms_m: (ss / (rows.len() * nb) as f64).sqrt(),
+            readings: rows.len(),
+        },
     })
 }
 
@@ -174,7 +203,7 @@ pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
 /// angle, transported to the centre, kicked by the quad's offset dipole
 /// term (±K·L·(x_c − d)), transported on to the downstream BPM where it
 /// must read x_b; linear in the unknown angle.
-fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> f64 {
+fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> (f64, f64) {
     let kappa = match model.plane {
         Plane::Horizontal => model.k1_per_m2 * model.length_m,
         Plane::Vertical => -model.k1_per_m2 * model.length_m,
@@ -182,15 +211,19 @@ fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> f64 {
     let [oa, oc, ob] = model.local.model_orbit_m;
     // deviations from the model orbit; the offset's dipole kick is the
     // one source the model does not have: κ·dx with dx = x_c − d
-    let after = |pa: f64| -> (f64, f64) {
-        let c = model.local.to_centre * Vector2::new(xa - oa, pa);
+    let at_centre = |pa: f64| model.local.to_centre * Vector2::new(xa - oa, pa);
+    let after = |pa: f64| -> f64 {
+        let c = at_centre(pa);
         let kicked = Vector2::new(c[0], c[1] + kappa * (oc + c[0] - d));
-        ((model.local.from_centre * kicked)[0], c[0])
+        (model.local.from_centre * kicked)[0]
     };
-    let (b0, c0) = after(0.0);
-    let (b1, c1) = after(1.0);
+    let (b0, b1) = (after(0.0), after(1.0));
     let pa = (xb - ob - b0) / (b1 - b0);
-    oc + c0 + pa * (c1 - c0)
+    let c = at_centre(pa);
+    // slope in the quad: before the centre kick plus half of it (the
+    // model orbit's own slope is part of the deviation-free reference)
+    let slope = model.local.model_centre_slope_rad + c[1] + kappa * (oc + c[0] - d) / 2.0;
+    (oc + c[0], slope)
 }
 
 #[cfg(test)]
@@ -201,6 +234,7 @@ mod tests {
         BbaModel {
             plane: Plane::Horizontal,
             response_m_per_rad: vec![10.0, -5.0, 3.0, 8.0],
+            response_gradient: vec![0.0; 4],
             dk1_per_a: -0.03,
             self_response_m_per_rad: 0.0,
             k1_per_m2: 2.0,
@@ -211,6 +245,7 @@ mod tests {
                 to_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
                 from_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
                 model_orbit_m: [0.0; 3],
+                model_centre_slope_rad: 0.0,
             },
         }
     }

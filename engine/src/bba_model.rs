@@ -110,7 +110,7 @@ pub fn bba_model(
         Plane::Vertical => orm.y.column(0).iter().copied().collect(),
     };
     let mut response = column[..bpms.len()].to_vec();
-    let mut self_response = (column[bpms.len()] + column[bpms.len() + 1]) / 2.0;
+    let mut entrance_exit_self = (column[bpms.len()] + column[bpms.len() + 1]) / 2.0;
     if orbit == OrbitKind::FixedRf && plane == Plane::Horizontal {
         let eta = |id: ElementId| optics.points[id.0].dispersion[0];
         let eta_q = (eta(quad) + eta(ElementId(quad.0 + 1))) / 2.0;
@@ -118,7 +118,7 @@ pub fn bba_model(
         for (r, b) in response.iter_mut().zip(bpms) {
             *r -= eta(*b) * scale;
         }
-        self_response -= eta_q * scale;
+        entrance_exit_self -= eta_q * scale;
     }
     let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
     let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
@@ -135,11 +135,14 @@ pub fn bba_model(
         ElementKind::Quadrupole(q) => (q.body.polynom_b.get(1).copied().unwrap_or(0.0), q.length_m),
         _ => (0.0, 0.0),
     };
+    let (gradient, self_response) = split_quad_responses(lattice, quad, plane, bpms, orbit)?;
     Ok(BbaModel {
         plane,
+        response_gradient: gradient,
         response_m_per_rad: response,
         dk1_per_a,
-        self_response_m_per_rad: self_response,
+        // the Simpson average; the entrance/exit mean is kept as a check
+        self_response_m_per_rad: if self_response.is_finite() { self_response } else { entrance_exit_self },
         k1_per_m2: k1,
         length_m: length,
         local: LocalOptics {
@@ -148,6 +151,7 @@ pub fn bba_model(
             to_centre: block(&to_centre, plane),
             from_centre: block(&from_centre, plane),
             model_orbit_m,
+            model_centre_slope_rad: centre[k + 1],
         },
     })
 }
@@ -158,4 +162,55 @@ fn between_entrance(optics: &Reference, from: ElementId, to: ElementId) -> Matri
     let entrance_from = if from.0 == 0 { Matrix6::identity() } else { optics.transfer[from.0 - 1] };
     let exit_to = optics.transfer[to.0];
     if to.0 >= from.0 { exit_to * inv(&entrance_from) } else { exit_to * optics.one_turn * inv(&entrance_from) }
+}
+
+/// (R_second − R_first)·L/8 at every BPM: with R_first/R_second the
+/// responses to a uniform kick on each half of the quad. The kick of a
+/// strength change is ΔK·(x(s) − dx), not uniform when the beam crosses the
+/// quad at a slope x′; its response is g·(d_c·R + x′·this), d_c the
+/// displacement at the centre.
+///
+/// Also returns the self response: the change of the beam position
+/// averaged over the quad (Simpson: entrance, centre, exit) per unit
+/// uniform kick on the quad.
+fn split_quad_responses(
+    lattice: &Lattice,
+    quad: ElementId,
+    plane: Plane,
+    bpms: &[ElementId],
+    orbit: OrbitKind,
+) -> Result<(Vec<f64>, f64), OpticsError> {
+    let mut elements = lattice.elements().to_vec();
+    let mut half = elements[quad.0].clone();
+    let length = half.length_m();
+    if let ElementKind::Quadrupole(q) = &mut half.kind {
+        q.length_m /= 2.0;
+        q.body.n_steps = (q.body.n_steps / 2).max(1);
+    }
+    elements.splice(quad.0..=quad.0, [half.clone(), half]);
+    let split = Lattice::new(lattice.name(), lattice.energy_ev(), elements);
+    let optics = crate::optics::linear_optics_4d(&split, 0.0, None)?;
+    let mut shifted: Vec<ElementId> = bpms.iter().map(|b| if b.0 > quad.0 { ElementId(b.0 + 1) } else { *b }).collect();
+    // entrance (exit of the element before), centre, exit of the quad
+    shifted.extend([ElementId(quad.0.saturating_sub(1)), ElementId(quad.0), ElementId(quad.0 + 1)]);
+    let halves = [ElementId(quad.0), ElementId(quad.0 + 1)];
+    let correctors: Vec<Corrector> = halves.iter().map(|&element| Corrector { element, plane }).collect();
+    let orm = orbit_response(&split, &optics, &correctors, &shifted)?;
+    let m = if plane == Plane::Horizontal { &orm.x } else { &orm.y };
+    let mut r: [Vec<f64>; 2] = [m.column(0).iter().copied().collect(), m.column(1).iter().copied().collect()];
+    if orbit == OrbitKind::FixedRf && plane == Plane::Horizontal {
+        let eta = |id: ElementId| optics.points[id.0].dispersion[0];
+        let circ = optics.momentum_compaction * split.circumference_m();
+        for (k, h) in halves.iter().enumerate() {
+            let eta_h = (eta(*h) + eta(ElementId(h.0 + 1))) / 2.0;
+            for (v, b) in r[k].iter_mut().zip(&shifted) {
+                *v -= eta(*b) * eta_h / circ;
+            }
+        }
+    }
+    let n = bpms.len();
+    let uniform = |i: usize| (r[0][i] + r[1][i]) / 2.0;
+    let self_response = (uniform(n) + 4.0 * uniform(n + 1) + uniform(n + 2)) / 6.0;
+    let gradient = r[0][..n].iter().zip(&r[1][..n]).map(|(a, b)| (b - a) * length / 8.0).collect();
+    Ok((gradient, self_response))
 }
