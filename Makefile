@@ -27,7 +27,7 @@ ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store reference fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba reference fmt clean
 
 all: build
 
@@ -71,7 +71,7 @@ test-e2e: build $(TEST_STAMP) $(MONGO_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
-bench: bench-ioc bench-engine bench-twin bench-store
+bench: bench-ioc bench-engine bench-twin bench-store bench-bba
 
 bench-ioc: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
@@ -84,6 +84,9 @@ bench-twin: build $(TEST_STAMP) $(PYAT_STAMP)
 
 bench-store: build $(TEST_STAMP) $(MONGO_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_store.py
+
+bench-bba: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_bba.py
 
 ## Regenerate the pyAT reference data the engine is validated against.
 reference: $(PYAT_STAMP)

@@ -1,0 +1,74 @@
+"""Benchmark of the BBA service (not a test): time for one quad and for all
+144 multiplexer quads with `$(P)TWIN:BBA:runAll`, and the fit accuracy
+against the hidden truth: random offsets (rms 50 µm, seed 1) on all quads,
+orbit corrected as the slow orbit feedback would, BPM noise 1 µm.
+The real measurement takes hours. Writes target/bench/bba.json."""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from conftest import ROOT, IocProcess  # noqa: E402  (sets the client env)
+
+import epics  # noqa: E402
+from test_bba import correct_orbit  # noqa: E402
+from twin_helpers import model  # noqa: E402
+
+RMS_M = float(os.environ.get("BENCH_BBA_RMS_M", "50e-6"))
+
+
+def main():
+    ioc = IocProcess(ROOT / "tests" / "st-test.cmd")
+    ioc.wait_running()
+    get = lambda n, **kw: epics.caget(ioc.pv(n), timeout=10, use_monitor=False, **kw)  # noqa: E731
+    put = lambda n, v: epics.caput(ioc.pv(n), v, wait=True, timeout=10)  # noqa: E731
+    try:
+        names = list(get("TWIN:BBA:NAMES"))
+        rng = np.random.default_rng(1)
+        truth = {q: rng.normal(0.0, RMS_M, 2) for q in names}
+        for q, (dx, dy) in truth.items():
+            put(f"TWIN:{q}:x:set", float(dx))
+            put(f"TWIN:{q}:y:set", float(dy))
+        orm = model("--orm")["orm"]
+        corrected = correct_orbit(ioc, orm, iterations=4)
+        put("TWIN:BPM:NOISE_RMS", 1.0)
+        put("TWIN:BPM:NOISE", 1)
+
+        def run(pv):
+            t0 = time.monotonic()
+            put(pv, 1)
+            while get("TWIN:BBA:status", as_string=True) == "RUNNING":
+                time.sleep(0.05)
+            return time.monotonic() - t0, get("TWIN:BBA:status", as_string=True)
+
+        one_s, _ = run(f"TWIN:BBA:{names[0]}:run")
+        all_s, status = run("TWIN:BBA:runAll")
+        ox, oy = np.array(get("TWIN:BBA:OFFSETX")), np.array(get("TWIN:BBA:OFFSETY"))
+        sx, sy = np.array(get("TWIN:BBA:SIGMAX")), np.array(get("TWIN:BBA:SIGMAY"))
+        ex = ox - np.array([truth[q][0] for q in names])
+        ey = oy - np.array([truth[q][1] for q in names])
+        results = {
+            "status": status, "quads": len(names), "one_quad_s": one_s, "all_quads_s": all_s,
+            "orbit_rms_after_correction_m": corrected,
+            "error_rms_x_m": float(np.sqrt(np.nanmean(ex ** 2))), "error_rms_y_m": float(np.sqrt(np.nanmean(ey ** 2))),
+            "error_max_m": float(np.nanmax(np.abs(np.concatenate([ex, ey])))),
+            "within_10um": float(np.mean(np.abs(np.concatenate([ex, ey])) < 10e-6)),
+            "within_3sigma": float(np.mean(np.abs(np.concatenate([ex, ey])) < 3 * np.concatenate([sx, sy]))),
+            "median_sigma_m": float(np.nanmedian(np.concatenate([sx, sy]))),
+        }
+    finally:
+        ioc.stop()
+    for k, v in results.items():
+        print(f"{k:30} {v}")
+    out = ROOT / "target" / "bench" / "bba.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"offset_rms_m": RMS_M, "results": results}, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
