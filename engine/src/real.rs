@@ -101,11 +101,9 @@ impl<const N: usize> Sub for Dual<N> {
 impl<const N: usize> Mul for Dual<N> {
     type Output = Self;
     #[inline]
+    #[allow(clippy::suspicious_arithmetic_impl)] // the product rule: (uv)' = u'v + uv'
     fn mul(self, o: Self) -> Self {
-        let mut d = [0.0; N];
-        for i in 0..N {
-            d[i] = self.d[i] * o.v + self.v * o.d[i];
-        }
+        let d = std::array::from_fn(|i| self.d[i] * o.v + self.v * o.d[i]);
         Self { v: self.v * o.v, d }
     }
 }
@@ -116,10 +114,7 @@ impl<const N: usize> Div for Dual<N> {
     fn div(self, o: Self) -> Self {
         let inv = 1.0 / o.v;
         let v = self.v * inv;
-        let mut d = [0.0; N];
-        for i in 0..N {
-            d[i] = (self.d[i] - v * o.d[i]) * inv;
-        }
+        let d = std::array::from_fn(|i| (self.d[i] - v * o.d[i]) * inv);
         Self { v, d }
     }
 }

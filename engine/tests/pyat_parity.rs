@@ -143,8 +143,8 @@ fn six_d_tunes_and_orbit() {
         let r = &root[key];
         let six = tunes_6d(&lattice, dynamics, None).unwrap();
         let want = floats(&r["tunes"]);
-        for p in 0..3 {
-            assert!(rel(six.tunes[p], want[p]) < 1e-3, "{key} tune {p}: {} vs {}", six.tunes[p], want[p]);
+        for (p, (got, want)) in six.tunes.iter().zip(&want).enumerate() {
+            assert!(rel(*got, *want) < 1e-3, "{key} tune {p}: {got} vs {want}");
         }
         let o = floats(&r["orbit0"]);
         assert_close(&format!("{key} orbit (x, px, y, py, δ)"), &six.orbit.coords[..5], &o[..5], 1e-9);

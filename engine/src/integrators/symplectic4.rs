@@ -55,10 +55,10 @@ mod tests {
     #[test]
     fn coefficients_match_ats_constants() {
         // atconstants.h: DRIFT1, DRIFT2, KICK1, KICK2
-        assert!((drift1() - 0.6756035959798286638).abs() < 1e-15);
-        assert!((drift2() + 0.1756035959798286639).abs() < 1e-15);
-        assert!((kick1() - 1.351207191959657328).abs() < 1e-15);
-        assert!((kick2() + 1.702414383919314656).abs() < 1e-15);
+        assert!((drift1() - 0.675_603_595_979_828_7).abs() < 1e-15);
+        assert!((drift2() + 0.175_603_595_979_828_7).abs() < 1e-15);
+        assert!((kick1() - 1.351_207_191_959_657_3).abs() < 1e-15);
+        assert!((kick2() + 1.702_414_383_919_314_7).abs() < 1e-15);
         assert!((2.0 * drift1() + 2.0 * drift2() - 1.0).abs() < 1e-15);
         assert!((2.0 * kick1() + kick2() - 1.0).abs() < 1e-15);
     }

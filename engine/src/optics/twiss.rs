@@ -14,7 +14,7 @@ pub struct PlaneTwiss {
 /// [0, 1)), or None if |cos μ| ≥ 1 (unstable).
 pub fn periodic(m: &Matrix2<f64>) -> Option<(PlaneTwiss, f64)> {
     let cos_mu = (m[(0, 0)] + m[(1, 1)]) / 2.0;
-    if !(cos_mu.abs() < 1.0) {
+    if cos_mu.is_nan() || cos_mu.abs() >= 1.0 {
         return None;
     }
     let sin_mu = m[(0, 1)].signum() * (1.0 - cos_mu * cos_mu).sqrt();

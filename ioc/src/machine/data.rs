@@ -111,11 +111,11 @@ impl MachineData {
             };
             let element =
                 lattice.find(element_name).with_context(|| format!("magnet {} not in the lattice", m.name))?;
-            let fits = match (kind, &lattice.element(element).kind) {
-                (MagnetKind::Quadrupole, ElementKind::Quadrupole(_)) => true,
-                (MagnetKind::Sextupole | MagnetKind::Steerer(_), ElementKind::Sextupole(_)) => true,
-                _ => false,
-            };
+            let fits = matches!(
+                (kind, &lattice.element(element).kind),
+                (MagnetKind::Quadrupole, ElementKind::Quadrupole(_))
+                    | (MagnetKind::Sextupole | MagnetKind::Steerer(_), ElementKind::Sextupole(_))
+            );
             if !fits || m.magnetic_strength == 0.0 || !m.magnetic_strength.is_finite() {
                 bail!("magnet {}: type or calibration does not fit lattice element {element_name}", m.name);
             }

@@ -15,6 +15,9 @@ use super::state::AUX_TURNS_RATIO;
 use crate::machine::QuadId;
 use crate::store::persister::{BbaResultDoc, PersistMsg};
 
+/// readings[r][bpm] of one plane [m].
+type Readings = Vec<Vec<f64>>;
+
 impl Owner {
     pub(super) fn current_name(&self, run: &BbaRun) -> String {
         let q = match &run.phase {
@@ -103,7 +106,7 @@ impl Owner {
     }
 
     /// Orbit readings at this step: the first is discarded.
-    fn readings(&mut self) -> anyhow::Result<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+    fn readings(&mut self) -> anyhow::Result<(Readings, Readings)> {
         let physics = self.latest.clone().ok_or_else(|| anyhow::anyhow!("no valid model to read the orbit from"))?;
         let bpms = self.state.lattice.bpms();
         let mut bpm = self.out.bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?;

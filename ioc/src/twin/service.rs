@@ -122,13 +122,12 @@ fn restore_target(schema: &Schema, d: &SetpointDoc) -> anyhow::Result<(Setpoint,
     if d.name == "MCLKHX251C:freq" {
         return Ok((Setpoint::MasterClock, d.value));
     }
-    if let Some(rest) = d.name.strip_prefix("TWIN:").and_then(|r| r.strip_suffix(":set")) {
-        if let Some((quad, axis)) = rest.rsplit_once(':') {
-            if let Some(q) = schema.quads.iter().find(|q| q.name == quad) {
-                let plane = if axis == "x" { Plane::Horizontal } else { Plane::Vertical };
-                return Ok((Setpoint::QuadOffset(q.id, plane), d.value));
-            }
-        }
+    let offset = d.name.strip_prefix("TWIN:").and_then(|r| r.strip_suffix(":set")).and_then(|r| r.rsplit_once(':'));
+    if let Some((quad, axis)) = offset
+        && let Some(q) = schema.quads.iter().find(|q| q.name == quad)
+    {
+        let plane = if axis == "x" { Plane::Horizontal } else { Plane::Vertical };
+        return Ok((Setpoint::QuadOffset(q.id, plane), d.value));
     }
     let pc = d
         .name
