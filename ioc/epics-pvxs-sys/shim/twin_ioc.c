@@ -181,7 +181,7 @@ long twin_post(void *paddr, int kind, const void *data, uint32_t count,
     return status;
 }
 
-long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count)
+long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count, int post_events)
 {
     DBADDR *addr = paddr;
     short dbr = dbr_of(kind);
@@ -190,20 +190,7 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count)
         return S_db_badDbrtype;
     dbScanLock(addr->precord);
     status = dbPut(addr, dbr, data, count);
-    dbScanUnlock(addr->precord);
-    return status;
-}
-
-long twin_put_and_post(void *paddr, int kind, const void *data, uint32_t count)
-{
-    DBADDR *addr = paddr;
-    short dbr = dbr_of(kind);
-    long status;
-    if (dbr < 0)
-        return S_db_badDbrtype;
-    dbScanLock(addr->precord);
-    status = dbPut(addr, dbr, data, count);
-    if (!status)
+    if (!status && post_events)
         db_post_events(addr->precord, addr->pfield, DBE_VALUE | DBE_LOG);
     dbScanUnlock(addr->precord);
     return status;

@@ -90,13 +90,11 @@ typedef struct twin_post_meta {
 long twin_post(void *addr, int kind, const void *data, uint32_t count,
                const twin_post_meta *meta);
 
-/* Sets a field without processing the record (e.g. restore the last good
- * setpoint of a busy output record; its completion posts the monitors). */
-long twin_put_noprocess(void *addr, int kind, const void *data, uint32_t count);
-
-/* Sets a field without processing the record and posts its monitors (an
- * output whose state changed as a consequence of another write). */
-long twin_put_and_post(void *addr, int kind, const void *data, uint32_t count);
+/* Sets a field without processing the record; with post_events, posts its
+ * monitors too (an output whose state changed because of another write).
+ * Without: restore the last good setpoint of a busy output record, whose
+ * completion then posts the monitors. */
+long twin_put_noprocess(void *addr, int kind, const void *data, uint32_t count, int post_events);
 
 /* Client-like access (dbGetField / dbPutField) for tools and tests. */
 long twin_get_field(void *addr, int kind, void *buf, uint32_t *count);

@@ -110,7 +110,6 @@ impl<T: FieldType + ?Sized> Field<T> {
     /// monitors fire on CA and PVA. Takes the record lock; never call it from
     /// a write handler.
     pub fn post(&self, value: &T, update: &Update) -> Result<()> {
-        self.check_len(value)?;
         let msg = update.alarm.as_ref().map(|a| CString::new(a.message.replace('\0', " ")));
         let msg = msg.transpose().map_err(|_| EpicsError::Nul(self.name.clone()))?;
         let (sec, nsec) = update.time.map(to_epics_time).unwrap_or((0, 0));
@@ -122,52 +121,46 @@ impl<T: FieldType + ?Sized> Field<T> {
             sec_past_epoch: sec,
             nsec,
         };
-        let addr = self.addr.0.as_ptr();
-        let status = value.with_raw(&mut |data, n| {
-            // SAFETY: addr is a valid DBADDR, data points to n elements of
-            // T::KIND that stay alive for the call, meta and its message
-            // outlive the call.
-            unsafe { raw::twin_post(addr, T::KIND, data, n, &meta) }
-        });
-        self.status(status, "post")
+        // SAFETY: addr is a valid DBADDR, data points to n elements of
+        // T::KIND that stay alive for the call, meta and its message
+        // outlive the call.
+        self.write(value, "post", |addr, data, n| unsafe { raw::twin_post(addr, T::KIND, data, n, &meta) })
     }
 
     /// Client-style write (dbPutField): processes the record like a CA/PVA
     /// put, so output records deliver a write to the application.
     pub fn put(&self, value: &T) -> Result<()> {
-        self.check_len(value)?;
-        let addr = self.addr.0.as_ptr();
-        let status = value.with_raw(&mut |data, n| {
-            // SAFETY: as in post; dbPutField takes the record lock itself.
-            unsafe { raw::twin_put_field(addr, T::KIND, data, n) }
-        });
-        self.status(status, "put")
+        // SAFETY: as in post; dbPutField takes the record lock itself.
+        self.write(value, "put", |addr, data, n| unsafe { raw::twin_put_field(addr, T::KIND, data, n) })
     }
 
     /// Sets the field without processing the record: restores the last good
     /// value of an output record whose write was refused (the completion's
     /// processing then posts the monitors).
     pub fn set_without_processing(&self, value: &T) -> Result<()> {
-        self.check_len(value)?;
-        let addr = self.addr.0.as_ptr();
-        let status = value.with_raw(&mut |data, n| {
-            // SAFETY: as in post; the shim takes the record lock.
-            unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n) }
-        });
-        self.status(status, "set")
+        // SAFETY: as in post; the shim takes the record lock.
+        self.write(value, "set", |addr, data, n| unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n, 0) })
     }
 
     /// Sets the field without processing and posts its monitors: an output
     /// whose state changed because of another write (e.g. a deselected
     /// multiplexer switch).
     pub fn set_and_post(&self, value: &T) -> Result<()> {
+        // SAFETY: as in post; the shim takes the record lock.
+        self.write(value, "set", |addr, data, n| unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n, 1) })
+    }
+
+    /// Checks the length, hands the raw value to `op`, converts the status.
+    fn write(
+        &self,
+        value: &T,
+        op: &'static str,
+        call: impl Fn(*mut c_void, *const c_void, u32) -> std::ffi::c_long,
+    ) -> Result<()> {
         self.check_len(value)?;
         let addr = self.addr.0.as_ptr();
-        let status = value.with_raw(&mut |data, n| {
-            // SAFETY: as in post; the shim takes the record lock.
-            unsafe { raw::twin_put_and_post(addr, T::KIND, data, n) }
-        });
-        self.status(status, "set")
+        let status = value.with_raw(&mut |data, n| call(addr, data, n));
+        self.status(status, op)
     }
 
     /// Client-style read (dbGetField).

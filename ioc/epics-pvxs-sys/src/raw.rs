@@ -59,8 +59,13 @@ unsafe extern "C" {
         count: u32,
         meta: *const PostMeta,
     ) -> c_long;
-    pub(crate) fn twin_put_noprocess(addr: *mut c_void, kind: c_int, data: *const c_void, count: u32) -> c_long;
-    pub(crate) fn twin_put_and_post(addr: *mut c_void, kind: c_int, data: *const c_void, count: u32) -> c_long;
+    pub(crate) fn twin_put_noprocess(
+        addr: *mut c_void,
+        kind: c_int,
+        data: *const c_void,
+        count: u32,
+        post_events: c_int,
+    ) -> c_long;
     pub(crate) fn twin_get_field(addr: *mut c_void, kind: c_int, buf: *mut c_void, count: *mut u32) -> c_long;
     pub(crate) fn twin_put_field(addr: *mut c_void, kind: c_int, data: *const c_void, count: u32) -> c_long;
 }
