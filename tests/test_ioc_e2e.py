@@ -34,13 +34,19 @@ def wait_for(what, predicate, timeout=TIMEOUT_S):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def caget_fresh(name, **kw):
+    """A read from the server, not from pyepics' monitor cache."""
+    kw.setdefault("use_monitor", False)
+    return epics.caget(name, **kw)
+
+
 def caput(name, value):
     status = epics.caput(name, value, wait=True, timeout=TIMEOUT_S)
     assert status == 1, f"caput {name}={value!r} failed"
 
 
 def writes(ioc):
-    return epics.caget(st(ioc, "WRITES"), timeout=TIMEOUT_S)
+    return caget_fresh(st(ioc, "WRITES"), timeout=TIMEOUT_S)
 
 
 # --- metadata -------------------------------------------------------------
@@ -54,7 +60,7 @@ def test_read_with_metadata_pyepics(selftest_ioc):
     assert ctrl["precision"] == 3
     assert (ctrl["lower_disp_limit"], ctrl["upper_disp_limit"]) == (-10.0, 10.0)
     assert (ctrl["lower_ctrl_limit"], ctrl["upper_ctrl_limit"]) == (-10.0, 10.0)
-    assert epics.caget(st(selftest_ioc, "SETPOINT") + ".DESC", timeout=TIMEOUT_S) == "Self-test setpoint"
+    assert caget_fresh(st(selftest_ioc, "SETPOINT") + ".DESC", timeout=TIMEOUT_S) == "Self-test setpoint"
     echo = epics.PV(st(selftest_ioc, "ECHO"), form="time")
     assert echo.wait_for_connection(TIMEOUT_S)
     value = echo.get(use_monitor=False, timeout=TIMEOUT_S)
@@ -94,7 +100,7 @@ def test_write_reaches_rust(selftest_ioc):
     caput(st(selftest_ioc, "SETPOINT"), 3.75)
     # Rust-side effects, published before the put completed:
     assert writes(selftest_ioc) == before + 1
-    assert epics.caget(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 3.75
+    assert caget_fresh(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 3.75
 
 
 def test_write_reaches_rust_over_pva(selftest_ioc, pva):
@@ -106,19 +112,19 @@ def test_write_reaches_rust_over_pva(selftest_ioc, pva):
 
 def test_string_write_reaches_rust(selftest_ioc, pva):
     caput(st(selftest_ioc, "MSG"), "hello from pyepics")
-    assert epics.caget(st(selftest_ioc, "LABEL"), timeout=TIMEOUT_S) == "hello from pyepics"
+    assert caget_fresh(st(selftest_ioc, "LABEL"), timeout=TIMEOUT_S) == "hello from pyepics"
     pva.put(st(selftest_ioc, "MSG"), "hello from p4p", wait=True, timeout=TIMEOUT_S)
     assert pva.get(st(selftest_ioc, "LABEL"), timeout=TIMEOUT_S) == "hello from p4p"
 
 
 def test_out_of_range_write_is_clamped(selftest_ioc):
     caput(st(selftest_ioc, "SETPOINT"), 12.0)
-    assert epics.caget(st(selftest_ioc, "SETPOINT"), timeout=TIMEOUT_S) == 10.0
+    assert caget_fresh(st(selftest_ioc, "SETPOINT"), timeout=TIMEOUT_S) == 10.0
     echo = epics.PV(st(selftest_ioc, "ECHO"), form="ctrl")
     assert echo.get(use_monitor=False, timeout=TIMEOUT_S) == 10.0  # Rust saw the clamped value
     assert echo.severity == 1  # MINOR from the record's HIGH limit (8 mm)
     caput(st(selftest_ioc, "SETPOINT"), -1e9)
-    assert epics.caget(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == -10.0
+    assert caget_fresh(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == -10.0
 
 
 def test_non_numeric_write_is_rejected(selftest_ioc):
@@ -128,8 +134,8 @@ def test_non_numeric_write_is_rejected(selftest_ioc):
         notify=True, repeater=False, timeout=TIMEOUT_S)
     assert resp.status.name == "ECA_PUTFAIL"
     time.sleep(0.2)
-    assert epics.caget(st(selftest_ioc, "SETPOINT"), timeout=TIMEOUT_S) == 2.0
-    assert epics.caget(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 2.0
+    assert caget_fresh(st(selftest_ioc, "SETPOINT"), timeout=TIMEOUT_S) == 2.0
+    assert caget_fresh(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 2.0
 
 
 # --- update path ----------------------------------------------------------
@@ -185,10 +191,10 @@ def test_monitor_fires_on_write_driven_update(selftest_ioc, pva):
 
 def test_waveforms_int16_and_double(selftest_ioc, pva):
     caput(st(selftest_ioc, "FILL"), 7)
-    i16 = epics.caget(st(selftest_ioc, "I16"), timeout=TIMEOUT_S)
+    i16 = caget_fresh(st(selftest_ioc, "I16"), timeout=TIMEOUT_S)
     expected = (np.arange(2048, dtype=np.int64) * 7).astype(np.int16)
     assert len(i16) == 2048 and np.array_equal(i16, expected)
-    f64 = epics.caget(st(selftest_ioc, "F64"), timeout=TIMEOUT_S)
+    f64 = caget_fresh(st(selftest_ioc, "F64"), timeout=TIMEOUT_S)
     assert len(f64) == 256 and np.array_equal(f64, 7 + 0.5 * np.arange(256))
     assert np.array_equal(pva.get(st(selftest_ioc, "I16"), timeout=TIMEOUT_S), expected)
     assert np.array_equal(pva.get(st(selftest_ioc, "F64"), timeout=TIMEOUT_S), f64)
@@ -196,18 +202,18 @@ def test_waveforms_int16_and_double(selftest_ioc, pva):
     assert np.array_equal(resp.data, expected)
     # a value that wraps: 2047 * 40 overflows int16
     caput(st(selftest_ioc, "FILL"), 40)
-    i16 = epics.caget(st(selftest_ioc, "I16"), timeout=TIMEOUT_S)
+    i16 = caget_fresh(st(selftest_ioc, "I16"), timeout=TIMEOUT_S)
     assert i16[2047] == np.int16(np.int64(2047 * 40).astype(np.int16))
 
 
 def test_string_waveform_enum_and_string(selftest_ioc, pva):
     caput(st(selftest_ioc, "FILL"), 7)
-    names = epics.caget(st(selftest_ioc, "NAMES"), timeout=TIMEOUT_S)
+    names = caget_fresh(st(selftest_ioc, "NAMES"), timeout=TIMEOUT_S)
     assert list(names) == [f"ROW{k}-7" for k in range(8)]
-    assert epics.caget(st(selftest_ioc, "STATE"), as_string=True, timeout=TIMEOUT_S) == "Three"
+    assert caget_fresh(st(selftest_ioc, "STATE"), as_string=True, timeout=TIMEOUT_S) == "Three"
     state = pva.get(st(selftest_ioc, "STATE"), timeout=TIMEOUT_S)
     assert state.raw.value.index == 3 and state.raw.value.choices[3] == "Three"
-    assert epics.caget(st(selftest_ioc, "LABEL"), timeout=TIMEOUT_S) == "fill 7"
+    assert caget_fresh(st(selftest_ioc, "LABEL"), timeout=TIMEOUT_S) == "fill 7"
 
 
 def test_nttable_over_pva_has_labels(selftest_ioc, pva):
@@ -230,7 +236,7 @@ def test_ca_put_callback_waits_for_rust(selftest_ioc):
     try:
         pv.put(5.5, use_complete=True)
         # Rust has the write (ECHO updated) but holds its completion back.
-        wait_for("Rust to see 5.5", lambda: epics.caget(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 5.5)
+        wait_for("Rust to see 5.5", lambda: caget_fresh(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 5.5)
         time.sleep(0.5)
         assert not pv.put_complete, "put-callback completed while Rust held it"
     finally:
@@ -253,7 +259,7 @@ def test_pva_blocking_put_waits_for_rust(selftest_ioc, pva):
     worker = threading.Thread(target=put, daemon=True)
     worker.start()
     try:
-        wait_for("Rust to see 6.25", lambda: epics.caget(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 6.25)
+        wait_for("Rust to see 6.25", lambda: caget_fresh(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 6.25)
         time.sleep(0.5)
         assert not done.is_set(), "PVA put returned while Rust held the completion"
     finally:
@@ -264,8 +270,8 @@ def test_pva_blocking_put_waits_for_rust(selftest_ioc, pva):
 # --- health ---------------------------------------------------------------
 
 def test_health_pvs(selftest_ioc, pva):
-    beat = epics.caget(selftest_ioc.pv("TWIN:HEARTBEAT"), timeout=TIMEOUT_S)
-    wait_for("heartbeat", lambda: epics.caget(selftest_ioc.pv("TWIN:HEARTBEAT"), timeout=TIMEOUT_S) > beat, timeout=3)
+    beat = caget_fresh(selftest_ioc.pv("TWIN:HEARTBEAT"), timeout=TIMEOUT_S)
+    wait_for("heartbeat", lambda: caget_fresh(selftest_ioc.pv("TWIN:HEARTBEAT"), timeout=TIMEOUT_S) > beat, timeout=3)
     uptime = pva.get(selftest_ioc.pv("TWIN:UPTIME"), timeout=TIMEOUT_S)
     assert uptime >= 0 and uptime.raw.display.units == "s"
-    assert epics.caget(selftest_ioc.pv("TWIN:VERSION"), timeout=TIMEOUT_S).startswith("twin-ioc ")
+    assert caget_fresh(selftest_ioc.pv("TWIN:VERSION"), timeout=TIMEOUT_S).startswith("twin-ioc ")
