@@ -147,3 +147,33 @@ def test_malformed_store_documents_refuse_to_start(mongo, tmp_path):
     with pytest.raises(RuntimeError) as err:
         StoreIoc({"TWIN_STORE_DIR": str(store)}).start()
     assert "sequences[0]" in str(err.value) and "Wiggler" in str(err.value)
+
+
+def test_store_unreachable_at_startup_then_returns(tmp_path):
+    from conftest import free_port
+    from store_helpers import MongoServer
+
+    port = free_port()
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    ioc = StoreIoc({"TWIN_STORE_URI": uri}).start()
+    server = None
+    try:
+        status, qx = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:MODEL:QX")])
+        assert status == "OUTAGE" and abs(qx - 17.848) < 1e-3  # serving from config/
+        write_all(ioc, [("HS1PD1R:set", 0.02)])
+        server = MongoServer.__new__(MongoServer)  # same port as the URI
+        server.port, server.path, server.uri, server.proc = port, tempfile.mkdtemp(prefix="secantus-"), uri, None
+        server.start()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            status, pending = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:STORE:PENDING")])
+            if status == "CONNECTED" and pending == 0:
+                break
+            time.sleep(0.5)
+        assert (status, pending) == ("CONNECTED", 0)
+    finally:
+        assert ioc.stop() == 0
+        if server is not None:
+            db = pymongo.MongoClient(uri)["bessy2_twin"]
+            assert db.setpoints.find_one({"_id": "HS1PD1R:set"})["value"] == 0.02
+            server.stop()
