@@ -103,11 +103,20 @@ def measure(ioc, quad):
 ACHIEVED_M = 10e-6
 
 
+def measure_twice(ioc):
+    """Each quad once, then again: the second time the analyst's model
+    knows the centres found for the others."""
+    for quad in HIDDEN:
+        measure(ioc, quad)
+    return {quad: measure(ioc, quad) for quad in HIDDEN}
+
+
 def test_bba_recovers_hidden_offsets_without_noise(offsets):
     assert offsets.corrected_rms < 50e-6  # the orbit is corrected first
     errors = []
+    results = measure_twice(offsets)
     for quad, (dx, dy) in HIDDEN.items():
-        r = measure(offsets, quad)
+        r = results[quad]
         errors += [r["offsetX"] - dx, r["offsetY"] - dy]
         assert abs(r["offsetX"] - dx) < ACHIEVED_M, (quad, r, dx)
         assert abs(r["offsetY"] - dy) < ACHIEVED_M, (quad, r, dy)
@@ -120,8 +129,9 @@ def test_bba_with_1um_bpm_noise(offsets):
     put(offsets, "TWIN:BPM:NOISE_RMS", 1.0)
     put(offsets, "TWIN:BPM:NOISE", 1)
     errors = []
+    results = measure_twice(offsets)
     for quad, (dx, dy) in HIDDEN.items():
-        r = measure(offsets, quad)
+        r = results[quad]
         for got, want in ((r["offsetX"], dx), (r["offsetY"], dy)):
             errors.append(got - want)
             assert abs(got - want) < ACHIEVED_M, (quad, r)

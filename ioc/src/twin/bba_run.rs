@@ -16,12 +16,39 @@ pub const STEPS_A: [f64; 5] = [0.0, -2.0, 0.0, 2.0, 0.0];
 /// Orbit readings per step; the first is discarded.
 pub const READINGS_PER_STEP: usize = 3;
 
+/// Passes of refitting a multi-quad run: each quad again, with the centres
+/// of the others from the previous pass in the analyst's model (their
+/// offset kicks are then known between the BPMs around a quad).
+pub const REFIT_PASSES: usize = 2;
+
 /// Where a measurement stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
     Select(QuadId),
-    Step { quad: QuadId, index: usize, x: Vec<Step>, y: Vec<Step> },
-    Finish { quad: QuadId, x: Vec<Step>, y: Vec<Step> },
+    Step {
+        quad: QuadId,
+        index: usize,
+        x: Vec<Step>,
+        y: Vec<Step>,
+    },
+    Finish {
+        quad: QuadId,
+        x: Vec<Step>,
+        y: Vec<Step>,
+    },
+    /// Refit quad `index` of `measured` in pass `pass` (from 1).
+    Refit {
+        pass: usize,
+        index: usize,
+    },
+}
+
+/// Raw data of one measured quad, kept for the refit passes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    pub quad: QuadId,
+    pub x: Vec<Step>,
+    pub y: Vec<Step>,
 }
 
 /// A run over one or more quads.
@@ -33,6 +60,7 @@ pub struct BbaRun {
     pub failed: usize,
     pub started: Instant,
     pub phase: Phase,
+    pub measured: Vec<Measured>,
 }
 
 impl BbaRun {
@@ -46,12 +74,14 @@ impl BbaRun {
             failed: 0,
             started: Instant::now(),
             phase: Phase::Select(first),
+            measured: Vec::new(),
         })
     }
 
-    /// Fraction done [%] and the estimated time left [s].
+    /// Fraction done [%] and the estimated time left [s] (measurements;
+    /// the refit passes of a multi-quad run show as the last per cent).
     pub fn progress(&self) -> (f64, f64) {
-        let pct = 100.0 * self.done as f64 / self.total as f64;
+        let pct = 99.0 * self.done as f64 / self.total as f64;
         let eta = if self.done == 0 {
             0.0
         } else {

@@ -22,6 +22,7 @@ impl Owner {
     pub(super) fn current_name(&self, run: &BbaRun) -> String {
         let q = match &run.phase {
             Phase::Select(q) | Phase::Step { quad: q, .. } | Phase::Finish { quad: q, .. } => *q,
+            Phase::Refit { index, .. } => run.measured.get(*index).map_or(QuadId(0), |m| m.quad),
         };
         self.state.schema.quad(q).name.clone()
     }
@@ -87,15 +88,33 @@ impl Owner {
             Phase::Finish { quad, x, y } => {
                 self.release()?;
                 let (fx, fy) = self.fit_quad(quad, &x, &y);
-                self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
-                self.store_result(quad, &fx, &fy, &x, &y)?;
+                self.record(quad, &fx, &fy)?;
                 run.done += 1;
-                if fx.is_err() || fy.is_err() {
-                    run.failed += 1;
+                let single = run.total == 1;
+                if single {
+                    self.store_result(quad, &fx, &fy, &x, &y)?;
+                    run.failed += usize::from(fx.is_err() || fy.is_err());
                 }
+                run.measured.push(super::bba_run::Measured { quad, x, y });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
-                    None => return Ok(false),
+                    None if single => return Ok(false),
+                    None => Phase::Refit { pass: 1, index: 0 },
+                }
+            }
+            Phase::Refit { pass, index } => {
+                let m = run.measured[index].clone();
+                let (fx, fy) = self.fit_quad(m.quad, &m.x, &m.y);
+                self.record(m.quad, &fx, &fy)?;
+                let last = pass == super::bba_run::REFIT_PASSES;
+                if last {
+                    self.store_result(m.quad, &fx, &fy, &m.x, &m.y)?;
+                    run.failed += usize::from(fx.is_err() || fy.is_err());
+                }
+                match (index + 1 < run.measured.len(), last) {
+                    (true, _) => Phase::Refit { pass, index: index + 1 },
+                    (false, false) => Phase::Refit { pass: pass + 1, index: 0 },
+                    (false, true) => return Ok(false),
                 }
             }
         };
@@ -121,13 +140,25 @@ impl Owner {
         Ok((xs, ys))
     }
 
+    /// Publishes a quad's result and keeps it as the estimate of its centre.
+    fn record(&mut self, quad: QuadId, fx: &anyhow::Result<BbaFit>, fy: &anyhow::Result<BbaFit>) -> anyhow::Result<()> {
+        self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
+        if let (Ok(x), Ok(y)) = (fx, fy) {
+            self.estimates[quad.0] = Some([x.offset_m, y.offset_m]);
+        }
+        Ok(())
+    }
+
     /// Fits both planes against the analyst's model: the machine as set
-    /// now (converters, steerers, RF, multiplexer off) without the hidden
-    /// offsets, which are what BBA is looking for.
+    /// now (converters, steerers, RF, multiplexer off) with the centres BBA
+    /// has found for the other quads, and none for this one (the hidden
+    /// offsets are what BBA is looking for).
     fn fit_quad(&self, quad: QuadId, x: &[Step], y: &[Step]) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
         let mut analyst = self.state.lattice.clone();
         for q in &self.state.schema.quads {
-            let _ = analyst.set_misalignment(self.state.schema.quad_element(q.id), Default::default());
+            let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| q.id != quad).unwrap_or([0.0; 2]);
+            let m = twin_engine::lattice::Misalignment { dx_m, dy_m, roll_rad: 0.0 };
+            let _ = analyst.set_misalignment(self.state.schema.quad_element(q.id), m);
         }
         let prepared = linear_optics_4d(&analyst, 0.0, None)
             .map_err(anyhow::Error::from)

@@ -55,6 +55,8 @@ pub struct Owner {
     pub(super) latest: Option<Arc<Physics>>,
     pub(super) run: Option<BbaRun>,
     pub(super) abort: Arc<AtomicBool>,
+    /// Quad centres found by BBA so far (the analyst's knowledge).
+    pub(super) estimates: Vec<Option<[f64; 2]>>,
     stats: Stats,
 }
 
@@ -66,7 +68,8 @@ impl Owner {
         abort: Arc<AtomicBool>,
         restored: &[(Setpoint, f64)],
     ) -> Result<Self, String> {
-        let mut owner = Self { state, out, latest: None, run: None, abort, stats: Stats::default() };
+        let estimates = vec![None; state.schema.quads.len()];
+        let mut owner = Self { state, out, latest: None, run: None, abort, estimates, stats: Stats::default() };
         for (sp, v) in restored {
             owner.state.apply(*sp, &WriteValue::Double(*v))?;
         }
