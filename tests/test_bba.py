@@ -97,15 +97,16 @@ def measure(ioc, quad):
     return {k: get(ioc, f"TWIN:BBA:{quad}:{k}") for k in ("offsetX", "offsetY", "sigmaX", "sigmaY", "chi2")}
 
 
-# Issue 6 asks for 1 µm without noise and 3σ with 1 µm noise; the fit
-# reaches 1-6 µm (systematic, not in σ): see the README. These tests hold
-# the twin to what it achieves, 10 µm, so it cannot silently get worse.
-ACHIEVED_M = 10e-6
+# Issue 6 asks for 1 µm without noise; the twin reaches 0.02-1.4 µm (one
+# of the eight centres above 1 µm, systematic): see the README. These
+# tests hold it to what it achieves so it cannot silently get worse.
+ACHIEVED_NO_NOISE_M = 2e-6
+ACHIEVED_WITH_NOISE_M = 5e-6
 
 
 def measure_twice(ioc):
     """Each quad once, then again: the second time the analyst's model
-    knows the centres found for the others."""
+    knows the centres found so far (the iterative BBA of `runAll`)."""
     for quad in HIDDEN:
         measure(ioc, quad)
     return {quad: measure(ioc, quad) for quad in HIDDEN}
@@ -118,8 +119,8 @@ def test_bba_recovers_hidden_offsets_without_noise(offsets):
     for quad, (dx, dy) in HIDDEN.items():
         r = results[quad]
         errors += [r["offsetX"] - dx, r["offsetY"] - dy]
-        assert abs(r["offsetX"] - dx) < ACHIEVED_M, (quad, r, dx)
-        assert abs(r["offsetY"] - dy) < ACHIEVED_M, (quad, r, dy)
+        assert abs(r["offsetX"] - dx) < ACHIEVED_NO_NOISE_M, (quad, r, dx)
+        assert abs(r["offsetY"] - dy) < ACHIEVED_NO_NOISE_M, (quad, r, dy)
     print("BBA errors without noise [um]:", np.round(np.array(errors) * 1e6, 3))
     assert get(offsets, "PMUXZR:name") == "Mux OFF" and get(offsets, "QSPAZR:rdbk") == 0.0
 
@@ -134,14 +135,14 @@ def test_bba_with_1um_bpm_noise(offsets):
         r = results[quad]
         for got, want in ((r["offsetX"], dx), (r["offsetY"], dy)):
             errors.append(got - want)
-            assert abs(got - want) < ACHIEVED_M, (quad, r)
+            assert abs(got - want) < ACHIEVED_WITH_NOISE_M, (quad, r)
         if quad == "Q1M2D1R":
             assert r["sigmaX"] > 3 * quiet["sigmaX"]  # the noise shows in the uncertainty
     print("BBA errors with 1 um noise [um]:", np.round(np.array(errors) * 1e6, 3))
     names = list(get(offsets, "TWIN:BBA:NAMES"))
     ox = get(offsets, "TWIN:BBA:OFFSETX")
     assert len(names) == 144
-    assert abs(ox[names.index("Q1M2D1R")] - HIDDEN["Q1M2D1R"][0]) < ACHIEVED_M
+    assert abs(ox[names.index("Q1M2D1R")] - HIDDEN["Q1M2D1R"][0]) < ACHIEVED_WITH_NOISE_M
 
 
 def test_multiplexer_and_aux_supply_move_the_orbit_as_the_engine_predicts(selftest_ioc):

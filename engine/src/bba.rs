@@ -41,6 +41,9 @@ pub struct LocalOptics {
     pub model_orbit_m: [f64; 3],
     /// Model orbit slope at the quad centre [rad].
     pub model_centre_slope_rad: f64,
+    /// Offset of this quad already in the model (a previous estimate) [m]:
+    /// its kick is part of the model orbit, only the rest is unknown.
+    pub model_offset_m: f64,
 }
 
 /// What the fit needs besides the readings.
@@ -214,7 +217,7 @@ fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> (f64, f64) {
     let at_centre = |pa: f64| model.local.to_centre * Vector2::new(xa - oa, pa);
     let after = |pa: f64| -> f64 {
         let c = at_centre(pa);
-        let kicked = Vector2::new(c[0], c[1] + kappa * (oc + c[0] - d));
+        let kicked = Vector2::new(c[0], c[1] + kappa * (oc + c[0] - d - model.local.model_offset_m));
         (model.local.from_centre * kicked)[0]
     };
     let (b0, b1) = (after(0.0), after(1.0));
@@ -222,7 +225,7 @@ fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> (f64, f64) {
     let c = at_centre(pa);
     // slope in the quad: before the centre kick plus half of it (the
     // model orbit's own slope is part of the deviation-free reference)
-    let slope = model.local.model_centre_slope_rad + c[1] + kappa * (oc + c[0] - d) / 2.0;
+    let slope = model.local.model_centre_slope_rad + c[1] + kappa * (oc + c[0] - d - model.local.model_offset_m) / 2.0;
     (oc + c[0], slope)
 }
 
@@ -246,6 +249,7 @@ mod tests {
                 from_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
                 model_orbit_m: [0.0; 3],
                 model_centre_slope_rad: 0.0,
+                model_offset_m: 0.0,
             },
         }
     }

@@ -152,6 +152,10 @@ pub fn bba_model(
             from_centre: block(&from_centre, plane),
             model_orbit_m,
             model_centre_slope_rad: centre[k + 1],
+            model_offset_m: {
+                let m = lattice.element(quad).misalignment;
+                if plane == Plane::Horizontal { m.dx_m } else { m.dy_m }
+            },
         },
     })
 }

@@ -47,6 +47,7 @@ def main():
 
         one_s, _ = run(f"TWIN:BBA:{names[0]}:run")
         all_s, status = run("TWIN:BBA:runAll")
+        print("message:", get("TWIN:BBA:message"))
         ox, oy = np.array(get("TWIN:BBA:OFFSETX")), np.array(get("TWIN:BBA:OFFSETY"))
         sx, sy = np.array(get("TWIN:BBA:SIGMAX")), np.array(get("TWIN:BBA:SIGMAY"))
         ex = ox - np.array([truth[q][0] for q in names])

@@ -18,6 +18,9 @@ use crate::store::persister::{BbaResultDoc, PersistMsg};
 /// readings[r][bpm] of one plane [m].
 type Readings = Vec<Vec<f64>>;
 
+/// Largest quad centre kept as an estimate for the analyst's model [m].
+const MAX_ESTIMATE_M: f64 = 1e-3;
+
 impl Owner {
     pub(super) fn current_name(&self, run: &BbaRun) -> String {
         let q = match &run.phase {
@@ -143,20 +146,39 @@ impl Owner {
     /// Publishes a quad's result and keeps it as the estimate of its centre.
     fn record(&mut self, quad: QuadId, fx: &anyhow::Result<BbaFit>, fy: &anyhow::Result<BbaFit>) -> anyhow::Result<()> {
         self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
-        if let (Ok(x), Ok(y)) = (fx, fy) {
-            self.estimates[quad.0] = Some([x.offset_m, y.offset_m]);
+        match (fx, fy) {
+            // a centre beyond 1 mm is not a believable estimate: it would
+            // spoil the analyst's model for every other quad
+            (Ok(x), Ok(y)) if x.offset_m.abs() < MAX_ESTIMATE_M && y.offset_m.abs() < MAX_ESTIMATE_M => {
+                self.estimates[quad.0] = Some([x.offset_m, y.offset_m]);
+            }
+            _ => self.estimates[quad.0] = None,
         }
         Ok(())
     }
 
     /// Fits both planes against the analyst's model: the machine as set
     /// now (converters, steerers, RF, multiplexer off) with the centres BBA
-    /// has found for the other quads, and none for this one (the hidden
-    /// offsets are what BBA is looking for).
+    /// has found so far, this quad's included (the model then follows the
+    /// real orbit through the sextupoles; the fit finds what is left).
     fn fit_quad(&self, quad: QuadId, x: &[Step], y: &[Step]) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
+        match self.fit_with(quad, x, y, true) {
+            // the estimates make a model without a closed orbit: without them
+            (Err(_), Err(_)) => self.fit_with(quad, x, y, false),
+            fits => fits,
+        }
+    }
+
+    fn fit_with(
+        &self,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+        use_estimates: bool,
+    ) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
         let mut analyst = self.state.lattice.clone();
         for q in &self.state.schema.quads {
-            let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| q.id != quad).unwrap_or([0.0; 2]);
+            let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| use_estimates).unwrap_or([0.0; 2]);
             let m = twin_engine::lattice::Misalignment { dx_m, dy_m, roll_rad: 0.0 };
             let _ = analyst.set_misalignment(self.state.schema.quad_element(q.id), m);
         }
