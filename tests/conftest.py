@@ -59,6 +59,25 @@ SESSION_ENV["EPICS_CA_MAX_ARRAY_BYTES"] = "1000000"
 os.environ.update(SESSION_ENV)
 
 
+def spawn_quiet(cmd, env_extra):
+    """A server process (benchmarks) on the session's ports, output discarded."""
+    env = dict(os.environ)
+    env.update(SESSION_ENV)
+    env.update(env_extra)
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def terminate(proc, timeout=10.0):
+    """SIGTERM, then SIGKILL if the process does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 class IocProcess:
     """A twin-ioc child process with its output in a file."""
 
@@ -124,6 +143,16 @@ def selftest_ioc():
         code = ioc.stop()
         if code != 0:
             print(ioc.output())
+
+
+@pytest.fixture(scope="session")
+def pva():
+    """A p4p PVA client context on the session's ports."""
+    from p4p.client.thread import Context
+
+    ctx = Context("pva")
+    yield ctx
+    ctx.close()
 
 
 @pytest.hookimpl(hookwrapper=True)

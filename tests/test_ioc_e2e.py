@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 from caproto import ChannelType
 from caproto.sync import client as caproto_client
-from p4p.client.thread import Context
 
 TIMEOUT_S = 5.0
 
 
-@pytest.fixture(scope="module")
-def pva():
-    ctx = Context("pva")
-    yield ctx
-    ctx.close()
 
 
 def st(ioc, name):

@@ -26,6 +26,16 @@ def mongo_env(server):
     return {"TWIN_STORE_URI": server.uri}
 
 
+def wait_flushed(ioc, timeout=40):
+    """Waits until the store is back and nothing is pending; returns (status, pending)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, pending = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:STORE:PENDING")])
+        if (status == "CONNECTED" and pending == 0) or time.monotonic() > deadline:
+            return status, pending
+        time.sleep(0.5)
+
+
 def state(ioc):
     names = [n for n, _ in WRITES] + [n.replace(":set", ":rdbk") for n, _ in WRITES if n.endswith(":set")]
     values = ioc.client([("get", n) for n in names] + [("get", "TWIN:MODEL:QX"), ("get", "TWIN:MODEL:QY")])
@@ -110,13 +120,7 @@ def test_outage_keeps_serving_and_flushes_every_write_once(mongo, tmp_path):
         status, pending = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:STORE:PENDING")])
         assert status == "OUTAGE" and pending == len(writes)
         mongo.start()
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            status, pending = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:STORE:PENDING")])
-            if status == "CONNECTED" and pending == 0:
-                break
-            time.sleep(0.5)
-        assert (status, pending) == ("CONNECTED", 0)
+        assert wait_flushed(ioc) == ("CONNECTED", 0)
     finally:
         assert ioc.stop() == 0
     db = pymongo.MongoClient(mongo.uri)["bessy2_twin"]
@@ -164,13 +168,7 @@ def test_store_unreachable_at_startup_then_returns(tmp_path):
         server = MongoServer.__new__(MongoServer)  # same port as the URI
         server.port, server.path, server.uri, server.proc = port, tempfile.mkdtemp(prefix="secantus-"), uri, None
         server.start()
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            status, pending = ioc.client([("gets", "TWIN:STORE:STATUS"), ("get", "TWIN:STORE:PENDING")])
-            if status == "CONNECTED" and pending == 0:
-                break
-            time.sleep(0.5)
-        assert (status, pending) == ("CONNECTED", 0)
+        assert wait_flushed(ioc) == ("CONNECTED", 0)
     finally:
         assert ioc.stop() == 0
         if server is not None:

@@ -10,18 +10,12 @@ import numpy as np
 import pytest
 from caproto import ChannelType
 from caproto.sync import client as caproto_client
-from p4p.client.thread import Context
 
 from twin_helpers import BPM_CONFIG, COUNTS_PER_M, kick_rad, magnets_of, model, model_orbit, rdpos_by_name
 
 TIMEOUT_S = 10.0
 
 
-@pytest.fixture(scope="module")
-def pva():
-    ctx = Context("pva")
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture

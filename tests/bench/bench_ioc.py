@@ -10,14 +10,13 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from conftest import BINARY, ROOT, SESSION_ENV  # noqa: E402  (sets the client env)
+from conftest import BINARY, ROOT, spawn_quiet, terminate  # noqa: E402  (sets the client env)
 
 import warnings  # noqa: E402
 
@@ -31,26 +30,16 @@ pva = Context("pva")
 
 
 def spawn(kind, prefix):
-    env = dict(os.environ)
-    env.update(SESSION_ENV)
-    env["TWIN_PREFIX"] = prefix
-    env["RUST_LOG"] = "warn"
     cmd = {
         "twin-ioc": [str(BINARY), "tests/st-selftest.cmd"],
         "caproto": [sys.executable, str(HERE / "competitor_caproto.py"), prefix],
         "p4p": [sys.executable, str(HERE / "competitor_p4p.py"), prefix],
     }[kind]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return spawn_quiet(cmd, {"TWIN_PREFIX": prefix, "RUST_LOG": "warn"})
 
 
 def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    terminate(proc)
 
 
 def read_once(proto, name):

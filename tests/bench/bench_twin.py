@@ -8,7 +8,6 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -16,7 +15,7 @@ import warnings
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from conftest import BINARY, ROOT, SESSION_ENV  # noqa: E402  (sets the client env)
+from conftest import BINARY, ROOT, spawn_quiet, terminate  # noqa: E402  (sets the client env)
 
 import epics  # noqa: E402
 
@@ -27,23 +26,13 @@ Q1_DESIGN_A = 218.45846118078865
 
 
 def spawn(kind, prefix):
-    env = dict(os.environ)
-    env.update(SESSION_ENV)
-    env["TWIN_PREFIX"] = prefix
-    env["RUST_LOG"] = "warn"
     cmd = {"twin-ioc": [str(BINARY), "st.cmd"],
            "pyAT+caproto": [str(PYAT_PYTHON), str(HERE / "competitor_pyat_twin.py"), prefix]}[kind]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return spawn_quiet(cmd, {"TWIN_PREFIX": prefix, "RUST_LOG": "warn"})
 
 
 def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    terminate(proc)
 
 
 def put_rtt_s(name, values):
