@@ -55,15 +55,6 @@ pub async fn run(ioc: Arc<Ioc>, prefix: Prefix, cfg: BeamConfig, bpm: Arc<Mutex<
     }
 }
 
-/// Re-posts the BPM vectors at the diagnostics rate.
-pub async fn bpm_cadence(bpm: Arc<Mutex<BpmPublisher>>, rate_hz: f64) -> anyhow::Result<()> {
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate_hz));
-    loop {
-        ticks.tick().await;
-        bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?.publish(SystemTime::now())?;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,8 @@
 //! interleaved), the NTTable ORBITCC:rdBpm, and the classic packed int16
 //! MDIZ2T5G:bdata. Re-posted at the diagnostics rate and after every model
 //! computation, with optional seeded Gaussian noise.
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use std::time::SystemTime;
 
 use epics_pvxs_sys::{Alarm, AlarmStatus, Field, Ioc, Severity, Update};
@@ -211,6 +212,15 @@ impl BpmPublisher {
         self.orbit_count = self.orbit_count.wrapping_add(1);
         f.count.post(&self.orbit_count, update)?;
         Ok(())
+    }
+}
+
+/// Re-posts the BPM vectors at the diagnostics rate.
+pub async fn bpm_cadence(bpm: Arc<Mutex<BpmPublisher>>, rate_hz: f64) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate_hz));
+    loop {
+        ticks.tick().await;
+        bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?.publish(SystemTime::now())?;
     }
 }
 

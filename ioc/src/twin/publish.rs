@@ -83,9 +83,7 @@ struct ModelScalars {
 
 /// Every PV a computation updates, resolved once.
 pub struct Publisher {
-    pc_set: Vec<Field<f64>>,
     pc_rdbk: Vec<Arc<Field<f64>>>,
-    master_clock: Field<f64>,
     cavities: Vec<Field<f64>>,
     tune_h_khz: Field<f64>,
     tune_v_khz: Field<f64>,
@@ -120,12 +118,10 @@ impl Publisher {
         let pcs = &schema.power_converters;
         let bpm_points: Vec<usize> = lattice.bpms().iter().map(|b: &ElementId| b.0).collect();
         let publisher = Self {
-            pc_set: pcs.iter().map(|p| ioc.field(&pv(&format!("{}:set", p.name)))).collect::<Result<_, _>>()?,
             pc_rdbk: pcs
                 .iter()
                 .map(|p| ioc.field(&pv(&format!("{}:rdbk", p.name))).map(Arc::new))
                 .collect::<Result<_, _>>()?,
-            master_clock: d("MCLKHX251C:freq")?,
             cavities: (1..=4).map(|k| d(&format!("CAVH{k}T8R:freq"))).collect::<Result<_, _>>()?,
             tune_h_khz: d("TUNEZR:rdH")?,
             tune_v_khz: d("TUNEZR:rdV")?,
@@ -177,15 +173,6 @@ impl Publisher {
         self.optics.names.post(&self.optics_points.iter().map(|&i| name(i)).collect::<Vec<_>>(), &now)?;
         self.bpm_optics.names.post(&self.bpm_points.iter().map(|&i| name(i)).collect::<Vec<_>>(), &now)?;
         Ok(())
-    }
-
-    /// Restores the record of a refused write to its last good value.
-    pub fn restore_pc(&self, pc: usize, value_a: f64) -> anyhow::Result<()> {
-        Ok(self.pc_set[pc].set_without_processing(&value_a)?)
-    }
-
-    pub fn restore_master_clock(&self, value_khz: f64) -> anyhow::Result<()> {
-        Ok(self.master_clock.set_without_processing(&value_khz)?)
     }
 
     /// Posts everything one computation produced.

@@ -237,6 +237,6 @@ pub fn start(
         anyhow::bail!("the model thread stopped")
     });
     tasks.spawn(beam::run(Arc::clone(ioc), prefix.clone(), config.beam.clone(), Arc::clone(&bpm)));
-    tasks.spawn(beam::bpm_cadence(bpm, config.diagnostics.rate_hz));
+    tasks.spawn(super::bpm::bpm_cadence(bpm, config.diagnostics.rate_hz));
     Ok(persist_tx)
 }

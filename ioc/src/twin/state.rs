@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use epics_pvxs_sys::{EnumIndex, WriteValue};
-use twin_engine::lattice::{Lattice, Misalignment, Plane};
+use twin_engine::lattice::{Lattice, Misalignment};
 
 use super::Setpoint;
 use crate::machine::{MagnetKind, PcId, QuadId, Schema};
@@ -140,9 +140,4 @@ impl MachineState {
     pub fn mux_name(&self) -> String {
         self.mux.map_or_else(|| "Mux OFF".to_string(), |q| self.schema.quad(q).name.clone())
     }
-}
-
-/// Plane of a quad offset record.
-pub fn offset_plane(axis: char) -> Plane {
-    if axis == 'x' { Plane::Horizontal } else { Plane::Vertical }
 }
