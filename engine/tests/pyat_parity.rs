@@ -66,6 +66,16 @@ fn assert_orbit(what: &str, ours: &[f64], want: &[f64]) {
     assert_close(&format!("{what} (absolute)"), ours, want, 1e-9);
 }
 
+/// The 4D closed orbit at the BPMs against the reference's "x" and "y".
+fn assert_bpm_orbit(what: &str, lattice: &Lattice, r: &serde_json::Value) {
+    let optics = linear_optics_4d(lattice, 0.0, None).unwrap();
+    let bpms = lattice.bpms();
+    for (k, key) in [(0, "x"), (2, "y")] {
+        let ours: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[k]).collect();
+        assert_orbit(&format!("{key} with {what}"), &ours, &floats(&r[key]));
+    }
+}
+
 #[test]
 fn closed_orbit_with_steerer_kicks() {
     let mut lattice = bessy2();
@@ -74,12 +84,7 @@ fn closed_orbit_with_steerer_kicks() {
         let c = corrector(&lattice, name);
         lattice.set_kick_rad(c.element, c.plane, kick.as_f64().unwrap()).unwrap();
     }
-    let optics = linear_optics_4d(&lattice, 0.0, None).unwrap();
-    let bpms = lattice.bpms();
-    let x: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[0]).collect();
-    let y: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[2]).collect();
-    assert_orbit("x with kicks", &x, &floats(&r["x"]));
-    assert_orbit("y with kicks", &y, &floats(&r["y"]));
+    assert_bpm_orbit("kicks", &lattice, r);
 }
 
 #[test]
@@ -89,12 +94,7 @@ fn closed_orbit_with_quadrupole_offset() {
     let q = lattice.find(r["quad"].as_str().unwrap()).unwrap();
     let m = Misalignment { dx_m: r["dx_m"].as_f64().unwrap(), dy_m: r["dy_m"].as_f64().unwrap(), roll_rad: 0.0 };
     lattice.set_misalignment(q, m).unwrap();
-    let optics = linear_optics_4d(&lattice, 0.0, None).unwrap();
-    let bpms = lattice.bpms();
-    let x: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[0]).collect();
-    let y: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[2]).collect();
-    assert_orbit("x with quad offset", &x, &floats(&r["x"]));
-    assert_orbit("y with quad offset", &y, &floats(&r["y"]));
+    assert_bpm_orbit("quad offset", &lattice, r);
 }
 
 #[test]

@@ -133,17 +133,22 @@ impl MongoStore {
         Ok(())
     }
 
-    pub async fn load_setpoints(&self) -> Result<Vec<SetpointDoc>, StoreError> {
-        let docs = self.db.collection::<Document>(SETPOINTS).find(doc! {}).await.map_err(unavailable)?;
-        let docs: Vec<Document> = docs.try_collect().await.map_err(unavailable)?;
+    /// Every document of `name`, typed; a malformed one names itself and the field.
+    async fn typed<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Vec<T>, StoreError> {
+        let cursor = self.coll(name).find(doc! {}).await.map_err(unavailable)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(unavailable)?;
         docs.into_iter()
             .map(|d| {
-                let document = format!("{SETPOINTS} {}", d.get("_id").map(|i| i.to_string()).unwrap_or_default());
+                let document = format!("{name} {}", d.get("_id").map(|i| i.to_string()).unwrap_or_default());
                 serde_path_to_error::deserialize(bson::Deserializer::new(Bson::Document(d))).map_err(|e| {
                     StoreError::Malformed { document, problem: format!("field `{}`: {}", e.path(), e.inner()) }
                 })
             })
             .collect()
+    }
+
+    pub async fn load_setpoints(&self) -> Result<Vec<SetpointDoc>, StoreError> {
+        self.typed(SETPOINTS).await
     }
 
     pub async fn persist(&self, log: &[SetpointLogDoc], latest: &[SetpointDoc]) -> Result<(), StoreError> {
@@ -180,14 +185,7 @@ impl MongoStore {
     }
 
     pub async fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
-        let docs = self.db.collection::<Document>(SETPOINT_LOG).find(doc! {}).await.map_err(unavailable)?;
-        let docs: Vec<Document> = docs.try_collect().await.map_err(unavailable)?;
-        docs.into_iter()
-            .map(|d| {
-                bson::from_document(d)
-                    .map_err(|e| StoreError::Malformed { document: SETPOINT_LOG.into(), problem: e.to_string() })
-            })
-            .collect()
+        self.typed(SETPOINT_LOG).await
     }
 
     pub async fn shutdown(self) {
