@@ -3,18 +3,23 @@
 //! beam-to-quad displacement and the quad's magnetic centre as seen by the
 //! BPMs.
 //!
-//! Measurement model, per plane: reading(b, k, r) = o_b + s · I_k · R_b +
-//! noise, with o_b one offset per BPM, I_k the auxiliary current of step k,
-//! R_b the model orbit response at BPM b to a unit kick at the quad, and s
-//! the kick per ampere. Linear least squares over all BPMs and readings;
-//! symmetric steps make even-order terms in I drop out of s. The kick of a
-//! quad displaced by d from the beam changes by ΔK·L·d, so d = ∓s / (dK/dI ·
-//! L) (− horizontally, + vertically). The quad's centre in BPM coordinates
-//! is then the beam position at the quad, reconstructed from the two BPMs
-//! around it with the design optics and the quad's own offset kick, minus d.
-use nalgebra::{Matrix2, Vector2};
+//! Measurement model: reading(p, b, k, r) = o_pb + Σ_q d_q · R^pq_bk +
+//! Σ_q x′_q · S^pq_bk + noise, with p, q the planes, o_pb one offset per
+//! BPM and plane, d_q the beam-to-quad displacement at the quad centre,
+//! R^pq_bk the model's orbit change at BPM b per unit displacement when the
+//! auxiliary supply is at the current of step k (the scaled response to
+//! the quad's kick, exact for a thick quad and every order of the step, see
+//! `bba_model`; the cross-plane terms come from coupling, e.g. the orbit in
+//! the sextupoles), and x′_q S^pq_bk the small part from the beam's slope in
+//! the quad (x′ from the reconstruction, iterated). Linear least squares for
+//! (d_x, d_y) and the o_pb over all BPMs and readings. The quad's centre in
+//! BPM coordinates is then the beam position at the quad, reconstructed
+//! from the two BPMs around it with the model optics and the quad's own
+//! offset, minus d.
+use nalgebra::{Matrix2, Matrix4, SMatrix, Vector2, Vector4};
 
-use crate::lattice::Plane;
+use crate::lattice::SettingError;
+use crate::optics::OpticsError;
 
 /// Readings taken at one auxiliary-supply current.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,43 +30,49 @@ pub struct Step {
     pub readings: Vec<Vec<f64>>,
 }
 
-/// Design-optics geometry around the quad (one plane).
+/// The model's orbit change at one auxiliary current.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepResponse {
+    /// Auxiliary current [A].
+    pub current_a: f64,
+    /// change[p][c][b]: orbit change in plane p (x, y) at BPM b per unit
+    /// of the beam's state c at the quad centre relative to its axis (x,
+    /// x′, y, y′) [m/m, m/rad].
+    pub change: [[Vec<f64>; 4]; 2],
+}
+
+/// Model optics around the quad: transverse maps (x, x′, y, y′) of
+/// deviations from the model orbit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LocalOptics {
     /// Index (into the BPM list) of the BPM upstream and downstream.
     pub upstream_bpm: usize,
     pub downstream_bpm: usize,
-    /// Transfer upstream BPM → quad centre, and quad centre → downstream BPM,
-    /// linearised around the model orbit.
-    pub to_centre: Matrix2<f64>,
-    pub from_centre: Matrix2<f64>,
-    /// Model orbit (no offsets, known settings) at the upstream BPM, the
-    /// quad centre and the downstream BPM [m]: readings are reconstructed
-    /// as deviations from it, so known kicks (steerers) cancel.
-    pub model_orbit_m: [f64; 3],
-    /// Model orbit slope at the quad centre [rad].
-    pub model_centre_slope_rad: f64,
-    /// Offset of this quad already in the model (a previous estimate) [m]:
-    /// its kick is part of the model orbit, only the rest is unknown.
-    pub model_offset_m: f64,
+    /// Upstream BPM → quad entrance.
+    pub to_entrance: Matrix4<f64>,
+    /// Quad entrance → quad centre.
+    pub first_half: Matrix4<f64>,
+    /// The whole quad.
+    pub quad: Matrix4<f64>,
+    /// Quad exit → downstream BPM.
+    pub to_downstream: Matrix4<f64>,
+    /// Model orbit (x, x′, y, y′) at the upstream BPM, the quad centre and
+    /// the downstream BPM [m, rad]: readings are reconstructed as
+    /// deviations from it, so known kicks (steerers) cancel.
+    pub model_upstream: Vector4<f64>,
+    pub model_centre: Vector4<f64>,
+    pub model_downstream: Vector4<f64>,
+    /// Offset (x, y) of this quad in the model (a previous estimate) [m].
+    pub model_offset_m: [f64; 2],
 }
 
 /// What the fit needs besides the readings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BbaModel {
-    pub plane: Plane,
-    /// Model response at every BPM to a unit kick at the quad [m/rad].
-    pub response_m_per_rad: Vec<f64>,
-    /// Response per unit slope of the beam in the quad (non-uniform kick
-    /// of a strength change, see `bba_model`) [m/rad per rad].
-    pub response_gradient: Vec<f64>,
+    /// The orbit change at each current of the measurement.
+    pub responses: Vec<StepResponse>,
     /// Change of K1 per ampere of the auxiliary supply [1/m²/A].
     pub dk1_per_a: f64,
-    /// Model response at the quad itself to its own unit kick [m/rad]:
-    /// the kick change ΔK·L·(x − x0) moves the orbit at the quad, which
-    /// changes the kick again (exact for linear optics:
-    /// Δθ = −ΔK·L·d / (1 + ΔK·L·R_qq)).
-    pub self_response_m_per_rad: f64,
     /// Design K1 of the quad [1/m²] and its length [m].
     pub k1_per_m2: f64,
     pub length_m: f64,
@@ -95,187 +106,342 @@ pub enum BbaError {
     InsufficientSignal(f64),
     #[error("inconsistent data: {0}")]
     Inconsistent(String),
+    #[error("{0} is not a quadrupole")]
+    NotAQuadrupole(String),
+    #[error("no BPMs to read")]
+    NoBpms,
+    #[error("singular optics: {0}")]
+    SingularOptics(&'static str),
+    #[error("the analyst's model: {0}")]
+    Model(#[from] OpticsError),
+    #[error("the analyst's model: {0}")]
+    Setting(#[from] SettingError),
+}
+
+/// The mean orbit of the readings at zero auxiliary current [m] (what the
+/// machine shows without the measurement), or None without such readings.
+pub fn zero_current_orbit(steps: &[Step]) -> Option<Vec<f64>> {
+    let at_zero: Vec<&Vec<f64>> = steps.iter().filter(|s| s.current_a == 0.0).flat_map(|s| &s.readings).collect();
+    let first = at_zero.first()?;
+    let n = at_zero.len() as f64;
+    Some(
+        (0..first.len())
+            .map(|b| at_zero.iter().map(|r| r.get(b).copied().unwrap_or(f64::NAN)).sum::<f64>() / n)
+            .collect(),
+    )
+}
+
+/// The distinct currents of a measurement [A], in order of appearance.
+pub fn step_currents(steps: &[Step]) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::new();
+    for s in steps {
+        if !out.contains(&s.current_a) {
+            out.push(s.current_a);
+        }
+    }
+    out
 }
 
 /// The floor of the noise estimate [m]: readings are never more exact.
 const NOISE_FLOOR_M: f64 = 1e-12;
+/// Currents closer than this are the same step [A].
+const CURRENT_MATCH_A: f64 = 1e-9;
+/// Index of a plane's position in (x, x′, y, y′).
+const POS: [usize; 2] = [0, 2];
 
-pub fn fit(model: &BbaModel, steps: &[Step]) -> Result<BbaFit, BbaError> {
-    // pass 1: uniform kick; pass 2: with the slope of the beam in the quad
-    // from the reconstruction of pass 1, and again with the improved slope
-    let first = fit_with_slope(model, steps, 0.0)?;
-    let second = fit_with_slope(model, steps, first.slope_rad)?;
-    fit_with_slope(model, steps, second.slope_rad).map(|r| r.fit)
+/// Fits both planes: `x` and `y` are the readings of the same steps.
+pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaError> {
+    let rows = rows(model, x, y)?;
+    // the slope of the beam in the quad: the model's, then twice from the
+    // reconstruction of the previous pass
+    let c = model.local.model_centre;
+    let first = fit_pass(model, &rows, [c[1], c[3]])?;
+    let second = fit_pass(model, &rows, first.slopes_rad)?;
+    fit_pass(model, &rows, second.slopes_rad).map(|r| r.fits)
 }
 
 struct Pass {
-    fit: BbaFit,
-    slope_rad: f64,
+    fits: [BbaFit; 2],
+    slopes_rad: [f64; 2],
 }
 
-fn fit_with_slope(model: &BbaModel, steps: &[Step], slope_rad: f64) -> Result<Pass, BbaError> {
-    let nb = model.response_m_per_rad.len();
-    let rows: Vec<(f64, &Vec<f64>)> =
-        steps.iter().flat_map(|s| s.readings.iter().map(move |r| (s.current_a, r))).collect();
-    if rows.len() < 3 || steps.iter().all(|s| s.current_a == steps[0].current_a) {
+/// One reading (both planes) with the model's response at its current.
+struct Row<'a> {
+    current_a: f64,
+    response: &'a StepResponse,
+    reading: [&'a [f64]; 2],
+}
+
+impl BbaModel {
+    fn bpm_count(&self) -> usize {
+        self.responses.first().map_or(0, |r| r.change[0][0].len())
+    }
+
+    fn response_at(&self, current_a: f64) -> Result<&StepResponse, BbaError> {
+        self.responses
+            .iter()
+            .find(|r| (r.current_a - current_a).abs() < CURRENT_MATCH_A)
+            .ok_or_else(|| BbaError::Inconsistent(format!("the model has no response at {current_a} A")))
+    }
+}
+
+fn rows<'a>(model: &'a BbaModel, x: &'a [Step], y: &'a [Step]) -> Result<Vec<Row<'a>>, BbaError> {
+    let nb = model.bpm_count();
+    if x.iter().all(|s| s.current_a == x.first().map_or(0.0, |f| f.current_a)) {
         return Err(BbaError::NoSteps);
     }
-    if rows.iter().any(|(_, r)| r.len() != nb) {
-        return Err(BbaError::Inconsistent(format!("readings do not have {nb} BPMs")));
+    if x.len() != y.len() {
+        return Err(BbaError::Inconsistent(format!("{} horizontal and {} vertical steps", x.len(), y.len())));
     }
+    let mut out = Vec::new();
+    for (sx, sy) in x.iter().zip(y) {
+        if sx.current_a != sy.current_a || sx.readings.len() != sy.readings.len() {
+            return Err(BbaError::Inconsistent(format!("the planes differ at {} A", sx.current_a)));
+        }
+        let response = model.response_at(sx.current_a)?;
+        for (rx, ry) in sx.readings.iter().zip(&sy.readings) {
+            if rx.len() != nb || ry.len() != nb {
+                return Err(BbaError::Inconsistent(format!("readings do not have {nb} BPMs")));
+            }
+            out.push(Row { current_a: sx.current_a, response, reading: [rx, ry] });
+        }
+    }
+    if out.len() < 3 {
+        return Err(BbaError::NoSteps);
+    }
+    Ok(out)
+}
+
+fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
+    let nb = model.bpm_count();
     let n = rows.len() as f64;
-    // regressor: kick per unit displacement at this current (see BbaModel)
-    let sign = match model.plane {
-        Plane::Horizontal => -1.0,
-        Plane::Vertical => 1.0,
+    // readings without the slopes' part: o_pb + Σ_q d_q·R^pq_bk
+    let y = |row: &Row, p: usize, b: usize| {
+        row.reading[p][b] - (0..2).map(|q| slopes_rad[q] * row.response.change[p][POS[q] + 1][b]).sum::<f64>()
     };
-    let g = |i: f64| {
-        let dkl = sign * model.dk1_per_a * i * model.length_m;
-        dkl / (1.0 - dkl * model.self_response_m_per_rad)
-    };
-    // readings corrected for the non-uniform part of the kick
-    let corrected: Vec<(f64, Vec<f64>)> = rows
-        .into_iter()
-        .map(|(i, r)| {
-            let gi = g(i);
-            (gi, r.iter().zip(&model.response_gradient).map(|(x, k)| x - gi * slope_rad * k).collect())
-        })
-        .collect();
-    let rows: Vec<(f64, &Vec<f64>)> = corrected.iter().map(|(g, r)| (*g, r)).collect();
-    let i_mean = rows.iter().map(|(i, _)| i).sum::<f64>() / n;
-    let means: Vec<f64> = (0..nb).map(|b| rows.iter().map(|(_, r)| r[b]).sum::<f64>() / n).collect();
-    let (mut num, mut den) = (0.0, 0.0);
-    for (i, r) in &rows {
-        let di = i - i_mean;
+    let r = |row: &Row, p: usize, q: usize, b: usize| row.response.change[p][POS[q]][b];
+    let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    let mut per_plane = [Matrix2::zeros(); 2];
+    let mut rhs = Vector2::zeros();
+    let mut data: Vec<(usize, f64, Vector2<f64>)> = Vec::with_capacity(rows.len() * nb * 2);
+    for (p, normal_p) in per_plane.iter_mut().enumerate() {
         for b in 0..nb {
-            let rb = model.response_m_per_rad[b];
-            num += (r[b] - means[b]) * di * rb;
-            den += di * di * rb * rb;
+            let my = mean(&|row| y(row, p, b));
+            let mr = Vector2::new(mean(&|row| r(row, p, 0, b)), mean(&|row| r(row, p, 1, b)));
+            for row in rows {
+                let dy = y(row, p, b) - my;
+                let dr = Vector2::new(r(row, p, 0, b), r(row, p, 1, b)) - mr;
+                *normal_p += dr * dr.transpose();
+                rhs += dr * dy;
+                data.push((p, dy, dr));
+            }
         }
     }
-    if den.sqrt() < 1e-6 {
-        return Err(BbaError::InsufficientSignal(den.sqrt()));
+    let normal = per_plane[0] + per_plane[1];
+    let signal = [normal[(0, 0)].sqrt(), normal[(1, 1)].sqrt()];
+    if signal.iter().any(|s| *s < 1e-6) {
+        return Err(BbaError::InsufficientSignal(signal[0].min(signal[1])));
     }
-    let s = num / den;
-    let mut ss = 0.0;
-    for (i, r) in &rows {
-        for b in 0..nb {
-            let e = r[b] - means[b] - s * (i - i_mean) * model.response_m_per_rad[b];
-            ss += e * e;
-        }
+    let inverse = normal.try_inverse().ok_or(BbaError::InsufficientSignal(0.0))?;
+    let d = inverse * rhs;
+    let mut ss = [0.0; 2];
+    for (p, dy, dr) in &data {
+        ss[*p] += (dy - dr.dot(&d)).powi(2);
     }
+    // each plane: nb offsets and its share of the two displacements
     let dof = (rows.len() * nb).saturating_sub(nb + 1).max(1) as f64;
-    let noise = (ss / dof).sqrt().max(NOISE_FLOOR_M);
-    let sigma_s = noise / den.sqrt();
-    // with the regressor g(I), the slope is the displacement itself
-    let d = s;
-    let sigma_d = sigma_s;
+    let noise = ss.map(|s| (s / dof).sqrt().max(NOISE_FLOOR_M));
+    // unweighted least squares with the noise of each plane
+    let cov_d = inverse * (per_plane[0] * noise[0].powi(2) + per_plane[1] * noise[1].powi(2)) * inverse;
 
     // Beam position at the quad centre from the readings at I = 0.
-    let at_zero: Vec<&Vec<f64>> = rows.iter().filter(|(gi, _)| *gi == 0.0).map(|(_, r)| *r).collect();
+    let at_zero: Vec<&Row> = rows.iter().filter(|r| r.current_a == 0.0).collect();
     if at_zero.is_empty() {
         return Err(BbaError::Inconsistent("no readings at zero current".into()));
     }
-    let avg = |b: usize| at_zero.iter().map(|r| r[b]).sum::<f64>() / at_zero.len() as f64;
-    let (xa, xb) = (avg(model.local.upstream_bpm), avg(model.local.downstream_bpm));
-    let centre = |xa: f64, xb: f64, d: f64| centre_position(model, xa, xb, d).0;
-    let (xc, slope) = centre_position(model, xa, xb, d);
-    let offset = xc - d;
-    // Linear error propagation through the reconstruction.
-    let sigma_mean = noise / (at_zero.len() as f64).sqrt();
+    let avg = |p: usize, b: usize| at_zero.iter().map(|r| r.reading[p][b]).sum::<f64>() / at_zero.len() as f64;
+    let l = &model.local;
+    let read = Vector4::new(
+        avg(0, l.upstream_bpm),
+        avg(1, l.upstream_bpm),
+        avg(0, l.downstream_bpm),
+        avg(1, l.downstream_bpm),
+    );
+    let (centre, offsets) = reconstruct(l, &read, &d)?;
+    // Linear error propagation through the (linear) reconstruction.
     let h = 1e-6;
-    let dxa = (centre(xa + h, xb, d) - xc) / h;
-    let dxb = (centre(xa, xb + h, d) - xc) / h;
-    let dd = (centre(xa, xb, d + h) - xc) / h - 1.0;
-    let sigma = ((dxa * sigma_mean).powi(2) + (dxb * sigma_mean).powi(2) + (dd * sigma_d).powi(2)).sqrt();
-    Ok(Pass {
-        slope_rad: slope,
-        fit: BbaFit {
-            kick_per_a_rad: sign * model.dk1_per_a * model.length_m * d,
-            displacement_m: d,
-            offset_m: offset,
-            sigma_m: sigma,
-            chi2: ss / dof,
-            residual_rms_m: (ss / (rows.len() * nb) as f64).sqrt(),
-            readings: rows.len(),
-        },
-    })
+    let mut j_read = SMatrix::<f64, 2, 4>::zeros();
+    for i in 0..4 {
+        let mut r2 = read;
+        r2[i] += h;
+        j_read.set_column(i, &((reconstruct(l, &r2, &d)?.1 - offsets) / h));
+    }
+    let mut j_d = Matrix2::zeros();
+    for q in 0..2 {
+        let mut d2 = d;
+        d2[q] += h;
+        j_d.set_column(q, &((reconstruct(l, &read, &d2)?.1 - offsets) / h));
+    }
+    let var_mean = |p: usize| noise[p].powi(2) / at_zero.len() as f64;
+    let cov_read = Matrix4::from_diagonal(&Vector4::new(var_mean(0), var_mean(1), var_mean(0), var_mean(1)));
+    let cov = j_read * cov_read * j_read.transpose() + j_d * cov_d * j_d.transpose();
+    let sign = [-1.0, 1.0];
+    let fit = |p: usize| BbaFit {
+        kick_per_a_rad: sign[p] * model.dk1_per_a * model.length_m * d[p],
+        displacement_m: d[p],
+        offset_m: offsets[p],
+        sigma_m: cov[(p, p)].sqrt(),
+        chi2: ss[p] / dof,
+        residual_rms_m: (ss[p] / (rows.len() * nb) as f64).sqrt(),
+        readings: rows.len(),
+    };
+    Ok(Pass { fits: [fit(0), fit(1)], slopes_rad: [centre[1], centre[3]] })
 }
 
-/// Beam position at the quad centre: x_a at the upstream BPM with unknown
-/// angle, transported to the centre, kicked by the quad's offset dipole
-/// term (±K·L·(x_c − d)), transported on to the downstream BPM where it
-/// must read x_b; linear in the unknown angle.
-fn centre_position(model: &BbaModel, xa: f64, xb: f64, d: f64) -> (f64, f64) {
-    let kappa = match model.plane {
-        Plane::Horizontal => model.k1_per_m2 * model.length_m,
-        Plane::Vertical => -model.k1_per_m2 * model.length_m,
-    };
-    let [oa, oc, ob] = model.local.model_orbit_m;
-    // deviations from the model orbit; the offset's dipole kick is the
-    // one source the model does not have: κ·dx with dx = x_c − d
-    let at_centre = |pa: f64| model.local.to_centre * Vector2::new(xa - oa, pa);
-    let after = |pa: f64| -> f64 {
-        let c = at_centre(pa);
-        let kicked = Vector2::new(c[0], c[1] + kappa * (oc + c[0] - d - model.local.model_offset_m));
-        (model.local.from_centre * kicked)[0]
-    };
-    let (b0, b1) = (after(0.0), after(1.0));
-    let pa = (xb - ob - b0) / (b1 - b0);
-    let c = at_centre(pa);
-    // slope in the quad: before the centre kick plus half of it (the
-    // model orbit's own slope is part of the deviation-free reference)
-    let slope = model.local.model_centre_slope_rad + c[1] + kappa * (oc + c[0] - d - model.local.model_offset_m) / 2.0;
-    (oc + c[0], slope)
+/// The beam's state (x, x′, y, y′) at the quad centre and the quad's axis
+/// (x, y) in BPM coordinates, from the readings `read` = (x_a, y_a, x_b,
+/// y_b) at the BPMs around it and the displacements `d`: the deviation from
+/// the model orbit at the upstream BPM (its angles unknown) is carried
+/// through the quad, whose axis is Δm away from the model's (Δm unknown:
+/// shifting a linear map's axis adds (1 − M)·Δm), to the downstream BPM,
+/// where it must read (x_b, y_b); and the axis is where the beam is d away
+/// from: x_c − d = m + Δm. Four linear equations in (angles, Δm).
+fn reconstruct(
+    l: &LocalOptics,
+    read: &Vector4<f64>,
+    d: &Vector2<f64>,
+) -> Result<(Vector4<f64>, Vector2<f64>), BbaError> {
+    let (ma, mc, mb) = (l.model_upstream, l.model_centre, l.model_downstream);
+    let unit = |i: usize| Vector4::from_fn(|k, _| f64::from(u8::from(k == i)));
+    let v0 = l.to_entrance * Vector4::new(read[0] - ma[0], 0.0, read[1] - ma[2], 0.0);
+    // columns: the unknowns (angle x, angle y, Δm_x, Δm_y)
+    let at_entrance = [l.to_entrance * unit(1), l.to_entrance * unit(3), Vector4::zeros(), Vector4::zeros()];
+    let shift = |m: &Matrix4<f64>, q: usize| (Matrix4::identity() - m) * unit(POS[q]);
+    let at_centre =
+        |j: usize| l.first_half * at_entrance[j] + if j >= 2 { shift(&l.first_half, j - 2) } else { Vector4::zeros() };
+    let at_exit = |j: usize| l.quad * at_entrance[j] + if j >= 2 { shift(&l.quad, j - 2) } else { Vector4::zeros() };
+    let mut a = Matrix4::zeros();
+    for j in 0..4 {
+        let down = l.to_downstream * at_exit(j);
+        let c = at_centre(j);
+        for q in 0..2 {
+            a[(q, j)] = down[POS[q]];
+            // Δm_q − x_c,q = −(m_q + d_q) + model centre
+            a[(2 + q, j)] = f64::from(u8::from(j == 2 + q)) - c[POS[q]];
+        }
+    }
+    let down0 = l.to_downstream * l.quad * v0;
+    let centre0 = l.first_half * v0;
+    let rhs = Vector4::new(
+        read[2] - mb[0] - down0[0],
+        read[3] - mb[2] - down0[2],
+        mc[0] + centre0[0] - d[0] - l.model_offset_m[0],
+        mc[2] + centre0[2] - d[1] - l.model_offset_m[1],
+    );
+    let u = a.lu().solve(&rhs).ok_or_else(|| {
+        BbaError::Inconsistent("the optics between the BPMs around the quad do not determine the beam there".into())
+    })?;
+    let zc = centre0 + (0..4).map(|j| at_centre(j) * u[j]).fold(Vector4::zeros(), |s, v| s + v);
+    let centre = mc + zc;
+    Ok((centre, Vector2::new(centre[0] - d[0], centre[2] - d[1])))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Orbit change per unit displacement per ampere: [plane][plane of d][bpm].
+    const RESPONSE: [[[f64; 4]; 2]; 2] =
+        [[[10.0, -5.0, 3.0, 8.0], [0.1, 0.2, -0.1, 0.0]], [[0.0, 0.3, 0.1, -0.2], [4.0, 6.0, -7.0, 2.0]]];
+
+    fn drift(l: f64) -> Matrix4<f64> {
+        let mut m = Matrix4::identity();
+        m[(0, 1)] = l;
+        m[(2, 3)] = l;
+        m
+    }
+
+    /// Four BPMs, the quad between the first two with 0.5 m of drift on
+    /// each side and no strength of its own (a straight line through it).
     fn model() -> BbaModel {
+        let change = |i: f64, p: usize| -> [Vec<f64>; 4] {
+            let r = |q: usize| RESPONSE[p][q].iter().map(|v| 0.01 * i * v).collect();
+            [r(0), vec![0.0; 4], r(1), vec![0.0; 4]]
+        };
         BbaModel {
-            plane: Plane::Horizontal,
-            response_m_per_rad: vec![10.0, -5.0, 3.0, 8.0],
-            response_gradient: vec![0.0; 4],
+            responses: [0.0, -2.0, 2.0]
+                .iter()
+                .map(|&i| StepResponse { current_a: i, change: [change(i, 0), change(i, 1)] })
+                .collect(),
             dk1_per_a: -0.03,
-            self_response_m_per_rad: 0.0,
-            k1_per_m2: 2.0,
+            k1_per_m2: 0.0,
             length_m: 0.25,
             local: LocalOptics {
                 upstream_bpm: 0,
                 downstream_bpm: 1,
-                to_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
-                from_centre: Matrix2::new(1.0, 0.5, 0.0, 1.0),
-                model_orbit_m: [0.0; 3],
-                model_centre_slope_rad: 0.0,
-                model_offset_m: 0.0,
+                to_entrance: drift(0.5),
+                first_half: Matrix4::identity(),
+                quad: Matrix4::identity(),
+                to_downstream: drift(0.5),
+                model_upstream: Vector4::zeros(),
+                model_centre: Vector4::zeros(),
+                model_downstream: Vector4::zeros(),
+                model_offset_m: [0.0; 2],
             },
         }
     }
 
+    fn steps(d: [f64; 2], offsets: [[f64; 4]; 2]) -> [Vec<Step>; 2] {
+        std::array::from_fn(|p| {
+            [0.0, -2.0, 0.0, 2.0, 0.0]
+                .iter()
+                .map(|&i| Step {
+                    current_a: i,
+                    readings: vec![
+                        (0..4)
+                            .map(|b| offsets[p][b] + (0..2).map(|q| d[q] * 0.01 * i * RESPONSE[p][q][b]).sum::<f64>())
+                            .collect();
+                        2
+                    ],
+                })
+                .collect()
+        })
+    }
+
     #[test]
-    fn recovers_a_synthetic_kick_exactly() {
-        let m = model();
-        let s_true = 2e-6;
-        let offsets = [1e-4, -2e-4, 5e-5, 0.0];
-        let steps: Vec<Step> = [0.0, -2.0, 0.0, 2.0, 0.0]
-            .iter()
-            .map(|&i| Step {
-                current_a: i,
-                readings: vec![(0..4).map(|b| offsets[b] + s_true * i * m.response_m_per_rad[b]).collect(); 2],
-            })
-            .collect();
-        let f = fit(&m, &steps).unwrap();
-        assert!((f.kick_per_a_rad - s_true).abs() < 1e-18);
-        assert!((f.displacement_m - (-s_true / (-0.03 * 0.25))).abs() < 1e-15);
-        assert!((f.offset_m - (f.displacement_m * 0.0 + f.offset_m)).abs() < 1e-18);
-        assert!(f.residual_rms_m < 1e-18);
+    fn recovers_synthetic_displacements_and_centres_exactly() {
+        let d = [3e-5, -2e-5];
+        let offsets = [[1e-4, -2e-4, 5e-5, 0.0], [-3e-5, 7e-5, 0.0, 1e-5]];
+        let [x, y] = steps(d, offsets);
+        let fits = fit(&model(), &x, &y).unwrap();
+        for p in 0..2 {
+            assert!((fits[p].displacement_m - d[p]).abs() < 1e-17, "{:?}", fits[p]);
+            // straight line between BPMs 0 and 1: the beam at the centre is
+            // their mean, the quad's centre d away from it
+            let want = (offsets[p][0] + offsets[p][1]) / 2.0 - d[p];
+            assert!((fits[p].offset_m - want).abs() < 1e-15, "{} vs {want}", fits[p].offset_m);
+            assert!(fits[p].residual_rms_m < 1e-17);
+        }
     }
 
     #[test]
     fn no_variation_is_an_error() {
         let steps = vec![Step { current_a: 0.0, readings: vec![vec![0.0; 4]; 3] }];
-        assert_eq!(fit(&model(), &steps), Err(BbaError::NoSteps));
+        assert_eq!(fit(&model(), &steps, &steps), Err(BbaError::NoSteps));
+    }
+
+    #[test]
+    fn a_current_the_model_does_not_know_is_an_error() {
+        let [mut x, mut y] = steps([1e-5, 0.0], [[0.0; 4]; 2]);
+        x[1].current_a = -1.5;
+        y[1].current_a = -1.5;
+        assert!(matches!(fit(&model(), &x, &y), Err(BbaError::Inconsistent(m)) if m.contains("-1.5 A")));
+    }
+
+    #[test]
+    fn the_orbit_without_the_measurement_is_the_zero_current_mean() {
+        let [x, _] = steps([1e-5, 0.0], [[1.0, 2.0, 3.0, 4.0], [0.0; 4]]);
+        assert_eq!(zero_current_orbit(&x), Some(vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(step_currents(&x), vec![0.0, -2.0, 2.0]);
     }
 }

@@ -1,60 +1,78 @@
-//! Builds the BBA measurement model of one quad from the design optics.
-use nalgebra::{Matrix2, Matrix6};
+//! Builds the BBA measurement model of one quad from the analyst's model
+//! (linear maps around its closed orbit).
+//!
+//! The orbit change a strength step causes depends only on the beam's
+//! state relative to the quad's magnetic axis. With Q the quad's map (about
+//! its axis) and T the map of the rest of the ring (quad exit → quad
+//! entrance), the closed orbit at the entrance, relative to the axis, is
+//! u = (1 − T·Q)⁻¹·c, where c collects everything else and does not change
+//! when Q does. Stepping Q → Q′ therefore moves the beam at the quad exit
+//! by D·u with D = Q′·(1 − T·Q′)⁻¹·(1 − T·Q) − Q: exact for linear optics,
+//! thick quad, every order of the step, and, with the 6D maps of a ring
+//! with cavities, the energy change of a fixed RF frequency.
+use nalgebra::{DMatrix, Matrix4, Matrix6, Vector4};
 
-use crate::bba::{BbaModel, LocalOptics};
-use crate::integrators::{Dynamics, pass};
+use crate::bba::{BbaError, BbaModel, LocalOptics, StepResponse};
+use crate::integrators::{Dynamics, PassContext, pass};
 use crate::jacobian::Linearised;
-use crate::lattice::{ElementId, ElementKind, Lattice, Plane};
+use crate::lattice::{Element, ElementId, ElementKind, Lattice};
 use crate::optics::{OpticsError, RingOptics};
-use crate::orm::{Corrector, orbit_response};
 use crate::real::Dual;
 use crate::tracking::context;
 
-fn block(m: &Matrix6<f64>, plane: Plane) -> Matrix2<f64> {
-    let k = 2 * plane.index();
-    m.fixed_view::<2, 2>(k, k).into_owned()
+fn transverse(m: &Matrix6<f64>) -> Matrix4<f64> {
+    m.fixed_view::<4, 4>(0, 0).into_owned()
 }
 
-/// Transfer matrix of half of element `id` (entrance → centre), of the
-/// other half, and the reference orbit at the centre.
-fn halves(lattice: &Lattice, reference: &Reference, id: ElementId) -> (Matrix6<f64>, Matrix6<f64>, [f64; 6]) {
-    let ctx = context(lattice, reference.dynamics, 0);
-    let mut half = lattice.element(id).clone();
+fn state(z: &[f64; 6]) -> Vector4<f64> {
+    Vector4::new(z[0], z[1], z[2], z[3])
+}
+
+/// Linear map of one pass through `element` from `start`.
+fn element_map(element: &Element, ctx: &PassContext, start: [f64; 6]) -> Linearised {
+    let mut r: [Dual<6>; 6] = std::array::from_fn(|i| Dual::seed(start[i], i));
+    pass(element, &mut r, ctx);
+    Linearised { coords: nalgebra::Vector6::from_fn(|i, _| r[i].v), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
+}
+
+/// The first half of a quad (entrance → centre).
+fn half_of(element: &Element) -> Element {
+    let mut half = element.clone();
     if let ElementKind::Quadrupole(q) | ElementKind::Sextupole(q) = &mut half.kind {
         q.length_m /= 2.0;
         q.body.n_steps = (q.body.n_steps / 2).max(1);
     }
-    let jac = |start: [f64; 6]| -> Linearised {
-        let mut r: [Dual<6>; 6] = std::array::from_fn(|i| Dual::seed(start[i], i));
-        pass(&half, &mut r, &ctx);
-        Linearised { coords: nalgebra::Vector6::from_fn(|i, _| r[i].v), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
-    };
-    let first = jac(reference.orbit[id.0]);
-    let mid: [f64; 6] = std::array::from_fn(|i| first.coords[i]);
-    (first.jacobian, jac(mid).jacobian, mid)
+    half
 }
 
-/// Transfer from the exit of element `from` to the entrance of `to`
-/// (wrapping once around the ring if `to` comes first).
-fn between(optics: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
+/// Transfer from the exit of element `from` to the exit of element `to`
+/// (wrapping once around the ring if `to` does not come after `from`).
+fn exit_to_exit(reference: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
     let inv = |m: &Matrix6<f64>| m.try_inverse().unwrap_or_else(Matrix6::identity);
-    let exit_from = optics.transfer[from.0];
-    let entrance_to = if to.0 == 0 { Matrix6::identity() } else { optics.transfer[to.0 - 1] };
-    if to.0 > from.0 { entrance_to * inv(&exit_from) } else { entrance_to * optics.one_turn * inv(&exit_from) }
+    let (exit_from, exit_to) = (reference.transfer[from.0], reference.transfer[to.0]);
+    if to.0 > from.0 { exit_to * inv(&exit_from) } else { exit_to * reference.one_turn * inv(&exit_from) }
+}
+
+/// Transfer from the exit of element `from` to the entrance of `to`.
+fn exit_to_entrance(reference: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
+    if to.0 == 0 {
+        return exit_to_exit(reference, from, ElementId(reference.transfer.len() - 1));
+    }
+    exit_to_exit(reference, from, ElementId(to.0 - 1))
 }
 
 /// Which orbit the readings are: δ fixed (4D) or RF frequency fixed (what
 /// a ring with cavities shows: a kick changes the path length, the energy
-/// follows, the orbit gains −η_b·η_q·θ/(α_c·C)).
+/// follows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrbitKind {
     FixedMomentum,
     FixedRf,
 }
 
-/// The orbit and transfer maps the readings are compared with: by default
-/// the 4D optics' own; for fixed-RF readings, the 6D closed orbit of the
-/// analyst's model and the maps around it (`reference_6d`).
+/// The orbit and transfer maps the readings are compared with: the 4D
+/// optics' own (fixed momentum), or the 6D closed orbit of the analyst's
+/// model with the maps around it (fixed RF, `reference_6d`).
 #[derive(Clone, Debug)]
 pub struct Reference {
     /// Orbit at the entrance of each element (and the ring end).
@@ -74,6 +92,13 @@ impl Reference {
             dynamics: Dynamics::FourD,
         }
     }
+
+    pub fn kind(&self) -> OrbitKind {
+        match self.dynamics {
+            Dynamics::FourD => OrbitKind::FixedMomentum,
+            _ => OrbitKind::FixedRf,
+        }
+    }
 }
 
 /// The reference of fixed-RF readings: the 6D closed orbit (cavities,
@@ -89,132 +114,122 @@ pub fn reference_6d(lattice: &Lattice) -> Result<Reference, OpticsError> {
     Ok(Reference { orbit, transfer, one_turn, dynamics: Dynamics::SixDRadiation })
 }
 
-/// The BBA model of quad `quad` in `plane`, with `bpms` the BPMs read.
-#[allow(clippy::too_many_arguments)]
+/// The closed-orbit problem's dimension: the transverse block for fixed
+/// momentum (δ and ct are not closed), all six coordinates for fixed RF.
+fn dimension(kind: OrbitKind) -> usize {
+    match kind {
+        OrbitKind::FixedMomentum => 4,
+        OrbitKind::FixedRf => 6,
+    }
+}
+
+fn sub(m: &Matrix6<f64>, n: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(n, n, |i, j| m[(i, j)])
+}
+
+/// The model beam from the upstream BPM `from` (state `start` at its exit)
+/// through the elements `as_set` has up to the downstream BPM `to`: its
+/// state at the centre of `quad` and at the exit of `to`.
+fn local_orbit(
+    as_set: &Lattice,
+    ctx: &PassContext,
+    start: [f64; 6],
+    from: ElementId,
+    quad: ElementId,
+    to: ElementId,
+) -> ([f64; 6], [f64; 6]) {
+    let n = as_set.len();
+    let mut z = start;
+    let mut i = (from.0 + 1) % n;
+    while i != quad.0 {
+        pass(as_set.element(ElementId(i)), &mut z, ctx);
+        i = (i + 1) % n;
+    }
+    let mut centre = z;
+    pass(&half_of(as_set.element(quad)), &mut centre, ctx);
+    while i != to.0 {
+        pass(as_set.element(ElementId(i)), &mut z, ctx);
+        i = (i + 1) % n;
+    }
+    pass(as_set.element(to), &mut z, ctx);
+    (centre, z)
+}
+
+/// The BBA model of quad `quad` (both planes) for a measurement stepping
+/// the auxiliary supply through `currents_a`, with `bpms` the BPMs read.
+/// `lattice` is the analyst's model with `reference` its orbit and maps
+/// (matched onto the measured orbit, see `orbit_match`); `as_set` the same
+/// machine without the matching kicks: between the BPMs around the quad
+/// the beam passes the elements as set, not the matching's stand-ins for
+/// the unknown errors.
 pub fn bba_model(
     lattice: &Lattice,
-    optics: &RingOptics,
+    as_set: &Lattice,
     reference: &Reference,
     quad: ElementId,
-    plane: Plane,
     dk1_per_a: f64,
+    currents_a: &[f64],
     bpms: &[ElementId],
-    orbit: OrbitKind,
-) -> Result<BbaModel, OpticsError> {
-    // responses at the BPMs, then at the quad's entrance and exit
-    let mut points = bpms.to_vec();
-    points.extend([ElementId(quad.0.saturating_sub(1)), quad]);
-    let orm = orbit_response(lattice, optics, &[Corrector { element: quad, plane }], &points)?;
-    let column: Vec<f64> = match plane {
-        Plane::Horizontal => orm.x.column(0).iter().copied().collect(),
-        Plane::Vertical => orm.y.column(0).iter().copied().collect(),
+) -> Result<BbaModel, BbaError> {
+    let ctx = context(lattice, reference.dynamics, 0);
+    let element = lattice.element(quad);
+    let (k1, length) = match &element.kind {
+        ElementKind::Quadrupole(q) => (q.body.polynom_b.get(1).copied().unwrap_or(0.0), q.length_m),
+        _ => return Err(BbaError::NotAQuadrupole(element.name.clone())),
     };
-    let mut response = column[..bpms.len()].to_vec();
-    let mut entrance_exit_self = (column[bpms.len()] + column[bpms.len() + 1]) / 2.0;
-    if orbit == OrbitKind::FixedRf && plane == Plane::Horizontal {
-        let eta = |id: ElementId| optics.points[id.0].dispersion[0];
-        let eta_q = (eta(quad) + eta(ElementId(quad.0 + 1))) / 2.0;
-        let scale = eta_q / (optics.momentum_compaction * lattice.circumference_m());
-        for (r, b) in response.iter_mut().zip(bpms) {
-            *r -= eta(*b) * scale;
-        }
-        entrance_exit_self -= eta_q * scale;
+    if bpms.is_empty() {
+        return Err(BbaError::NoBpms);
     }
+    let entrance = reference.orbit[quad.0];
+    let q0 = element_map(element, &ctx, entrance).jacobian;
+    let first_half = element_map(&half_of(element), &ctx, entrance);
+    let h1 = first_half.jacobian;
+    let h1_inv = h1.try_inverse().ok_or(BbaError::SingularOptics("the quad's half map is not invertible"))?;
+    let n = dimension(reference.kind());
+    let rest = exit_to_entrance(reference, quad, quad);
+    let one = DMatrix::<f64>::identity(n, n);
+    let closing = &one - sub(&(rest * q0), n);
+    let to_bpm: Vec<Matrix6<f64>> = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect();
+    let responses = currents_a
+        .iter()
+        .map(|&current_a| {
+            let mut stepped = element.clone();
+            if let Some(b) = stepped.body_mut() {
+                b.polynom_b[1] += dk1_per_a * current_a;
+            }
+            let q1 = element_map(&stepped, &ctx, entrance).jacobian;
+            let open = (&one - sub(&(rest * q1), n))
+                .lu()
+                .solve(&closing)
+                .ok_or(BbaError::SingularOptics("no closed orbit with the stepped quad"))?;
+            // D·H1⁻¹: change at the quad exit per unit state at the centre
+            let d = (sub(&q1, n) * open - sub(&q0, n)) * sub(&h1_inv, n);
+            let at = |m: &Matrix6<f64>, row: usize, col: usize| (0..n).map(|j| m[(row, j)] * d[(j, col)]).sum::<f64>();
+            let plane = |row: usize| std::array::from_fn(|c| to_bpm.iter().map(|m| at(m, row, c)).collect());
+            Ok(StepResponse { current_a, change: [plane(0), plane(2)] })
+        })
+        .collect::<Result<Vec<_>, BbaError>>()?;
     let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
     let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
-    let (h1, h2, centre) = halves(lattice, reference, quad);
-    let to_centre = h1 * between(reference, bpms[upstream], quad);
-    let exit = ElementId(quad.0 + 1);
-    let after =
-        if exit.0 < lattice.len() { between_entrance(reference, exit, bpms[downstream]) } else { Matrix6::identity() };
-    let from_centre = after * h2;
-    let k = 2 * plane.index();
-    let at_exit = |b: ElementId| reference.orbit[b.0 + 1][k];
-    let model_orbit_m = [at_exit(bpms[upstream]), centre[k], at_exit(bpms[downstream])];
-    let (k1, length) = match &lattice.element(quad).kind {
-        ElementKind::Quadrupole(q) => (q.body.polynom_b.get(1).copied().unwrap_or(0.0), q.length_m),
-        _ => (0.0, 0.0),
-    };
-    let (gradient, self_response) = split_quad_responses(lattice, quad, plane, bpms, orbit)?;
+    let offset = element.misalignment;
+    let (a, b) = (bpms[upstream], bpms[downstream]);
+    let (centre, at_downstream) = local_orbit(as_set, &ctx, reference.orbit[a.0 + 1], a, quad, b);
     Ok(BbaModel {
-        plane,
-        response_gradient: gradient,
-        response_m_per_rad: response,
+        responses,
         dk1_per_a,
-        // the Simpson average; the entrance/exit mean is kept as a check
-        self_response_m_per_rad: if self_response.is_finite() { self_response } else { entrance_exit_self },
-        k1_per_m2: k1,
         length_m: length,
+        k1_per_m2: k1,
         local: LocalOptics {
             upstream_bpm: upstream,
             downstream_bpm: downstream,
-            to_centre: block(&to_centre, plane),
-            from_centre: block(&from_centre, plane),
-            model_orbit_m,
-            model_centre_slope_rad: centre[k + 1],
-            model_offset_m: {
-                let m = lattice.element(quad).misalignment;
-                if plane == Plane::Horizontal { m.dx_m } else { m.dy_m }
-            },
+            to_entrance: transverse(&exit_to_entrance(reference, bpms[upstream], quad)),
+            first_half: transverse(&h1),
+            quad: transverse(&q0),
+            to_downstream: transverse(&to_bpm[downstream]),
+            model_upstream: state(&reference.orbit[a.0 + 1]),
+            model_centre: state(&centre),
+            model_downstream: state(&at_downstream),
+            model_offset_m: [offset.dx_m, offset.dy_m],
         },
     })
-}
-
-/// Transfer from the entrance of element `from` to the exit of `to`.
-fn between_entrance(optics: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
-    let inv = |m: &Matrix6<f64>| m.try_inverse().unwrap_or_else(Matrix6::identity);
-    let entrance_from = if from.0 == 0 { Matrix6::identity() } else { optics.transfer[from.0 - 1] };
-    let exit_to = optics.transfer[to.0];
-    if to.0 >= from.0 { exit_to * inv(&entrance_from) } else { exit_to * optics.one_turn * inv(&entrance_from) }
-}
-
-/// (R_second − R_first)·L/8 at every BPM: with R_first/R_second the
-/// responses to a uniform kick on each half of the quad. The kick of a
-/// strength change is ΔK·(x(s) − dx), not uniform when the beam crosses the
-/// quad at a slope x′; its response is g·(d_c·R + x′·this), d_c the
-/// displacement at the centre.
-///
-/// Also returns the self response: the change of the beam position
-/// averaged over the quad (Simpson: entrance, centre, exit) per unit
-/// uniform kick on the quad.
-fn split_quad_responses(
-    lattice: &Lattice,
-    quad: ElementId,
-    plane: Plane,
-    bpms: &[ElementId],
-    orbit: OrbitKind,
-) -> Result<(Vec<f64>, f64), OpticsError> {
-    let mut elements = lattice.elements().to_vec();
-    let mut half = elements[quad.0].clone();
-    let length = half.length_m();
-    if let ElementKind::Quadrupole(q) = &mut half.kind {
-        q.length_m /= 2.0;
-        q.body.n_steps = (q.body.n_steps / 2).max(1);
-    }
-    elements.splice(quad.0..=quad.0, [half.clone(), half]);
-    let split = Lattice::new(lattice.name(), lattice.energy_ev(), elements);
-    let optics = crate::optics::linear_optics_4d(&split, 0.0, None)?;
-    let mut shifted: Vec<ElementId> = bpms.iter().map(|b| if b.0 > quad.0 { ElementId(b.0 + 1) } else { *b }).collect();
-    // entrance (exit of the element before), centre, exit of the quad
-    shifted.extend([ElementId(quad.0.saturating_sub(1)), ElementId(quad.0), ElementId(quad.0 + 1)]);
-    let halves = [ElementId(quad.0), ElementId(quad.0 + 1)];
-    let correctors: Vec<Corrector> = halves.iter().map(|&element| Corrector { element, plane }).collect();
-    let orm = orbit_response(&split, &optics, &correctors, &shifted)?;
-    let m = if plane == Plane::Horizontal { &orm.x } else { &orm.y };
-    let mut r: [Vec<f64>; 2] = [m.column(0).iter().copied().collect(), m.column(1).iter().copied().collect()];
-    if orbit == OrbitKind::FixedRf && plane == Plane::Horizontal {
-        let eta = |id: ElementId| optics.points[id.0].dispersion[0];
-        let circ = optics.momentum_compaction * split.circumference_m();
-        for (k, h) in halves.iter().enumerate() {
-            let eta_h = (eta(*h) + eta(ElementId(h.0 + 1))) / 2.0;
-            for (v, b) in r[k].iter_mut().zip(&shifted) {
-                *v -= eta(*b) * eta_h / circ;
-            }
-        }
-    }
-    let n = bpms.len();
-    let uniform = |i: usize| (r[0][i] + r[1][i]) / 2.0;
-    let self_response = (uniform(n) + 4.0 * uniform(n + 1) + uniform(n + 2)) / 6.0;
-    let gradient = r[0][..n].iter().zip(&r[1][..n]).map(|(a, b)| (b - a) * length / 8.0).collect();
-    Ok((gradient, self_response))
 }

@@ -14,6 +14,7 @@ pub mod jacobian;
 pub mod lattice;
 pub mod optics;
 pub mod orbit;
+pub mod orbit_match;
 pub mod orm;
 pub mod real;
 pub mod tracking;

@@ -1,34 +1,36 @@
 //! Beam-based alignment on the BESSY II lattice: the fit recovers hidden
-//! quadrupole offsets from simulated orbit readings (issue 6). 4D orbits,
-//! no noise, offsets of 10–30 µm.
+//! quadrupole offsets from simulated orbit readings (issue 6): fixed-RF
+//! orbits with radiation (what the twin's BPMs show), no noise, offsets of
+//! 10–30 µm, the analyst's model steered onto the measured orbit.
 mod common;
 
 use common::bessy2;
 use twin_engine::bba::{Step, fit};
-use twin_engine::bba_model::{OrbitKind, Reference, bba_model};
+use twin_engine::bba_model::bba_model;
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
-use twin_engine::optics::linear_optics_4d;
-use twin_engine::orbit::closed_orbit_4d;
+use twin_engine::orbit::closed_orbit_6d;
+use twin_engine::orbit_match::match_orbit_6d;
 use twin_engine::tracking::{context, track_turn_observed};
 
 /// Auxiliary winding: effective main-coil current per ampere of QSPAZR.
 const AUX_TURNS_RATIO: f64 = -2.67857;
+/// One measurement, the other quad's offset unknown to the analyst: the
+/// matched model leaves 0.02–0.17 µm (the issue asks for 1 µm).
+const TOLERANCE_M: f64 = 0.25e-6;
 
 fn orbit_at_bpms(lattice: &Lattice, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
-    let o = closed_orbit_4d(lattice, 0.0, None).unwrap();
+    let o = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None).unwrap();
     let mut r = o.coords;
     let mut at = vec![[0.0; 6]; lattice.len()];
-    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::FourD, 0), |id, p| at[id.0] = *p).unwrap();
+    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |id, p| at[id.0] = *p).unwrap();
     (bpms.iter().map(|b| at[b.0][0]).collect(), bpms.iter().map(|b| at[b.0][2]).collect())
 }
 
 #[test]
 fn bba_recovers_small_hidden_offsets_without_noise() {
     let design = bessy2();
-    let optics = linear_optics_4d(&design, 0.0, None).unwrap();
-    let reference = Reference::from_optics(&optics);
     let bpms = design.bpms();
     let mut truth = design.clone();
     // (quad, dx, dy, magnetic strength of its calibration)
@@ -49,12 +51,15 @@ fn bba_recovers_small_hidden_offsets_without_noise() {
             steps_y.push(Step { current_a: current, readings: vec![y.clone(), y] });
         }
         truth.set_polynom_b(q, 1, k0).unwrap();
-        for (plane, steps, want) in [(Plane::Horizontal, &steps_x, dx), (Plane::Vertical, &steps_y, dy)] {
-            let model =
-                bba_model(&design, &optics, &reference, q, plane, dk1_per_a, &bpms, OrbitKind::FixedMomentum).unwrap();
-            let f = fit(&model, steps).unwrap();
+        let mut analyst = design.clone();
+        let as_set = design.clone();
+        let measured = (&steps_x[0].readings[0], &steps_y[0].readings[0]);
+        let reference = match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1]).unwrap();
+        let model = bba_model(&analyst, &as_set, &reference, q, dk1_per_a, &[0.0, -2.0, 2.0], &bpms).unwrap();
+        let fits = fit(&model, &steps_x, &steps_y).unwrap();
+        for (f, plane, want) in [(fits[0], Plane::Horizontal, dx), (fits[1], Plane::Vertical, dy)] {
             assert!(
-                (f.offset_m - want).abs() < 1e-6,
+                (f.offset_m - want).abs() < TOLERANCE_M,
                 "{name} {plane:?}: fitted {:.3e} vs hidden {want:.3e} (d = {:.3e})",
                 f.offset_m,
                 f.displacement_m

@@ -19,7 +19,7 @@ pub const READINGS_PER_STEP: usize = 3;
 /// Passes of refitting a multi-quad run: each quad again, with the centres
 /// of the others from the previous pass in the analyst's model (their
 /// offset kicks are then known between the BPMs around a quad).
-pub const REFIT_PASSES: usize = 3;
+pub const REFIT_PASSES: usize = 2;
 
 /// Where a measurement stands.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,10 +2,9 @@
 use std::sync::atomic::Ordering;
 
 use epics_pvxs_sys::WriteValue;
-use twin_engine::bba::{BbaFit, Step, fit};
-use twin_engine::bba_model::{OrbitKind, bba_model, reference_6d};
-use twin_engine::lattice::Plane;
-use twin_engine::optics::linear_optics_4d;
+use twin_engine::bba::{BbaError, BbaFit, Step, fit, step_currents, zero_current_orbit};
+use twin_engine::bba_model::bba_model;
+use twin_engine::orbit_match::match_orbit_6d;
 
 use super::Setpoint;
 use super::bba_publish::BbaStatus;
@@ -159,45 +158,39 @@ impl Owner {
 
     /// Fits both planes against the analyst's model: the machine as set
     /// now (converters, steerers, RF, multiplexer off) with the centres BBA
-    /// has found so far, this quad's included (the model then follows the
-    /// real orbit through the sextupoles; the fit finds what is left).
+    /// has found so far, this quad's included, steered onto the orbit
+    /// measured at zero auxiliary current (the model then follows the real
+    /// orbit through the sextupoles; the fit finds what is left).
     fn fit_quad(&self, quad: QuadId, x: &[Step], y: &[Step]) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
-        match self.fit_with(quad, x, y, true) {
+        let fits = match self.fit_with(quad, x, y, true) {
             // the estimates make a model without a closed orbit: without them
-            (Err(_), Err(_)) => self.fit_with(quad, x, y, false),
+            Err(_) => self.fit_with(quad, x, y, false),
             fits => fits,
+        };
+        match fits {
+            Ok([fx, fy]) => (Ok(fx), Ok(fy)),
+            Err(e) => (Err(anyhow::anyhow!("{e}")), Err(anyhow::anyhow!("{e}"))),
         }
     }
 
-    fn fit_with(
-        &self,
-        quad: QuadId,
-        x: &[Step],
-        y: &[Step],
-        use_estimates: bool,
-    ) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
+    fn fit_with(&self, quad: QuadId, x: &[Step], y: &[Step], use_estimates: bool) -> Result<[BbaFit; 2], BbaError> {
         let mut analyst = self.state.lattice.clone();
         for q in &self.state.schema.quads {
             let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| use_estimates).unwrap_or([0.0; 2]);
             let m = twin_engine::lattice::Misalignment { dx_m, dy_m, roll_rad: 0.0 };
-            let _ = analyst.set_misalignment(self.state.schema.quad_element(q.id), m);
+            analyst.set_misalignment(self.state.schema.quad_element(q.id), m)?;
         }
-        let prepared = linear_optics_4d(&analyst, 0.0, None)
-            .map_err(anyhow::Error::from)
-            .and_then(|o| Ok((reference_6d(&analyst)?, o)));
-        let (reference, optics) = match prepared {
-            Ok(p) => p,
-            Err(e) => return (Err(anyhow::anyhow!("{e}")), Err(e)),
+        let bpms = analyst.bpms();
+        let (Some(mx), Some(my)) = (zero_current_orbit(x), zero_current_orbit(y)) else {
+            return Err(BbaError::Inconsistent("no readings at zero current".into()));
         };
+        let as_set = analyst.clone();
+        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my])?;
         let schema = &self.state.schema;
         let dk1_per_a = AUX_TURNS_RATIO * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
-        let bpms = analyst.bpms();
-        let fit_plane = |plane: Plane, steps: &[Step]| -> anyhow::Result<BbaFit> {
-            let element = schema.quad_element(quad);
-            let model = bba_model(&analyst, &optics, &reference, element, plane, dk1_per_a, &bpms, OrbitKind::FixedRf)?;
-            Ok(fit(&model, steps)?)
-        };
-        (fit_plane(Plane::Horizontal, x), fit_plane(Plane::Vertical, y))
+        let model =
+            bba_model(&analyst, &as_set, &reference, schema.quad_element(quad), dk1_per_a, &step_currents(x), &bpms)?;
+        fit(&model, x, y)
     }
 
     fn store_result(

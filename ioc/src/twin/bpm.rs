@@ -42,6 +42,9 @@ struct Fields {
     bdata_count: Field<i32>,
 }
 
+/// Distinguishes the BBA readings' noise stream from the published one.
+const BBA_STREAM: u64 = 0x4242_4121;
+
 /// The BPM system: slot maps, noise, counters, the latest model orbit.
 pub struct BpmPublisher {
     fields: Fields,
@@ -53,6 +56,10 @@ pub struct BpmPublisher {
     noise_on: bool,
     noise_rms_m: f64,
     rng: StdRng,
+    /// The BBA service's readings draw from their own stream of the seeded
+    /// noise: a sequence of measurements is reproducible whatever the
+    /// publishing cadence consumed meanwhile.
+    bba_rng: StdRng,
     x_sign: f64,
     current_ma: f64,
     orbit_count: i32,
@@ -110,6 +117,7 @@ impl BpmPublisher {
             noise_on: cfg.noise,
             noise_rms_m: cfg.noise_rms_m,
             rng: StdRng::seed_from_u64(cfg.seed),
+            bba_rng: StdRng::seed_from_u64(cfg.seed ^ BBA_STREAM),
             x_sign: cfg.bdata_x_sign,
             current_ma: 0.0,
             orbit_count: 0,
@@ -157,7 +165,7 @@ impl BpmPublisher {
     pub fn sample(&mut self, physics: &Physics, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
         let normal =
             (self.noise_on && self.noise_rms_m > 0.0).then(|| Normal::new(0.0, self.noise_rms_m).ok()).flatten();
-        let mut noise = || normal.map_or(0.0, |n| n.sample(&mut self.rng));
+        let mut noise = || normal.map_or(0.0, |n| n.sample(&mut self.bba_rng));
         let mut x = Vec::with_capacity(bpms.len());
         let mut y = Vec::with_capacity(bpms.len());
         for b in bpms {

@@ -54,6 +54,8 @@ pub enum BbaCommand {
     RunAll,
     /// `$(P)TWIN:BBA:abort`
     Abort,
+    /// `$(P)TWIN:BBA:clear`: forget the centres found so far.
+    Clear,
 }
 
 /// What a routed write asks of the model owner.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use epics_pvxs_sys::{Completion, Update, WriteValue};
+use epics_pvxs_sys::{Completion, EnumIndex, Update, WriteValue};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 
@@ -118,6 +118,11 @@ impl Owner {
         for w in batch {
             let setpoint = match w.target {
                 ModelTarget::Setpoint(sp) => sp,
+                // a command acts on 1 ("Run", "Abort", "Clear"); 0 is its idle state
+                ModelTarget::Bba(_) if !is_trigger(&w.value) => {
+                    w.completion.succeed();
+                    continue;
+                }
                 ModelTarget::Bba(cmd) => {
                     match self.bba_command(cmd) {
                         Ok(()) => w.completion.succeed(),
@@ -181,7 +186,18 @@ impl Owner {
                 let all = self.state.schema.quads.iter().filter(|q| q.on_multiplexer).map(|q| q.id).collect();
                 self.start_run(all)
             }
+            BbaCommand::Clear => self.clear_results().map_err(|e| e.to_string()),
         }
+    }
+
+    /// Forgets the centres found so far (the analyst's model returns to
+    /// the nominal quad positions) and clears the published results.
+    fn clear_results(&mut self) -> anyhow::Result<()> {
+        self.estimates.iter_mut().for_each(|e| *e = None);
+        for q in 0..self.estimates.len() {
+            self.out.bba.post_result(crate::machine::QuadId(q), None, None)?;
+        }
+        self.out.bba.post_status(BbaStatus::Idle, "results cleared", "", 0.0, 0.0)
     }
 
     fn start_run(&mut self, quads: Vec<crate::machine::QuadId>) -> Result<(), String> {
@@ -212,5 +228,15 @@ impl Owner {
         let mut bpm = self.out.bpm.lock().map_err(|_| anyhow::anyhow!("BPM publisher poisoned"))?;
         bpm.set_model(snap.physics.clone().map_err(|e| e.message().to_string()));
         bpm.publish(snap.time)
+    }
+}
+
+/// Whether a command write asks for the action (any non-zero value).
+fn is_trigger(value: &WriteValue) -> bool {
+    match value {
+        WriteValue::Double(v) => *v != 0.0,
+        WriteValue::Long(v) => *v != 0,
+        WriteValue::Enum(EnumIndex(v)) => *v != 0,
+        WriteValue::Text(_) | WriteValue::DoubleArray(_) => true,
     }
 }

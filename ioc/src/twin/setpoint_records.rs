@@ -40,6 +40,7 @@ impl SetpointRecords {
         outputs.push((Setpoint::AuxCurrent, d("QSPAZR:set")?));
         commands.push((ioc.record_key(&prefix.pv("TWIN:BBA:runAll"))?, BbaCommand::RunAll));
         commands.push((ioc.record_key(&prefix.pv("TWIN:BBA:abort"))?, BbaCommand::Abort));
+        commands.push((ioc.record_key(&prefix.pv("TWIN:BBA:clear"))?, BbaCommand::Clear));
         Ok(Self { outputs, commands })
     }
 

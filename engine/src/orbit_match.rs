@@ -1,0 +1,111 @@
+//! The analyst's model of a measured machine: the lattice as set, steered
+//! with its own steerers until its fixed-RF orbit at the BPMs is the one
+//! measured ("orbit-matched model"). The optics a quad step sees depend on
+//! the orbit through the sextupoles; a model that knows the settings but
+//! not the errors behind the measured orbit (the steerers were set to
+//! correct them) follows a different orbit and has different optics.
+use nalgebra::{DMatrix, DVector};
+
+use crate::bba::BbaError;
+use crate::bba_model::{Reference, reference_6d};
+use crate::lattice::{ElementId, Lattice, Plane};
+use crate::optics::{OpticsError, RingOptics, linear_optics_4d};
+use crate::orm::{Corrector, orbit_response};
+
+/// Singular values kept, relative to the largest: the measured orbit comes
+/// from kicks between the steerers (offset quads); the steerers reproduce
+/// its smooth part, the rest would need large alternating kicks that put
+/// the model orbit far off between the BPMs.
+pub const SINGULAR_CUT: f64 = 0.1;
+/// Newton iterations (the orbit is nearly linear in the kicks).
+pub const ITERATIONS: usize = 3;
+
+/// One plane's steerers and the pseudo-inverse of their response.
+struct PlaneSteering {
+    plane: Plane,
+    steerers: Vec<ElementId>,
+    /// Orbit response to the steerers [m/rad].
+    response: DMatrix<f64>,
+    /// Δkicks = pinv · (measured − model), on the orbit without its
+    /// energy part when `energy` is set [rad/m].
+    pinv: DMatrix<f64>,
+    /// Horizontal: the orbit per unit δ at the BPMs (dispersion) [m].
+    energy: Option<DVector<f64>>,
+}
+
+fn steering(
+    lattice: &Lattice,
+    optics: &RingOptics,
+    bpms: &[ElementId],
+    plane: Plane,
+) -> Result<Option<PlaneSteering>, OpticsError> {
+    let steerers = lattice.steerers(plane);
+    if steerers.is_empty() {
+        return Ok(None);
+    }
+    let correctors: Vec<Corrector> = steerers.iter().map(|&element| Corrector { element, plane }).collect();
+    let orm = orbit_response(lattice, optics, &correctors, bpms)?;
+    let response = if plane == Plane::Horizontal { orm.x } else { orm.y };
+    let energy = (plane == Plane::Horizontal)
+        .then(|| DVector::from_iterator(bpms.len(), bpms.iter().map(|b| optics.points[b.0 + 1].dispersion[0])))
+        .filter(|eta| eta.norm() > 0.0);
+    // the steerers fit what the energy does not explain
+    let projected = match &energy {
+        Some(eta) => project_out(eta, &response),
+        None => response.clone(),
+    };
+    let svd = projected.svd(true, true);
+    let (Some(u), Some(vt)) = (svd.u, svd.v_t) else { return Err(OpticsError::Singular) };
+    let largest = svd.singular_values.max();
+    let mut pinv = DMatrix::zeros(steerers.len(), bpms.len());
+    for (k, s) in svd.singular_values.iter().enumerate() {
+        if *s > SINGULAR_CUT * largest {
+            pinv += vt.row(k).transpose() * u.column(k).transpose() / *s;
+        }
+    }
+    Ok(Some(PlaneSteering { plane, steerers, response, pinv, energy }))
+}
+
+/// (1 − η·ηᵀ/|η|²)·m: the part of each column of m orthogonal to η.
+fn project_out(eta: &DVector<f64>, m: &DMatrix<f64>) -> DMatrix<f64> {
+    let unit = eta / eta.norm();
+    m - &unit * (unit.transpose() * m)
+}
+
+/// Steers `lattice` onto `measured` ([x, y] at `bpms`, metres) with its
+/// steerers and, horizontally, its energy (the RF frequency stands in for
+/// the path length the unknown errors change) and returns the fixed-RF
+/// reference of the matched lattice.
+pub fn match_orbit_6d(lattice: &mut Lattice, bpms: &[ElementId], measured: [&[f64]; 2]) -> Result<Reference, BbaError> {
+    let optics = linear_optics_4d(lattice, 0.0, None)?;
+    let mut planes = Vec::new();
+    for plane in [Plane::Horizontal, Plane::Vertical] {
+        planes.extend(steering(lattice, &optics, bpms, plane)?);
+    }
+    let mut reference = reference_6d(lattice)?;
+    for _ in 0..ITERATIONS {
+        for s in &planes {
+            let (k, p) = (2 * s.plane.index(), s.plane.index());
+            let miss = DVector::from_iterator(
+                bpms.len(),
+                bpms.iter().zip(measured[p]).map(|(b, m)| m - reference.orbit[b.0 + 1][k]),
+            );
+            let kicks = match &s.energy {
+                Some(eta) => &s.pinv * project_out(eta, &DMatrix::from_column_slice(miss.len(), 1, miss.as_slice())),
+                None => &s.pinv * DMatrix::from_column_slice(miss.len(), 1, miss.as_slice()),
+            };
+            for (e, dk) in s.steerers.iter().zip(kicks.iter()) {
+                let old = lattice.element(*e).body().map_or(0.0, |b| b.kick_angle_rad[p]);
+                lattice.set_kick_rad(*e, s.plane, old + dk)?;
+            }
+            if let (Some(eta), Some(f)) = (&s.energy, lattice.rf_frequency_hz()) {
+                let rest = miss - &s.response * kicks.column(0);
+                let delta = eta.dot(&rest) / eta.norm_squared();
+                // fixed RF: Δf/f = −α_c·δ
+                lattice.set_rf_frequency_hz(f * (1.0 - optics.momentum_compaction * delta))?;
+            }
+        }
+        reference = reference_6d(lattice)?;
+    }
+    Ok(reference)
+}
