@@ -85,7 +85,7 @@ bench-twin: build $(TEST_STAMP) $(PYAT_STAMP)
 bench-store: build $(TEST_STAMP) $(MONGO_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_store.py
 
-bench-bba: build $(TEST_STAMP)
+bench-bba: build $(TEST_STAMP) $(PYAT_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_bba.py
 
 ## Regenerate the pyAT reference data the engine is validated against.

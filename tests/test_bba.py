@@ -206,3 +206,40 @@ def test_selection_refused_unless_supply_at_zero_and_abort_restores(selftest_ioc
     assert wait_done(ioc) == "ABORTED"
     assert get(ioc, "QSPAZR:rdbk") == 0.0 and get(ioc, "PMUXZR:name") == "Mux OFF"
     assert 0 < get(ioc, "TWIN:BBA:progress") < 100
+
+
+def test_offsets_drawn_at_startup_are_twin_state_and_persisted(tmp_path):
+    """[alignment] draws every quad's hidden offset from a seeded Gaussian
+    at the first start; the store keeps them (and later changes) across
+    restarts."""
+    from store_helpers import StoreIoc
+
+    cfg = tmp_path / "twin.toml"
+    cfg.write_text(pathlib_root().joinpath("config/twin.toml").read_text()
+                   + "\n[alignment]\nquad_offset_rms_m = 100e-6\nseed = 7\ncutoff_sigma = 3.0\n")
+    env = {"TWIN_CONFIG": str(cfg), "TWIN_STORE_DIR": str(tmp_path / "store")}
+    quads = [m["name"] for m in MAGNETS if m["type"] == "Quadrupole"]
+    names = [f"TWIN:{q}:{p}:set" for q in quads for p in "xy"]
+    ioc = StoreIoc(env).start()
+    try:
+        drawn = np.array(ioc.client([("get", n) for n in names]), dtype=float)
+        assert len(drawn) == 290
+        assert 80e-6 < np.sqrt(np.mean(drawn ** 2)) < 120e-6, np.sqrt(np.mean(drawn ** 2))
+        assert np.max(np.abs(drawn)) <= 300e-6 and len(set(drawn)) == 290
+        # the model has them: the design orbit is gone
+        x = np.array(ioc.client([("get", "TWIN:BPM:X")])[0])
+        assert np.std(x) > 100e-6
+        assert ioc.client([("put", "TWIN:Q1M2D1R:x:set", 5e-6)]) == [True]
+    finally:
+        assert ioc.stop() == 0
+    ioc = StoreIoc(env).start()
+    try:
+        again = np.array(ioc.client([("get", n) for n in names]), dtype=float)
+    finally:
+        assert ioc.stop() == 0
+    changed = names.index("TWIN:Q1M2D1R:x:set")
+    assert again[changed] == 5e-6
+    differ = [(names[i], drawn[i], again[i]) for i in range(len(names)) if i != changed and drawn[i] != again[i]]
+    assert not differ, differ[:5]
+    stored = json.loads((tmp_path / "store" / "setpoints.json").read_text())
+    assert len([d for d in stored if d["_id"].startswith("TWIN:Q")]) == 290

@@ -13,6 +13,25 @@ pub struct Config {
     pub diagnostics: DiagnosticsConfig,
     pub beam: BeamConfig,
     pub store: StoreConfig,
+    #[serde(default)]
+    pub alignment: AlignmentConfig,
+}
+
+/// Hidden quadrupole offsets drawn at start-up (see `twin::alignment`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignmentConfig {
+    /// rms of each quad's x and y offset [m]; 0: none drawn.
+    pub quad_offset_rms_m: f64,
+    pub seed: u64,
+    /// The Gaussian is truncated at this many rms.
+    pub cutoff_sigma: f64,
+}
+
+impl Default for AlignmentConfig {
+    fn default() -> Self {
+        Self { quad_offset_rms_m: 0.0, seed: 1, cutoff_sigma: 3.0 }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -93,6 +112,12 @@ impl Config {
         anyhow::ensure!(b.lifetime_h > 0.0 && b.update_period_s > 0.0, "beam lifetime and period must be > 0");
         anyhow::ensure!(b.topup_low_ma < b.topup_high_ma, "beam.topup_low_ma must be below topup_high_ma");
         anyhow::ensure!(self.power_converters.family_limit_factor > 1.0, "family_limit_factor must be > 1");
+        let a = &self.alignment;
+        anyhow::ensure!(
+            (0.0..=1e-3).contains(&a.quad_offset_rms_m),
+            "alignment.quad_offset_rms_m must be in [0, 1e-3] m"
+        );
+        anyhow::ensure!(a.cutoff_sigma >= 1.0, "alignment.cutoff_sigma must be >= 1");
         let st = &self.store;
         anyhow::ensure!(
             st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0,

@@ -68,3 +68,19 @@ fn design_currents_reproduce_the_lattice_strengths() {
         }
     }
 }
+
+#[test]
+fn drawn_offsets_depend_on_the_seed_only_and_leave_restored_quads_alone() {
+    use twin_ioc::config::AlignmentConfig;
+    use twin_ioc::twin::alignment::generated_offsets;
+    let m = machine();
+    let cfg = AlignmentConfig { quad_offset_rms_m: 1e-4, seed: 3, cutoff_sigma: 2.0 };
+    let all = generated_offsets(&m.schema, &cfg, &[]);
+    assert_eq!(all.len(), 2 * 145);
+    assert!(all.iter().all(|(_, v)| v.abs() <= 2e-4), "truncated at 2 rms");
+    let rms = (all.iter().map(|(_, v)| v * v).sum::<f64>() / all.len() as f64).sqrt();
+    assert!((0.75e-4..0.95e-4).contains(&rms), "rms {rms} (a 2σ-truncated Gaussian has 0.88 of its σ)");
+    assert_eq!(generated_offsets(&m.schema, &cfg, &[(all[0].0, 0.0)]), all[1..].to_vec());
+    assert_ne!(generated_offsets(&m.schema, &AlignmentConfig { seed: 4, ..cfg.clone() }, &[]), all);
+    assert!(generated_offsets(&m.schema, &AlignmentConfig::default(), &[]).is_empty());
+}

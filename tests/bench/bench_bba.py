@@ -2,9 +2,12 @@
 144 multiplexer quads with `$(P)TWIN:BBA:runAll`, and the fit accuracy
 against the hidden truth: random offsets (rms 50 µm, seed 1) on all quads,
 orbit corrected as the slow orbit feedback would, BPM noise 1 µm.
-The real measurement takes hours. Writes target/bench/bba.json."""
+The real measurement takes hours. In the same run, the competitor: the
+same measurement simulated with pyAT (competitor_pyat_bba.py, the same
+truth), timed; ratio = pyAT / twin. Writes target/bench/bba.json."""
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -63,12 +66,27 @@ def main():
         }
     finally:
         ioc.stop()
+    results.update(competitor(names, truth))
+    results["ratio_one_quad"] = results["pyat_one_quad_s"] / results["one_quad_s"]
+    results["ratio_all_quads"] = results["pyat_all_quads_s"] / results["all_quads_s"]
     for k, v in results.items():
         print(f"{k:30} {v}")
     out = ROOT / "target" / "bench" / "bba.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"offset_rms_m": RMS_M, "results": results}, indent=2))
     print(f"wrote {out}")
+
+
+def competitor(names, truth):
+    """The same measurement of every quad simulated with pyAT."""
+    path = ROOT / "target" / "bench" / "bba_truth.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"quads": names, "dx": [truth[q][0] for q in names], "dy": [truth[q][1] for q in names]}))
+    python = ROOT / ".venv-pyat" / "bin" / "python"
+    out = subprocess.run([str(python), str(ROOT / "tests/bench/competitor_pyat_bba.py"), str(path)],
+                         check=True, capture_output=True, text=True, timeout=900)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"pyat_one_quad_s": r["one_quad_s"], "pyat_all_quads_s": r["all_quads_s"]}
 
 
 if __name__ == "__main__":

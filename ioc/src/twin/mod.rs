@@ -10,6 +10,7 @@
 //! puts. Writes that arrive during a recompute wait in the channel and are
 //! merged into exactly one more recompute. No write is dropped; the number
 //! merged into the last recompute is `$(P)TWIN:MODEL:MERGED`.
+pub mod alignment;
 pub mod bba_publish;
 pub mod bba_run;
 mod bba_tick;

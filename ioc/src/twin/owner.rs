@@ -61,17 +61,22 @@ pub struct Owner {
 }
 
 impl Owner {
-    /// The owner with the design state, then `restored` setpoints applied.
+    /// The owner with the design state, then `restored` setpoints applied,
+    /// then `generated` ones (new state: applied and persisted).
     pub fn new(
         state: MachineState,
         out: Outputs,
         abort: Arc<AtomicBool>,
         restored: &[(Setpoint, f64)],
+        generated: &[(Setpoint, f64)],
     ) -> Result<Self, String> {
         let estimates = vec![None; state.schema.quads.len()];
         let mut owner = Self { state, out, latest: None, run: None, abort, estimates, stats: Stats::default() };
-        for (sp, v) in restored {
+        for (sp, v) in restored.iter().chain(generated) {
             owner.state.apply(*sp, &WriteValue::Double(*v))?;
+        }
+        for (sp, _) in generated {
+            owner.persist(*sp).map_err(|e| e.to_string())?;
         }
         Ok(owner)
     }

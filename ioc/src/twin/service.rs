@@ -33,6 +33,9 @@ pub struct Machine {
     pub schema: Arc<Schema>,
     /// Setpoint values restored from the store.
     pub restored: Vec<(Setpoint, f64)>,
+    /// Hidden quad offsets drawn at start-up (`[alignment]`) for the quads
+    /// the store holds none for; persisted once the twin runs.
+    pub generated: Vec<(Setpoint, f64)>,
 }
 
 /// Config file: `TWIN_CONFIG`, default config/twin.toml.
@@ -55,7 +58,12 @@ impl Machine {
         let data = load_machine_data(docs)?;
         let schema = Schema::build(&config, &lattice, &data).context("building the device schema")?;
         let restored = setpoints.iter().map(|d| restore_target(&schema, d)).collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self { config, lattice, schema: Arc::new(schema), restored })
+        let generated = super::alignment::generated_offsets(&schema, &config.alignment, &restored);
+        if !generated.is_empty() {
+            let a = &config.alignment;
+            tracing::info!(count = generated.len(), rms_m = a.quad_offset_rms_m, seed = a.seed, "quad offsets drawn");
+        }
+        Ok(Self { config, lattice, schema: Arc::new(schema), restored, generated })
     }
 
     /// Values the startup script takes as macros (environment variables).
@@ -83,7 +91,12 @@ impl Machine {
             .iter()
             .map(|p| (Setpoint::PcCurrent(p.id), p.design_current_a))
             .chain(std::iter::once((Setpoint::MasterClock, self.schema.design_rf_khz)));
-        let offsets = self.restored.iter().filter(|(sp, _)| matches!(sp, Setpoint::QuadOffset(..))).copied();
+        let offsets = self
+            .restored
+            .iter()
+            .chain(&self.generated)
+            .filter(|(sp, _)| matches!(sp, Setpoint::QuadOffset(..)))
+            .copied();
         design
             .map(|(sp, d)| (sp, self.restored.iter().find(|(r, _)| *r == sp).map_or(d, |(_, v)| *v)))
             .chain(offsets)
@@ -200,7 +213,7 @@ pub fn start(
     router: &mut Router,
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<Option<PersistSender>> {
-    let Machine { config, lattice, schema, restored } = machine;
+    let Machine { config, lattice, schema, restored, generated } = machine;
     let persist_tx = match persistence {
         Some((store, outage)) => {
             let fields = StoreFields::attach(ioc, prefix).context("store status PVs")?;
@@ -227,8 +240,8 @@ pub fn start(
     router.connect_model(tx, Arc::clone(&bpm));
     let outputs = Outputs { publisher, records, bba, bpm: Arc::clone(&bpm), persist: persist_tx.clone() };
     let state = MachineState::new(lattice, schema);
-    let owner = Owner::new(state, outputs, Arc::new(AtomicBool::new(false)), &restored)
-        .map_err(|e| anyhow::anyhow!("restored setpoint refused: {e}"))?
+    let owner = Owner::new(state, outputs, Arc::new(AtomicBool::new(false)), &restored, &generated)
+        .map_err(|e| anyhow::anyhow!("initial setpoint refused: {e}"))?
         .spawn(rx)
         .context("model thread")?;
     tasks.spawn(async move {
