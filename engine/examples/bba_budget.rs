@@ -175,7 +175,7 @@ fn main() {
                 pulls.push((f.offset_m - want) / f.sigma_m);
                 if pass == passes - 1 && (!all || (f.offset_m - want).abs() > 3e-6) {
                     println!(
-                        "{:9} {:?}: err {:+7.3} µm | d {:+8.1} err {:+7.3} µm | xc err {:+7.3} µm | sigma {:.3} µm | δ {:+.2e}",
+                        "{:9} {:?}: err {:+7.3} µm | d {:+8.1} err {:+7.3} µm | xc err {:+7.3} µm | sigma {:.3} µm | Δδ (truth − model) {:+.2e}",
                         design.element(*q).name,
                         plane,
                         (f.offset_m - want) * 1e6,
