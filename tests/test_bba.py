@@ -215,8 +215,10 @@ def test_offsets_drawn_at_startup_are_twin_state_and_persisted(tmp_path):
     from store_helpers import StoreIoc
 
     cfg = tmp_path / "twin.toml"
-    cfg.write_text(pathlib_root().joinpath("config/twin.toml").read_text()
-                   + "\n[alignment]\nquad_offset_rms_m = 100e-6\nseed = 7\ncutoff_sigma = 3.0\n")
+    text = pathlib_root().joinpath("config/twin.toml").read_text()
+    default = "quad_offset_rms_m = 0.0\nseed = 1\n"
+    assert default in text
+    cfg.write_text(text.replace(default, "quad_offset_rms_m = 100e-6\nseed = 7\n"))
     env = {"TWIN_CONFIG": str(cfg), "TWIN_STORE_DIR": str(tmp_path / "store")}
     quads = [m["name"] for m in MAGNETS if m["type"] == "Quadrupole"]
     names = [f"TWIN:{q}:{p}:set" for q in quads for p in "xy"]

@@ -16,9 +16,10 @@ use twin_engine::tracking::{context, track_turn_observed};
 
 /// Auxiliary winding: effective main-coil current per ampere of QSPAZR.
 const AUX_TURNS_RATIO: f64 = -2.67857;
-/// One measurement, the other quad's offset unknown to the analyst: the
-/// matched model leaves 0.02–0.17 µm (the issue asks for 1 µm).
-const TOLERANCE_M: f64 = 0.25e-6;
+/// One measurement, the other quad's offset unknown to the analyst and the
+/// orbit not corrected: the matched model leaves 0.07–0.28 µm (the issue
+/// asks for 1 µm).
+const TOLERANCE_M: f64 = 0.4e-6;
 
 fn orbit_at_bpms(lattice: &Lattice, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
     let o = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None).unwrap();

@@ -22,6 +22,7 @@ use crate::twin::service;
 /// process with status 0 through EPICS' exit handlers.
 pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     let started = Instant::now();
+    let stop = shutdown::StopSignals::install().context("installing signal handlers")?;
     let config_file = service::config_path();
     let loaded = if config_file.exists() {
         let config = Config::load(&config_file)?;
@@ -68,8 +69,7 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
         false => None,
     };
     tokio::select! {
-        reason = shutdown::requested(shell_exit) => {
-            let reason = reason.context("installing signal handlers")?;
+        reason = stop.requested(shell_exit) => {
             tracing::info!(?reason, "shutting down");
             if let Some(tx) = persist {
                 flush_store(&tx).await;
