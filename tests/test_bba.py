@@ -120,7 +120,7 @@ def test_bba_recovers_hidden_offsets_without_noise(offsets):
     second = errors_of({quad: measure(offsets, quad) for quad in HIDDEN})
     print("BBA errors without noise, second measurement [um]:", [round(e * 1e6, 3) for _, _, e, _ in second])
     for quad, plane, err, _ in second:
-        assert abs(err) < 0.25e-6, (quad, plane, err)
+        assert abs(err) < 0.05e-6, (quad, plane, err)
     assert get(offsets, "PMUXZR:name") == "Mux OFF" and get(offsets, "QSPAZR:rdbk") == 0.0
 
 

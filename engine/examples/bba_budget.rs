@@ -4,16 +4,13 @@
 //! reconstructed beam position at the quad centre against the truth.
 //!
 //! cargo run --release -p twin-engine --example bba_budget [-- all]
-use nalgebra::DMatrix;
 use twin_engine::bba::{Step, fit};
 use twin_engine::bba_model::{bba_model, reference_6d};
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{Element, ElementId, ElementKind, Lattice, Misalignment, Plane, from_lat2db_json};
-use twin_engine::optics::linear_optics_4d;
 use twin_engine::orbit::closed_orbit_6d;
 use twin_engine::orbit_match::match_orbit_6d;
-use twin_engine::orm::{Corrector, orbit_response};
 use twin_engine::tracking::{context, track_turn_observed};
 
 const AUX_TURNS_RATIO: f64 = -2.67857;
@@ -49,40 +46,25 @@ fn centre_truth(lattice: &Lattice, quad: ElementId) -> ([f64; 4], f64) {
     ([c[0], c[1], c[2], c[3]], c[4])
 }
 
-/// Steers `lattice` (its steerers, ORM of `model`) until its orbit at the
-/// BPMs is `target`.
-fn steer_to(lattice: &mut Lattice, model: &Lattice, target: &(Vec<f64>, Vec<f64>), cut: f64) {
-    let optics = linear_optics_4d(model, 0.0, None).expect("optics");
-    let bpms = model.bpms();
-    let (tx, ty) = target;
-    for _ in 0..3 {
-        let (x, y) = at_bpms(lattice, &bpms);
-        for (plane, orbit, target) in [(Plane::Horizontal, &x, tx), (Plane::Vertical, &y, ty)] {
-            let steerers = model.steerers(plane);
-            let correctors: Vec<Corrector> = steerers.iter().map(|&element| Corrector { element, plane }).collect();
-            let orm = orbit_response(model, &optics, &correctors, &bpms).expect("orm");
-            let r = if plane == Plane::Horizontal { orm.x } else { orm.y };
-            let svd = r.clone().svd(true, true);
-            let (u, vt, sv) = (svd.u.unwrap(), svd.v_t.unwrap(), svd.singular_values);
-            let err = DMatrix::from_iterator(orbit.len(), 1, orbit.iter().zip(target.iter()).map(|(a, b)| a - b));
-            let coeff = u.transpose() * err;
-            let mut kicks = DMatrix::zeros(steerers.len(), 1);
-            for k in 0..sv.len() {
-                if sv[k] > cut * sv[0] {
-                    kicks -= vt.row(k).transpose() * (coeff[k] / sv[k]);
-                }
-            }
-            for (j, s) in steerers.iter().enumerate() {
-                let old = lattice.element(*s).body().unwrap().kick_angle_rad[plane.index()];
-                lattice.set_kick_rad(*s, plane, old + kicks[j]).unwrap();
-            }
-        }
-    }
+/// What the slow orbit feedback does: the orbit back onto the design's
+/// (steerers and RF, as `match_orbit_6d` steers a model).
+fn correct(truth: &mut Lattice, design: &Lattice) {
+    let (x, y) = at_bpms(design, &design.bpms());
+    match_orbit_6d(truth, &design.bpms(), [&x, &y], feedback_cut()).expect("corrected");
 }
 
-fn correct(truth: &mut Lattice, design: &Lattice) {
-    let target = at_bpms(design, &design.bpms());
-    steer_to(truth, design, &target, 0.02);
+fn env_or(name: &str, default: f64) -> f64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The slow orbit feedback's singular-value cut (BBA_FEEDBACK_CUT).
+fn feedback_cut() -> f64 {
+    env_or("BBA_FEEDBACK_CUT", 0.02)
+}
+
+/// The analyst's model's cut (BBA_ANALYST_CUT).
+fn analyst_cut() -> f64 {
+    env_or("BBA_ANALYST_CUT", twin_engine::orbit_match::ANALYST_SINGULAR_CUT)
 }
 
 fn main() {
@@ -160,7 +142,7 @@ fn main() {
             let reference = if std::env::var("BBA_NO_MATCH").is_ok() {
                 reference_6d(&analyst).expect("reference")
             } else {
-                match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1]).expect("matched")
+                match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], analyst_cut()).expect("matched")
             };
             let (c, delta) = centre_truth(&truth, *q);
             let model = bba_model(&analyst, &as_set, &reference, *q, dk1_per_a, &[0.0, -2.0, 2.0], &bpms).unwrap();

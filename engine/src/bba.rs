@@ -39,6 +39,10 @@ pub struct StepResponse {
     /// of the beam's state c at the quad centre relative to its axis (x,
     /// x′, y, y′) [m/m, m/rad].
     pub change: [[Vec<f64>; 4]; 2],
+    /// model_change[p][b]: what the model itself shows at BPM b in plane p
+    /// at this current, its beam in the state `BbaModel::model_beam`
+    /// (closed orbits: nonlinear terms included) [m].
+    pub model_change: [Vec<f64>; 2],
 }
 
 /// Model optics around the quad: transverse maps (x, x′, y, y′) of
@@ -69,6 +73,11 @@ pub struct LocalOptics {
 /// What the fit needs besides the readings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BbaModel {
+    /// The model beam's state at the quad centre relative to the quad's
+    /// axis (x, x′, y, y′) [m, rad]: the fit finds the real beam's
+    /// difference from it, so the model's own nonlinear response carries
+    /// what the linear one misses.
+    pub model_beam: Vector4<f64>,
     /// The orbit change at each current of the measurement.
     pub responses: Vec<StepResponse>,
     /// Change of K1 per ampere of the auxiliary supply [1/m²/A].
@@ -215,9 +224,13 @@ fn rows<'a>(model: &'a BbaModel, x: &'a [Step], y: &'a [Step]) -> Result<Vec<Row
 fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
     let nb = model.bpm_count();
     let n = rows.len() as f64;
-    // readings without the slopes' part: o_pb + Σ_q d_q·R^pq_bk
+    // readings without what the model beam does and without the slopes'
+    // difference from the model's: o_pb + Σ_q Δd_q·R^pq_bk, Δd = d − d_model
+    let mb = model.model_beam;
     let y = |row: &Row, p: usize, b: usize| {
-        row.reading[p][b] - (0..2).map(|q| slopes_rad[q] * row.response.change[p][POS[q] + 1][b]).sum::<f64>()
+        let slopes: f64 =
+            (0..2).map(|q| (slopes_rad[q] - mb[POS[q] + 1]) * row.response.change[p][POS[q] + 1][b]).sum();
+        row.reading[p][b] - row.response.model_change[p][b] - slopes
     };
     let r = |row: &Row, p: usize, q: usize, b: usize| row.response.change[p][POS[q]][b];
     let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
@@ -243,10 +256,11 @@ fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass
         return Err(BbaError::InsufficientSignal(signal[0].min(signal[1])));
     }
     let inverse = normal.try_inverse().ok_or(BbaError::InsufficientSignal(0.0))?;
-    let d = inverse * rhs;
+    let delta_d = inverse * rhs;
+    let d = Vector2::new(mb[0], mb[2]) + delta_d;
     let mut ss = [0.0; 2];
     for (p, dy, dr) in &data {
-        ss[*p] += (dy - dr.dot(&d)).powi(2);
+        ss[*p] += (dy - dr.dot(&delta_d)).powi(2);
     }
     // each plane: nb offsets and its share of the two displacements
     let dof = (rows.len() * nb).saturating_sub(nb + 1).max(1) as f64;
@@ -369,9 +383,14 @@ mod tests {
             [r(0), vec![0.0; 4], r(1), vec![0.0; 4]]
         };
         BbaModel {
+            model_beam: Vector4::zeros(),
             responses: [0.0, -2.0, 2.0]
                 .iter()
-                .map(|&i| StepResponse { current_a: i, change: [change(i, 0), change(i, 1)] })
+                .map(|&i| StepResponse {
+                    current_a: i,
+                    change: [change(i, 0), change(i, 1)],
+                    model_change: [vec![0.0; 4], vec![0.0; 4]],
+                })
                 .collect(),
             dk1_per_a: -0.03,
             k1_per_m2: 0.0,

@@ -155,6 +155,26 @@ fn local_orbit(
     (centre, z)
 }
 
+/// The model's closed orbit (x, y) at `bpms` for `lattice`, the kind of
+/// orbit `dynamics` says (fixed momentum or fixed RF).
+fn orbit_at_bpms(
+    lattice: &Lattice,
+    dynamics: Dynamics,
+    bpms: &[ElementId],
+    guess: &[f64; 6],
+) -> Result<[Vec<f64>; 2], BbaError> {
+    let orbit = match dynamics {
+        Dynamics::FourD => crate::orbit::closed_orbit_4d(lattice, 0.0, Some(guess)),
+        six_d => crate::orbit::closed_orbit_6d(lattice, six_d, Some(guess)),
+    }
+    .map_err(OpticsError::from)?;
+    let mut at = vec![[0.0; 6]; lattice.len()];
+    let mut z = orbit.coords;
+    crate::tracking::track_turn_observed(lattice, &mut z, &context(lattice, dynamics, 0), |id, p| at[id.0] = *p)
+        .map_err(|e| OpticsError::from(crate::orbit::OrbitError::from(e)))?;
+    Ok([bpms.iter().map(|b| at[b.0][0]).collect(), bpms.iter().map(|b| at[b.0][2]).collect()])
+}
+
 /// The BBA model of quad `quad` (both planes) for a measurement stepping
 /// the auxiliary supply through `currents_a`, with `bpms` the BPMs read.
 /// `lattice` is the analyst's model with `reference` its orbit and maps
@@ -190,6 +210,7 @@ pub fn bba_model(
     let one = DMatrix::<f64>::identity(n, n);
     let closing = &one - sub(&(rest * q0), n);
     let to_bpm: Vec<Matrix6<f64>> = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect();
+    let at_zero = orbit_at_bpms(lattice, reference.dynamics, bpms, &reference.orbit[0])?;
     let responses = currents_a
         .iter()
         .map(|&current_a| {
@@ -206,7 +227,14 @@ pub fn bba_model(
             let d = (sub(&q1, n) * open - sub(&q0, n)) * sub(&h1_inv, n);
             let at = |m: &Matrix6<f64>, row: usize, col: usize| (0..n).map(|j| m[(row, j)] * d[(j, col)]).sum::<f64>();
             let plane = |row: usize| std::array::from_fn(|c| to_bpm.iter().map(|m| at(m, row, c)).collect());
-            Ok(StepResponse { current_a, change: [plane(0), plane(2)] })
+            // the model itself stepped: what its beam, |d_model| away from
+            // the axis, does, with the sextupoles' nonlinear terms
+            let mut model = lattice.clone();
+            model.set_polynom_b(quad, 1, k1 + dk1_per_a * current_a)?;
+            let stepped_orbit = orbit_at_bpms(&model, reference.dynamics, bpms, &reference.orbit[0])?;
+            let model_change =
+                std::array::from_fn(|p| stepped_orbit[p].iter().zip(&at_zero[p]).map(|(s, z)| s - z).collect());
+            Ok(StepResponse { current_a, change: [plane(0), plane(2)], model_change })
         })
         .collect::<Result<Vec<_>, BbaError>>()?;
     let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
@@ -214,7 +242,10 @@ pub fn bba_model(
     let offset = element.misalignment;
     let (a, b) = (bpms[upstream], bpms[downstream]);
     let (centre, at_downstream) = local_orbit(as_set, &ctx, reference.orbit[a.0 + 1], a, quad, b);
+    let c = &first_half.coords;
+    let model_beam = Vector4::new(c[0] - offset.dx_m, c[1], c[2] - offset.dy_m, c[3]);
     Ok(BbaModel {
+        model_beam,
         responses,
         dk1_per_a,
         length_m: length,

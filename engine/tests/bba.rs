@@ -11,7 +11,7 @@ use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
 use twin_engine::orbit::closed_orbit_6d;
-use twin_engine::orbit_match::match_orbit_6d;
+use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, match_orbit_6d};
 use twin_engine::tracking::{context, track_turn_observed};
 
 /// Auxiliary winding: effective main-coil current per ampere of QSPAZR.
@@ -55,7 +55,7 @@ fn bba_recovers_small_hidden_offsets_without_noise() {
         let mut analyst = design.clone();
         let as_set = design.clone();
         let measured = (&steps_x[0].readings[0], &steps_y[0].readings[0]);
-        let reference = match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1]).unwrap();
+        let reference = match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], ANALYST_SINGULAR_CUT).unwrap();
         let model = bba_model(&analyst, &as_set, &reference, q, dk1_per_a, &[0.0, -2.0, 2.0], &bpms).unwrap();
         let fits = fit(&model, &steps_x, &steps_y).unwrap();
         for (f, plane, want) in [(fits[0], Plane::Horizontal, dx), (fits[1], Plane::Vertical, dy)] {

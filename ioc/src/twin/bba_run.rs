@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use twin_engine::bba::Step;
+use twin_engine::bba::{BbaFit, Step};
 
 use crate::machine::QuadId;
 
@@ -16,10 +16,14 @@ pub const STEPS_A: [f64; 5] = [0.0, -2.0, 0.0, 2.0, 0.0];
 /// Orbit readings per step; the first is discarded.
 pub const READINGS_PER_STEP: usize = 3;
 
-/// Passes of refitting a multi-quad run: each quad again, with the centres
-/// of the others from the previous pass in the analyst's model (their
-/// offset kicks are then known between the BPMs around a quad).
-pub const REFIT_PASSES: usize = 2;
+/// Refitting after the measurements (from the raw data, no new readings):
+/// each quad again, with the centres of the others and its own from the
+/// previous fits in the analyst's model,
+/// until no centre moves by more than `SETTLED_M` in a pass, at most
+/// `MAX_REFIT_PASSES` passes.
+pub const MAX_REFIT_PASSES: usize = 6;
+/// Largest change of a centre in a pass that counts as settled [m].
+pub const SETTLED_M: f64 = 0.05e-6;
 
 /// Where a measurement stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,12 +47,14 @@ pub enum Phase {
     },
 }
 
-/// Raw data of one measured quad, kept for the refit passes.
+/// Raw data of one measured quad, kept for the refit passes, and its
+/// latest fit (x, y; the reason when a plane failed).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
     pub quad: QuadId,
     pub x: Vec<Step>,
     pub y: Vec<Step>,
+    pub fits: [Result<BbaFit, String>; 2],
 }
 
 /// A run over one or more quads.
@@ -61,7 +67,14 @@ pub struct BbaRun {
     pub started: Instant,
     pub phase: Phase,
     pub measured: Vec<Measured>,
+    /// Largest change of a centre in the current refit pass [m].
+    pub pass_change_m: f64,
+    /// When the current refit pass began.
+    pub pass_started: Instant,
 }
+
+/// Progress shown when all quads are measured [%].
+const MEASURED_PCT: f64 = 90.0;
 
 impl BbaRun {
     pub fn new(quads: Vec<QuadId>) -> Option<Self> {
@@ -75,18 +88,28 @@ impl BbaRun {
             started: Instant::now(),
             phase: Phase::Select(first),
             measured: Vec::new(),
+            pass_change_m: 0.0,
+            pass_started: Instant::now(),
         })
     }
 
-    /// Fraction done [%] and the estimated time left [s] (measurements;
-    /// the refit passes of a multi-quad run show as the last per cent).
+    /// Fraction done [%] and the estimated time left [s]: the measurements
+    /// make the first 90 %; the refit passes (their number
+    /// depends on how fast the centres settle) each sweep the last 10 %,
+    /// with the time left in the pass.
     pub fn progress(&self) -> (f64, f64) {
-        let pct = 99.0 * self.done as f64 / self.total as f64;
-        let eta = if self.done == 0 {
-            0.0
-        } else {
-            self.started.elapsed().as_secs_f64() / self.done as f64 * (self.total - self.done) as f64
-        };
-        (pct, eta)
+        let per = |done: usize, started: Instant| started.elapsed().as_secs_f64() / done.max(1) as f64;
+        match &self.phase {
+            Phase::Refit { index, .. } => {
+                let n = self.measured.len().max(1);
+                let eta = if *index == 0 { 0.0 } else { per(*index, self.pass_started) * (n - index) as f64 };
+                (MEASURED_PCT + (100.0 - MEASURED_PCT) * *index as f64 / n as f64, eta)
+            }
+            _ if self.done == 0 => (0.0, 0.0),
+            _ => (
+                MEASURED_PCT * self.done as f64 / self.total as f64,
+                per(self.done, self.started) * (self.total - self.done) as f64,
+            ),
+        }
     }
 }

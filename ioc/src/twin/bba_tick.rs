@@ -4,11 +4,11 @@ use std::sync::atomic::Ordering;
 use epics_pvxs_sys::WriteValue;
 use twin_engine::bba::{BbaError, BbaFit, Step, fit, step_currents, zero_current_orbit};
 use twin_engine::bba_model::bba_model;
-use twin_engine::orbit_match::match_orbit_6d;
+use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, match_orbit_6d};
 
 use super::Setpoint;
 use super::bba_publish::BbaStatus;
-use super::bba_run::{BbaRun, Phase, READINGS_PER_STEP, STEPS_A};
+use super::bba_run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, READINGS_PER_STEP, SETTLED_M, STEPS_A};
 use super::owner::Owner;
 use super::state::AUX_TURNS_RATIO;
 use crate::machine::QuadId;
@@ -19,6 +19,11 @@ type Readings = Vec<Vec<f64>>;
 
 /// Largest quad centre kept as an estimate for the analyst's model [m].
 const MAX_ESTIMATE_M: f64 = 1e-3;
+
+/// A fit as kept between refit passes.
+fn kept(fit: &anyhow::Result<BbaFit>) -> Result<BbaFit, String> {
+    fit.as_ref().map(|f| *f).map_err(|e| format!("{e:#}"))
+}
 
 impl Owner {
     pub(super) fn current_name(&self, run: &BbaRun) -> String {
@@ -92,31 +97,41 @@ impl Owner {
                 let (fx, fy) = self.fit_quad(quad, &x, &y);
                 self.record(quad, &fx, &fy)?;
                 run.done += 1;
-                let single = run.total == 1;
-                if single {
-                    self.store_result(quad, &fx, &fy, &x, &y)?;
-                    run.failed += usize::from(fx.is_err() || fy.is_err());
-                }
-                run.measured.push(super::bba_run::Measured { quad, x, y });
+                run.measured.push(Measured { quad, x, y, fits: [kept(&fx), kept(&fy)] });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
-                    None if single => return Ok(false),
+                    // a single quad too: its own centre in the model, the
+                    // model's response carries the nonlinear terms
                     None => Phase::Refit { pass: 1, index: 0 },
                 }
             }
             Phase::Refit { pass, index } => {
-                let m = run.measured[index].clone();
+                let m = &run.measured[index];
                 let (fx, fy) = self.fit_quad(m.quad, &m.x, &m.y);
-                self.record(m.quad, &fx, &fy)?;
-                let last = pass == super::bba_run::REFIT_PASSES;
-                if last {
-                    self.store_result(m.quad, &fx, &fy, &m.x, &m.y)?;
-                    run.failed += usize::from(fx.is_err() || fy.is_err());
+                let moved = |new: &anyhow::Result<BbaFit>, old: &Result<BbaFit, String>| match (new, old) {
+                    (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
+                    _ => f64::INFINITY,
+                };
+                let change = moved(&fx, &m.fits[0]).max(moved(&fy, &m.fits[1]));
+                run.pass_change_m = if index == 0 { change } else { run.pass_change_m.max(change) };
+                if index == 0 {
+                    run.pass_started = std::time::Instant::now();
                 }
-                match (index + 1 < run.measured.len(), last) {
-                    (true, _) => Phase::Refit { pass, index: index + 1 },
-                    (false, false) => Phase::Refit { pass: pass + 1, index: 0 },
-                    (false, true) => return Ok(false),
+                let quad = m.quad;
+                self.record(quad, &fx, &fy)?;
+                run.measured[index].fits = [kept(&fx), kept(&fy)];
+                if index + 1 < run.measured.len() {
+                    Phase::Refit { pass, index: index + 1 }
+                } else if run.pass_change_m >= SETTLED_M && pass < MAX_REFIT_PASSES {
+                    Phase::Refit { pass: pass + 1, index: 0 }
+                } else {
+                    tracing::info!(passes = pass, last_change_m = run.pass_change_m, "BBA refits done");
+                    for m in &run.measured {
+                        let [fx, fy] = m.fits.clone().map(|f| f.map_err(anyhow::Error::msg));
+                        self.store_result(m.quad, &fx, &fy, &m.x, &m.y)?;
+                        run.failed += usize::from(fx.is_err() || fy.is_err());
+                    }
+                    return Ok(false);
                 }
             }
         };
@@ -185,7 +200,7 @@ impl Owner {
             return Err(BbaError::Inconsistent("no readings at zero current".into()));
         };
         let as_set = analyst.clone();
-        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my])?;
+        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my], ANALYST_SINGULAR_CUT)?;
         let schema = &self.state.schema;
         let dk1_per_a = AUX_TURNS_RATIO * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
         let model =
