@@ -10,7 +10,7 @@ use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{Element, ElementId, ElementKind, Lattice, Misalignment, Plane, from_lat2db_json};
 use twin_engine::orbit::closed_orbit_6d;
-use twin_engine::orbit_match::match_orbit_6d;
+use twin_engine::orbit_match::{Steering, match_orbit_6d};
 use twin_engine::tracking::{context, track_turn_observed};
 
 const AUX_TURNS_RATIO: f64 = -2.67857;
@@ -50,7 +50,8 @@ fn centre_truth(lattice: &Lattice, quad: ElementId) -> ([f64; 4], f64) {
 /// (steerers and RF, as `match_orbit_6d` steers a model).
 fn correct(truth: &mut Lattice, design: &Lattice) {
     let (x, y) = at_bpms(design, &design.bpms());
-    match_orbit_6d(truth, &design.bpms(), [&x, &y], feedback_cut()).expect("corrected");
+    let steering = Steering::new(design, &design.bpms(), feedback_cut()).expect("steering");
+    match_orbit_6d(truth, &design.bpms(), [&x, &y], &steering).expect("corrected");
 }
 
 fn env_or(name: &str, default: f64) -> f64 {
@@ -111,6 +112,7 @@ fn main() {
         (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
     };
     let mut noisy = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x + noise_m * gauss()).collect() };
+    let steering = Steering::new(&design, &bpms, analyst_cut()).expect("steering");
     let mut estimates: Vec<Option<[f64; 2]>> = vec![None; design.len()];
     let mut measured = Vec::new();
     for &(q, _, _) in &hidden {
@@ -140,9 +142,9 @@ fn main() {
             let as_set = analyst.clone();
             let measured = (&sx[0].readings[0], &sy[0].readings[0]);
             let reference = if std::env::var("BBA_NO_MATCH").is_ok() {
-                reference_6d(&analyst).expect("reference")
+                reference_6d(&analyst, None).expect("reference")
             } else {
-                match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], analyst_cut()).expect("matched")
+                match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], &steering).expect("matched")
             };
             let (c, delta) = centre_truth(&truth, *q);
             let model = bba_model(&analyst, &as_set, &reference, *q, dk1_per_a, &[0.0, -2.0, 2.0], &bpms).unwrap();

@@ -11,6 +11,7 @@
 //! thick quad, every order of the step, and, with the 6D maps of a ring
 //! with cavities, the energy change of a fixed RF frequency.
 use nalgebra::{DMatrix, Matrix4, Matrix6, Vector4};
+use rayon::prelude::*;
 
 use crate::bba::{BbaError, BbaModel, LocalOptics, StepResponse};
 use crate::integrators::{Dynamics, PassContext, pass};
@@ -102,9 +103,10 @@ impl Reference {
 }
 
 /// The reference of fixed-RF readings: the 6D closed orbit (cavities,
-/// radiation) of `lattice` and the linear maps around it.
-pub fn reference_6d(lattice: &Lattice) -> Result<Reference, OpticsError> {
-    let orbit0 = crate::orbit::closed_orbit_6d(lattice, Dynamics::SixDRadiation, None)?;
+/// radiation) of `lattice` and the linear maps around it; `guess` (e.g.
+/// the orbit of a nearby setting) starts the closed-orbit search.
+pub fn reference_6d(lattice: &Lattice, guess: Option<&[f64; 6]>) -> Result<Reference, OpticsError> {
+    let orbit0 = crate::orbit::closed_orbit_6d(lattice, Dynamics::SixDRadiation, guess)?;
     let ctx = context(lattice, Dynamics::SixDRadiation, 0);
     let maps = crate::jacobian::along_ring(lattice, &orbit0.coords, &ctx).map_err(crate::orbit::OrbitError::from)?;
     let mut orbit = vec![orbit0.coords];
@@ -211,8 +213,9 @@ pub fn bba_model(
     let closing = &one - sub(&(rest * q0), n);
     let to_bpm: Vec<Matrix6<f64>> = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect();
     let at_zero = orbit_at_bpms(lattice, reference.dynamics, bpms, &reference.orbit[0])?;
+    // the stepped models' closed orbits dominate the time: in parallel
     let responses = currents_a
-        .iter()
+        .par_iter()
         .map(|&current_a| {
             let mut stepped = element.clone();
             if let Some(b) = stepped.body_mut() {

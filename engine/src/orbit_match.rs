@@ -18,7 +18,7 @@ use crate::orm::{Corrector, orbit_response};
 /// the model orbit far off between the BPMs.
 pub const ANALYST_SINGULAR_CUT: f64 = 0.1;
 /// Newton iterations (the orbit is nearly linear in the kicks).
-pub const ITERATIONS: usize = 3;
+pub const ITERATIONS: usize = 2;
 
 /// One plane's steerers and the pseudo-inverse of their response.
 struct PlaneSteering {
@@ -73,8 +73,27 @@ fn project_out(eta: &DVector<f64>, m: &DMatrix<f64>) -> DMatrix<f64> {
     m - &unit * (unit.transpose() * m)
 }
 
+/// How a model is steered: each plane's steerers with the pseudo-inverse
+/// of their response, and the momentum compaction for the energy. Computed
+/// from one model and reusable for models close to it (the matching
+/// iterates to the measured orbit; the response only sets the path).
+pub struct Steering {
+    planes: Vec<PlaneSteering>,
+    momentum_compaction: f64,
+}
+
+impl Steering {
+    /// Singular values above `singular_cut` × the largest are kept.
+    pub fn new(lattice: &Lattice, bpms: &[ElementId], singular_cut: f64) -> Result<Self, BbaError> {
+        let optics = linear_optics_4d(lattice, 0.0, None)?;
+        let steer = |plane| steering(lattice, &optics, bpms, plane, singular_cut);
+        let (h, v) = rayon::join(|| steer(Plane::Horizontal), || steer(Plane::Vertical));
+        let planes = [h?, v?].into_iter().flatten().collect();
+        Ok(Self { planes, momentum_compaction: optics.momentum_compaction })
+    }
+}
+
 /// Steers `lattice` onto `measured` ([x, y] at `bpms`, metres) with its
-/// singular values above `singular_cut` × the largest kept,
 /// steerers and, horizontally, its energy (the RF frequency stands in for
 /// the path length the unknown errors change) and returns the fixed-RF
 /// reference of the matched lattice.
@@ -82,16 +101,11 @@ pub fn match_orbit_6d(
     lattice: &mut Lattice,
     bpms: &[ElementId],
     measured: [&[f64]; 2],
-    singular_cut: f64,
+    steering: &Steering,
 ) -> Result<Reference, BbaError> {
-    let optics = linear_optics_4d(lattice, 0.0, None)?;
-    let mut planes = Vec::new();
-    for plane in [Plane::Horizontal, Plane::Vertical] {
-        planes.extend(steering(lattice, &optics, bpms, plane, singular_cut)?);
-    }
-    let mut reference = reference_6d(lattice)?;
+    let mut reference = reference_6d(lattice, None)?;
     for _ in 0..ITERATIONS {
-        for s in &planes {
+        for s in &steering.planes {
             let (k, p) = (2 * s.plane.index(), s.plane.index());
             let miss = DVector::from_iterator(
                 bpms.len(),
@@ -109,10 +123,10 @@ pub fn match_orbit_6d(
                 let rest = miss - &s.response * kicks.column(0);
                 let delta = eta.dot(&rest) / eta.norm_squared();
                 // fixed RF: Δf/f = −α_c·δ
-                lattice.set_rf_frequency_hz(f * (1.0 - optics.momentum_compaction * delta))?;
+                lattice.set_rf_frequency_hz(f * (1.0 - steering.momentum_compaction * delta))?;
             }
         }
-        reference = reference_6d(lattice)?;
+        reference = reference_6d(lattice, Some(&reference.orbit[0]))?;
     }
     Ok(reference)
 }

@@ -11,7 +11,7 @@ use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
 use twin_engine::orbit::closed_orbit_6d;
-use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, match_orbit_6d};
+use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
 use twin_engine::tracking::{context, track_turn_observed};
 
 /// Auxiliary winding: effective main-coil current per ampere of QSPAZR.
@@ -33,6 +33,7 @@ fn orbit_at_bpms(lattice: &Lattice, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) 
 fn bba_recovers_small_hidden_offsets_without_noise() {
     let design = bessy2();
     let bpms = design.bpms();
+    let steering = Steering::new(&design, &bpms, ANALYST_SINGULAR_CUT).unwrap();
     let mut truth = design.clone();
     // (quad, dx, dy, magnetic strength of its calibration)
     let hidden = [("Q1M2D1R", 20e-6, -16e-6, 0.06393), ("Q4M2D5R", 10e-6, 24e-6, 0.060633)];
@@ -55,7 +56,7 @@ fn bba_recovers_small_hidden_offsets_without_noise() {
         let mut analyst = design.clone();
         let as_set = design.clone();
         let measured = (&steps_x[0].readings[0], &steps_y[0].readings[0]);
-        let reference = match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], ANALYST_SINGULAR_CUT).unwrap();
+        let reference = match_orbit_6d(&mut analyst, &bpms, [measured.0, measured.1], &steering).unwrap();
         let model = bba_model(&analyst, &as_set, &reference, q, dk1_per_a, &[0.0, -2.0, 2.0], &bpms).unwrap();
         let fits = fit(&model, &steps_x, &steps_y).unwrap();
         for (f, plane, want) in [(fits[0], Plane::Horizontal, dx), (fits[1], Plane::Vertical, dy)] {

@@ -5,9 +5,11 @@
 //! then supply to 0, multiplexer off, fit. The state is restored also on
 //! abort or error.
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
 
 use twin_engine::bba::{BbaFit, Step};
+use twin_engine::orbit_match::Steering;
 
 use crate::machine::QuadId;
 
@@ -58,7 +60,6 @@ pub struct Measured {
 }
 
 /// A run over one or more quads.
-#[derive(Clone, Debug)]
 pub struct BbaRun {
     pub queue: VecDeque<QuadId>,
     pub total: usize,
@@ -71,6 +72,9 @@ pub struct BbaRun {
     pub pass_change_m: f64,
     /// When the current refit pass began.
     pub pass_started: Instant,
+    /// How the analyst's models are steered onto the measured orbit (once
+    /// per run).
+    pub steering: Option<Arc<Steering>>,
 }
 
 /// Progress shown when all quads are measured [%].
@@ -90,6 +94,7 @@ impl BbaRun {
             measured: Vec::new(),
             pass_change_m: 0.0,
             pass_started: Instant::now(),
+            steering: None,
         })
     }
 

@@ -1,10 +1,12 @@
 //! One step of a BBA run, executed by the model owner (see `bba_run.rs`).
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use epics_pvxs_sys::WriteValue;
 use twin_engine::bba::{BbaError, BbaFit, Step, fit, step_currents, zero_current_orbit};
 use twin_engine::bba_model::bba_model;
-use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, match_orbit_6d};
+use twin_engine::lattice::Lattice;
+use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
 
 use super::Setpoint;
 use super::bba_publish::BbaStatus;
@@ -94,7 +96,7 @@ impl Owner {
             }
             Phase::Finish { quad, x, y } => {
                 self.release()?;
-                let (fx, fy) = self.fit_quad(quad, &x, &y);
+                let (fx, fy) = self.fit_quad(run, quad, &x, &y);
                 self.record(quad, &fx, &fy)?;
                 run.done += 1;
                 run.measured.push(Measured { quad, x, y, fits: [kept(&fx), kept(&fy)] });
@@ -106,8 +108,8 @@ impl Owner {
                 }
             }
             Phase::Refit { pass, index } => {
-                let m = &run.measured[index];
-                let (fx, fy) = self.fit_quad(m.quad, &m.x, &m.y);
+                let m = run.measured[index].clone();
+                let (fx, fy) = self.fit_quad(run, m.quad, &m.x, &m.y);
                 let moved = |new: &anyhow::Result<BbaFit>, old: &Result<BbaFit, String>| match (new, old) {
                     (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
                     _ => f64::INFINITY,
@@ -176,31 +178,61 @@ impl Owner {
     /// has found so far, this quad's included, steered onto the orbit
     /// measured at zero auxiliary current (the model then follows the real
     /// orbit through the sextupoles; the fit finds what is left).
-    fn fit_quad(&self, quad: QuadId, x: &[Step], y: &[Step]) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
-        let fits = match self.fit_with(quad, x, y, true) {
+    fn fit_quad(
+        &self,
+        run: &mut BbaRun,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+    ) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
+        let fits = self.steering(run).and_then(|steering| match self.fit_with(steering, quad, x, y, true) {
             // the estimates make a model without a closed orbit: without them
-            Err(_) => self.fit_with(quad, x, y, false),
+            Err(_) => self.fit_with(steering, quad, x, y, false),
             fits => fits,
-        };
+        });
         match fits {
             Ok([fx, fy]) => (Ok(fx), Ok(fy)),
             Err(e) => (Err(anyhow::anyhow!("{e}")), Err(anyhow::anyhow!("{e}"))),
         }
     }
 
-    fn fit_with(&self, quad: QuadId, x: &[Step], y: &[Step], use_estimates: bool) -> Result<[BbaFit; 2], BbaError> {
+    /// The machine as set with the centres found so far (or none) in
+    /// place of the hidden offsets.
+    fn analyst_lattice(&self, use_estimates: bool) -> Result<Lattice, BbaError> {
         let mut analyst = self.state.lattice.clone();
         for q in &self.state.schema.quads {
             let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| use_estimates).unwrap_or([0.0; 2]);
             let m = twin_engine::lattice::Misalignment { dx_m, dy_m, roll_rad: 0.0 };
             analyst.set_misalignment(self.state.schema.quad_element(q.id), m)?;
         }
+        Ok(analyst)
+    }
+
+    /// How the analyst's models of this run are steered onto the measured
+    /// orbit: computed once per run, from the machine as set.
+    fn steering<'r>(&self, run: &'r mut BbaRun) -> Result<&'r Steering, BbaError> {
+        if run.steering.is_none() {
+            let analyst = self.analyst_lattice(false)?;
+            run.steering = Some(Arc::new(Steering::new(&analyst, &analyst.bpms(), ANALYST_SINGULAR_CUT)?));
+        }
+        Ok(run.steering.as_deref().expect("set above"))
+    }
+
+    fn fit_with(
+        &self,
+        steering: &Steering,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+        use_estimates: bool,
+    ) -> Result<[BbaFit; 2], BbaError> {
+        let mut analyst = self.analyst_lattice(use_estimates)?;
         let bpms = analyst.bpms();
         let (Some(mx), Some(my)) = (zero_current_orbit(x), zero_current_orbit(y)) else {
             return Err(BbaError::Inconsistent("no readings at zero current".into()));
         };
         let as_set = analyst.clone();
-        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my], ANALYST_SINGULAR_CUT)?;
+        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my], steering)?;
         let schema = &self.state.schema;
         let dk1_per_a = AUX_TURNS_RATIO * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
         let model =
