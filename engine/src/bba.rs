@@ -11,8 +11,12 @@
 //! the quad's kick, exact for a thick quad and every order of the step, see
 //! `bba_model`; the cross-plane terms come from coupling, e.g. the orbit in
 //! the sextupoles), and x′_q S^pq_bk the small part from the beam's slope in
-//! the quad (x′ from the reconstruction, iterated). Linear least squares for
-//! (d_x, d_y) and the o_pb over all BPMs and readings. The quad's centre in
+//! the quad (x′ from the reconstruction, iterated). The linear terms are
+//! taken around the model's own answer: what the model, stepped alike,
+//! shows for its beam (d_model, x′_model) from its closed orbits, so
+//! nonlinear terms (orbit in the sextupoles) are in; the fit finds
+//! d − d_model. Linear least squares for (d_x, d_y) and the o_pb over all
+//! BPMs and readings. The quad's centre in
 //! BPM coordinates is then the beam position at the quad, reconstructed
 //! from the two BPMs around it with the model optics and the quad's own
 //! offset, minus d.
