@@ -5,44 +5,29 @@
 //!
 //! cargo run --release -p twin-engine --example bba_budget [-- all]
 use twin_engine::bba::{Step, fit};
-use twin_engine::bba_model::{bba_model, reference_6d};
+use twin_engine::bba_model::{bba_model, first_half, reference_6d};
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
-use twin_engine::lattice::{Element, ElementId, ElementKind, Lattice, Misalignment, Plane, from_lat2db_json};
-use twin_engine::orbit::closed_orbit_6d;
+use twin_engine::integrators::pass;
+use twin_engine::lattice::{ElementId, ElementKind, Lattice, Misalignment, Plane, from_lat2db_json};
+use twin_engine::orbit::{closed_orbit_6d, closed_orbit_xy};
 use twin_engine::orbit_match::{Steering, match_orbit_6d};
-use twin_engine::tracking::{context, track_turn_observed};
+use twin_engine::tracking::{context, orbit_along};
 
 const AUX_TURNS_RATIO: f64 = -2.67857;
 const STRENGTH_PER_A: f64 = 0.0606;
 
-/// 6D fixed-RF orbit after every element.
-fn orbit_6d(lattice: &Lattice) -> Vec<[f64; 6]> {
-    let o = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None).expect("6D orbit");
-    let mut r = o.coords;
-    let mut at = vec![[0.0; 6]; lattice.len()];
-    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |id, p| at[id.0] = *p)
-        .expect("tracked");
-    at
-}
-
 fn at_bpms(lattice: &Lattice, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
-    let at = orbit_6d(lattice);
-    (bpms.iter().map(|b| at[b.0][0]).collect(), bpms.iter().map(|b| at[b.0][2]).collect())
+    let [x, y] = closed_orbit_xy(lattice, Dynamics::SixDRadiation, None, bpms).expect("6D orbit");
+    (x, y)
 }
 
 /// The truth at the centre of `quad`: (x, x', y, y') and δ.
 fn centre_truth(lattice: &Lattice, quad: ElementId) -> ([f64; 4], f64) {
-    let mut elements: Vec<Element> = lattice.elements().to_vec();
-    let mut half = elements[quad.0].clone();
-    if let ElementKind::Quadrupole(q) = &mut half.kind {
-        q.length_m /= 2.0;
-        q.body.n_steps = (q.body.n_steps / 2).max(1);
-    }
-    elements.splice(quad.0..=quad.0, [half.clone(), half]);
-    let split = Lattice::new(lattice.name(), lattice.energy_ev(), elements);
-    let at = orbit_6d(&split);
-    let c = at[quad.0];
+    let dynamics = Dynamics::SixDRadiation;
+    let start = closed_orbit_6d(lattice, dynamics, None).expect("6D orbit").coords;
+    let mut c = if quad.0 == 0 { start } else { orbit_along(lattice, &start, dynamics).expect("tracked")[quad.0 - 1] };
+    pass(&first_half(lattice.element(quad)), &mut c, &context(lattice, dynamics, 0));
     ([c[0], c[1], c[2], c[3]], c[4])
 }
 

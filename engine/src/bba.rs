@@ -165,12 +165,29 @@ const POS: [usize; 2] = [0, 2];
 /// Fits both planes: `x` and `y` are the readings of the same steps.
 pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaError> {
     let rows = rows(model, x, y)?;
+    // the beam at the quad centre is reconstructed from the readings at I = 0
+    let (Some(mx), Some(my)) = (zero_current_orbit(x), zero_current_orbit(y)) else {
+        return Err(BbaError::Inconsistent("no readings at zero current".into()));
+    };
+    let l = &model.local;
+    let (a, b) = (l.upstream_bpm, l.downstream_bpm);
+    let zero = ZeroCurrent {
+        around_quad: Vector4::new(mx[a], my[a], mx[b], my[b]),
+        readings: rows.iter().filter(|r| r.current_a == 0.0).count(),
+    };
     // the slope of the beam in the quad: the model's, then twice from the
     // reconstruction of the previous pass
     let c = model.local.model_centre;
-    let first = fit_pass(model, &rows, [c[1], c[3]])?;
-    let second = fit_pass(model, &rows, first.slopes_rad)?;
-    fit_pass(model, &rows, second.slopes_rad).map(|r| r.fits)
+    let first = fit_pass(model, &rows, &zero, [c[1], c[3]])?;
+    let second = fit_pass(model, &rows, &zero, first.slopes_rad)?;
+    fit_pass(model, &rows, &zero, second.slopes_rad).map(|r| r.fits)
+}
+
+/// The mean readings at zero auxiliary current at the BPMs around the quad
+/// (x_a, y_a, x_b, y_b) [m], and how many readings they average.
+struct ZeroCurrent {
+    around_quad: Vector4<f64>,
+    readings: usize,
 }
 
 struct Pass {
@@ -225,7 +242,7 @@ fn rows<'a>(model: &'a BbaModel, x: &'a [Step], y: &'a [Step]) -> Result<Vec<Row
     Ok(out)
 }
 
-fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
+fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
     let nb = model.bpm_count();
     let n = rows.len() as f64;
     // readings without what the model beam does and without the slopes'
@@ -273,18 +290,7 @@ fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass
     let cov_d = inverse * (per_plane[0] * noise[0].powi(2) + per_plane[1] * noise[1].powi(2)) * inverse;
 
     // Beam position at the quad centre from the readings at I = 0.
-    let at_zero: Vec<&Row> = rows.iter().filter(|r| r.current_a == 0.0).collect();
-    if at_zero.is_empty() {
-        return Err(BbaError::Inconsistent("no readings at zero current".into()));
-    }
-    let avg = |p: usize, b: usize| at_zero.iter().map(|r| r.reading[p][b]).sum::<f64>() / at_zero.len() as f64;
-    let l = &model.local;
-    let read = Vector4::new(
-        avg(0, l.upstream_bpm),
-        avg(1, l.upstream_bpm),
-        avg(0, l.downstream_bpm),
-        avg(1, l.downstream_bpm),
-    );
+    let (l, read) = (&model.local, zero.around_quad);
     let (centre, offsets) = reconstruct(l, &read, &d)?;
     // Linear error propagation through the (linear) reconstruction.
     let h = 1e-6;
@@ -300,7 +306,7 @@ fn fit_pass(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Pass
         d2[q] += h;
         j_d.set_column(q, &((reconstruct(l, &read, &d2)?.1 - offsets) / h));
     }
-    let var_mean = |p: usize| noise[p].powi(2) / at_zero.len() as f64;
+    let var_mean = |p: usize| noise[p].powi(2) / zero.readings as f64;
     let cov_read = Matrix4::from_diagonal(&Vector4::new(var_mean(0), var_mean(1), var_mean(0), var_mean(1)));
     let cov = j_read * cov_read * j_read.transpose() + j_d * cov_d * j_d.transpose();
     let sign = [-1.0, 1.0];

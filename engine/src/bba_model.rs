@@ -15,10 +15,10 @@ use rayon::prelude::*;
 
 use crate::bba::{BbaError, BbaModel, LocalOptics, StepResponse};
 use crate::integrators::{Dynamics, PassContext, pass};
-use crate::jacobian::Linearised;
+use crate::jacobian::through_element;
 use crate::lattice::{Element, ElementId, ElementKind, Lattice};
 use crate::optics::{OpticsError, RingOptics};
-use crate::real::Dual;
+use crate::orbit::closed_orbit_xy;
 use crate::tracking::context;
 
 fn transverse(m: &Matrix6<f64>) -> Matrix4<f64> {
@@ -29,15 +29,8 @@ fn state(z: &[f64; 6]) -> Vector4<f64> {
     Vector4::new(z[0], z[1], z[2], z[3])
 }
 
-/// Linear map of one pass through `element` from `start`.
-fn element_map(element: &Element, ctx: &PassContext, start: [f64; 6]) -> Linearised {
-    let mut r: [Dual<6>; 6] = std::array::from_fn(|i| Dual::seed(start[i], i));
-    pass(element, &mut r, ctx);
-    Linearised { coords: nalgebra::Vector6::from_fn(|i, _| r[i].v), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
-}
-
 /// The first half of a quad (entrance → centre).
-fn half_of(element: &Element) -> Element {
+pub fn first_half(element: &Element) -> Element {
     let mut half = element.clone();
     if let ElementKind::Quadrupole(q) | ElementKind::Sextupole(q) = &mut half.kind {
         q.length_m /= 2.0;
@@ -62,15 +55,6 @@ fn exit_to_entrance(reference: &Reference, from: ElementId, to: ElementId) -> Ma
     exit_to_exit(reference, from, ElementId(to.0 - 1))
 }
 
-/// Which orbit the readings are: δ fixed (4D) or RF frequency fixed (what
-/// a ring with cavities shows: a kick changes the path length, the energy
-/// follows).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OrbitKind {
-    FixedMomentum,
-    FixedRf,
-}
-
 /// The orbit and transfer maps the readings are compared with: the 4D
 /// optics' own (fixed momentum), or the 6D closed orbit of the analyst's
 /// model with the maps around it (fixed RF, `reference_6d`).
@@ -93,13 +77,6 @@ impl Reference {
             dynamics: Dynamics::FourD,
         }
     }
-
-    pub fn kind(&self) -> OrbitKind {
-        match self.dynamics {
-            Dynamics::FourD => OrbitKind::FixedMomentum,
-            _ => OrbitKind::FixedRf,
-        }
-    }
 }
 
 /// The reference of fixed-RF readings: the 6D closed orbit (cavities,
@@ -117,11 +94,13 @@ pub fn reference_6d(lattice: &Lattice, guess: Option<&[f64; 6]>) -> Result<Refer
 }
 
 /// The closed-orbit problem's dimension: the transverse block for fixed
-/// momentum (δ and ct are not closed), all six coordinates for fixed RF.
-fn dimension(kind: OrbitKind) -> usize {
-    match kind {
-        OrbitKind::FixedMomentum => 4,
-        OrbitKind::FixedRf => 6,
+/// momentum (4D: δ and ct are not closed), all six coordinates for fixed
+/// RF (a ring with cavities: a kick changes the path length, the energy
+/// follows).
+fn dimension(dynamics: Dynamics) -> usize {
+    match dynamics {
+        Dynamics::FourD => 4,
+        _ => 6,
     }
 }
 
@@ -148,33 +127,13 @@ fn local_orbit(
         i = (i + 1) % n;
     }
     let mut centre = z;
-    pass(&half_of(as_set.element(quad)), &mut centre, ctx);
+    pass(&first_half(as_set.element(quad)), &mut centre, ctx);
     while i != to.0 {
         pass(as_set.element(ElementId(i)), &mut z, ctx);
         i = (i + 1) % n;
     }
     pass(as_set.element(to), &mut z, ctx);
     (centre, z)
-}
-
-/// The model's closed orbit (x, y) at `bpms` for `lattice`, the kind of
-/// orbit `dynamics` says (fixed momentum or fixed RF).
-fn orbit_at_bpms(
-    lattice: &Lattice,
-    dynamics: Dynamics,
-    bpms: &[ElementId],
-    guess: &[f64; 6],
-) -> Result<[Vec<f64>; 2], BbaError> {
-    let orbit = match dynamics {
-        Dynamics::FourD => crate::orbit::closed_orbit_4d(lattice, 0.0, Some(guess)),
-        six_d => crate::orbit::closed_orbit_6d(lattice, six_d, Some(guess)),
-    }
-    .map_err(OpticsError::from)?;
-    let mut at = vec![[0.0; 6]; lattice.len()];
-    let mut z = orbit.coords;
-    crate::tracking::track_turn_observed(lattice, &mut z, &context(lattice, dynamics, 0), |id, p| at[id.0] = *p)
-        .map_err(|e| OpticsError::from(crate::orbit::OrbitError::from(e)))?;
-    Ok([bpms.iter().map(|b| at[b.0][0]).collect(), bpms.iter().map(|b| at[b.0][2]).collect()])
 }
 
 /// The BBA model of quad `quad` (both planes) for a measurement stepping
@@ -203,16 +162,16 @@ pub fn bba_model(
         return Err(BbaError::NoBpms);
     }
     let entrance = reference.orbit[quad.0];
-    let q0 = element_map(element, &ctx, entrance).jacobian;
-    let first_half = element_map(&half_of(element), &ctx, entrance);
+    let q0 = through_element(element, &ctx, entrance).jacobian;
+    let first_half = through_element(&first_half(element), &ctx, entrance);
     let h1 = first_half.jacobian;
     let h1_inv = h1.try_inverse().ok_or(BbaError::SingularOptics("the quad's half map is not invertible"))?;
-    let n = dimension(reference.kind());
+    let n = dimension(reference.dynamics);
     let rest = exit_to_entrance(reference, quad, quad);
     let one = DMatrix::<f64>::identity(n, n);
     let closing = &one - sub(&(rest * q0), n);
     let to_bpm: Vec<Matrix6<f64>> = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect();
-    let at_zero = orbit_at_bpms(lattice, reference.dynamics, bpms, &reference.orbit[0])?;
+    let at_zero: [Vec<f64>; 2] = [0, 2].map(|k| bpms.iter().map(|b| reference.orbit[b.0 + 1][k]).collect());
     // the stepped models' closed orbits dominate the time: in parallel
     let responses = currents_a
         .par_iter()
@@ -221,7 +180,7 @@ pub fn bba_model(
             if let Some(b) = stepped.body_mut() {
                 b.polynom_b[1] += dk1_per_a * current_a;
             }
-            let q1 = element_map(&stepped, &ctx, entrance).jacobian;
+            let q1 = through_element(&stepped, &ctx, entrance).jacobian;
             let open = (&one - sub(&(rest * q1), n))
                 .lu()
                 .solve(&closing)
@@ -232,11 +191,15 @@ pub fn bba_model(
             let plane = |row: usize| std::array::from_fn(|c| to_bpm.iter().map(|m| at(m, row, c)).collect());
             // the model itself stepped: what its beam, |d_model| away from
             // the axis, does, with the sextupoles' nonlinear terms
-            let mut model = lattice.clone();
-            model.set_polynom_b(quad, 1, k1 + dk1_per_a * current_a)?;
-            let stepped_orbit = orbit_at_bpms(&model, reference.dynamics, bpms, &reference.orbit[0])?;
-            let model_change =
-                std::array::from_fn(|p| stepped_orbit[p].iter().zip(&at_zero[p]).map(|(s, z)| s - z).collect());
+            let model_change = if current_a == 0.0 {
+                [vec![0.0; bpms.len()], vec![0.0; bpms.len()]]
+            } else {
+                let mut model = lattice.clone();
+                model.set_polynom_b(quad, 1, k1 + dk1_per_a * current_a)?;
+                let stepped = closed_orbit_xy(&model, reference.dynamics, Some(&reference.orbit[0]), bpms)
+                    .map_err(OpticsError::from)?;
+                std::array::from_fn(|p| stepped[p].iter().zip(&at_zero[p]).map(|(s, z)| s - z).collect())
+            };
             Ok(StepResponse { current_a, change: [plane(0), plane(2)], model_change })
         })
         .collect::<Result<Vec<_>, BbaError>>()?;

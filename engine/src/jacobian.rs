@@ -3,8 +3,8 @@
 use nalgebra::{Matrix6, Vector6};
 
 use crate::coords::Coords;
-use crate::integrators::PassContext;
-use crate::lattice::{ElementId, Lattice};
+use crate::integrators::{PassContext, pass};
+use crate::lattice::{Element, ElementId, Lattice};
 use crate::real::{Dual, Real};
 use crate::tracking::{Lost, track_turn_observed};
 
@@ -29,6 +29,13 @@ pub fn one_turn(lattice: &Lattice, start: &Coords<f64>, ctx: &PassContext) -> Re
     let mut r = seeded(start);
     track_turn_observed(lattice, &mut r, ctx, |_, _| {})?;
     Ok(linearised(&r))
+}
+
+/// The pass through one element from `start` and its map.
+pub fn through_element(element: &Element, ctx: &PassContext, start: Coords<f64>) -> Linearised {
+    let mut r = seeded(&start);
+    pass(element, &mut r, ctx);
+    linearised(&r)
 }
 
 /// Tracks one turn from `start`, recording the linearised map from the

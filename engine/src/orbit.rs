@@ -7,7 +7,7 @@ use crate::constants::SPEED_OF_LIGHT_M_PER_S;
 use crate::coords::{CT, Coords, DELTA};
 use crate::integrators::Dynamics;
 use crate::jacobian::one_turn;
-use crate::lattice::Lattice;
+use crate::lattice::{ElementId, Lattice};
 use crate::tracking::{Lost, context, track_turn};
 
 /// Newton stops when the correction is below this norm [m, rad] (pyAT's
@@ -100,4 +100,20 @@ pub fn closed_orbit_6d(
         }
     }
     Err(OrbitError::NotConverged { iterations: MAX_ITERATIONS, step: last_step })
+}
+
+/// The closed orbit (x, y) [m] after each of the elements `at`: 4D at
+/// δ = 0 for `Dynamics::FourD`, otherwise the 6D (fixed-RF) orbit.
+pub fn closed_orbit_xy(
+    lattice: &Lattice,
+    dynamics: Dynamics,
+    guess: Option<&Coords<f64>>,
+    at: &[ElementId],
+) -> Result<[Vec<f64>; 2], OrbitError> {
+    let start = match dynamics {
+        Dynamics::FourD => closed_orbit_4d(lattice, 0.0, guess)?,
+        six_d => closed_orbit_6d(lattice, six_d, guess)?,
+    };
+    let along = crate::tracking::orbit_along(lattice, &start.coords, dynamics)?;
+    Ok([at.iter().map(|e| along[e.0][0]).collect(), at.iter().map(|e| along[e.0][2]).collect()])
 }

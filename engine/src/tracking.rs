@@ -42,6 +42,15 @@ pub fn track_turn_observed<R: Real>(
     Ok(())
 }
 
+/// Coordinates after every element of one turn from `start` (a closed
+/// orbit start gives the closed orbit along the ring).
+pub fn orbit_along(lattice: &Lattice, start: &Coords<f64>, dynamics: Dynamics) -> Result<Vec<Coords<f64>>, Lost> {
+    let mut r = *start;
+    let mut out = Vec::with_capacity(lattice.len());
+    track_turn_observed(lattice, &mut r, &context(lattice, dynamics, 0), |_, p| out.push(*p))?;
+    Ok(out)
+}
+
 /// Tracks one turn.
 pub fn track_turn<R: Real>(lattice: &Lattice, r: &mut Coords<R>, ctx: &PassContext) -> Result<(), Lost> {
     track_turn_observed(lattice, r, ctx, |_, _| {})

@@ -10,9 +10,8 @@ use twin_engine::bba_model::bba_model;
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
-use twin_engine::orbit::closed_orbit_6d;
+use twin_engine::orbit::closed_orbit_xy;
 use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
-use twin_engine::tracking::{context, track_turn_observed};
 
 /// Auxiliary winding: effective main-coil current per ampere of QSPAZR.
 const AUX_TURNS_RATIO: f64 = -2.67857;
@@ -22,11 +21,8 @@ const AUX_TURNS_RATIO: f64 = -2.67857;
 const TOLERANCE_M: f64 = 0.4e-6;
 
 fn orbit_at_bpms(lattice: &Lattice, bpms: &[ElementId]) -> (Vec<f64>, Vec<f64>) {
-    let o = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None).unwrap();
-    let mut r = o.coords;
-    let mut at = vec![[0.0; 6]; lattice.len()];
-    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |id, p| at[id.0] = *p).unwrap();
-    (bpms.iter().map(|b| at[b.0][0]).collect(), bpms.iter().map(|b| at[b.0][2]).collect())
+    let [x, y] = closed_orbit_xy(lattice, Dynamics::SixDRadiation, None, bpms).unwrap();
+    (x, y)
 }
 
 #[test]

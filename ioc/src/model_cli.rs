@@ -7,7 +7,7 @@ use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
 use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
 use twin_engine::orm::{Corrector, orbit_response};
-use twin_engine::tracking::{context, track_turn_observed};
+use twin_engine::tracking::orbit_along;
 
 use crate::cli::ModelArgs;
 
@@ -114,14 +114,6 @@ fn apply_settings(lattice: &mut Lattice, args: &ModelArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Closed orbit (x, y) at every element exit from a 6D orbit start.
-fn six_d_orbit_along(lattice: &Lattice, start: [f64; 6]) -> anyhow::Result<Vec<[f64; 6]>> {
-    let mut r = start;
-    let mut out = Vec::with_capacity(lattice.len());
-    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |_, r| out.push(*r))?;
-    Ok(out)
-}
-
 pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
     let mut lattice = load_lattice(&args.lattice)?;
     apply_settings(&mut lattice, args)?;
@@ -136,7 +128,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         tunes = [six.tunes[0], six.tunes[1]];
         synchrotron_tune = Some(six.tunes[2]);
         delta = six.orbit.coords[4];
-        six_d_orbit = Some(six_d_orbit_along(&lattice, six.orbit.coords)?);
+        six_d_orbit = Some(orbit_along(&lattice, &six.orbit.coords, Dynamics::SixDRadiation)?);
     }
     // a BPM is a zero-length element: its exit is its entrance
     let orbit_at = |id: ElementId| six_d_orbit.as_ref().map_or(optics.at(id).orbit, |o| o[id.0]);

@@ -9,7 +9,7 @@ use twin_engine::optics::{
     OpticsError, RadiationSummary, RingOptics, chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d,
 };
 use twin_engine::orbit::OrbitError;
-use twin_engine::tracking::{context, track_turn_observed};
+use twin_engine::tracking::orbit_along;
 
 /// Physics of one valid computation.
 #[derive(Clone, Debug)]
@@ -56,11 +56,11 @@ pub fn compute(lattice: &Lattice) -> (Result<Physics, Invalid>, Duration) {
 
 fn physics(lattice: &Lattice) -> Result<Physics, Invalid> {
     let six = tunes_6d(lattice, Dynamics::SixDRadiation, None).map_err(classify)?;
-    let mut r = six.orbit.coords;
-    let mut orbit = Vec::with_capacity(lattice.len() + 1);
-    orbit.push(r);
-    track_turn_observed(lattice, &mut r, &context(lattice, Dynamics::SixDRadiation, 0), |_, p| orbit.push(*p))
-        .map_err(|lost| Invalid::NoOrbit(OrbitError::from(lost).to_string()))?;
+    let mut orbit = vec![six.orbit.coords];
+    orbit.extend(
+        orbit_along(lattice, &six.orbit.coords, Dynamics::SixDRadiation)
+            .map_err(|lost| Invalid::NoOrbit(OrbitError::from(lost).to_string()))?,
+    );
     let optics = linear_optics_4d(lattice, 0.0, None).map_err(classify)?;
     let chromaticity = chromaticity_4d(lattice, 0.0, Some(&optics.orbit.coords)).map_err(classify)?;
     let radiation = radiation_integrals(lattice, &optics);
