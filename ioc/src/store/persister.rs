@@ -49,7 +49,7 @@ pub struct PlaneResult {
 }
 
 impl PlaneResult {
-    fn of(f: &anyhow::Result<twin_engine::bba::BbaFit>) -> Self {
+    fn of(f: &Result<twin_engine::bba::BbaFit, String>) -> Self {
         match f {
             Ok(f) => Self {
                 offset_m: Some(f.offset_m),
@@ -65,7 +65,7 @@ impl PlaneResult {
                 displacement_m: None,
                 kick_per_a_rad: None,
                 chi2_m2: None,
-                error: Some(e.to_string()),
+                error: Some(e.clone()),
             },
         }
     }
@@ -74,8 +74,7 @@ impl PlaneResult {
 impl BbaResultDoc {
     pub fn new(
         quad: &str,
-        fx: &anyhow::Result<twin_engine::bba::BbaFit>,
-        fy: &anyhow::Result<twin_engine::bba::BbaFit>,
+        fits: &[Result<twin_engine::bba::BbaFit, String>; 2],
         x: &[twin_engine::bba::Step],
         y: &[twin_engine::bba::Step],
     ) -> Self {
@@ -85,8 +84,8 @@ impl BbaResultDoc {
             steps_a: x.iter().map(|s| s.current_a).collect(),
             raw_x: x.iter().map(|s| s.readings.clone()).collect(),
             raw_y: y.iter().map(|s| s.readings.clone()).collect(),
-            x: PlaneResult::of(fx),
-            y: PlaneResult::of(fy),
+            x: PlaneResult::of(&fits[0]),
+            y: PlaneResult::of(&fits[1]),
         }
     }
 }

@@ -49,14 +49,17 @@ pub enum Phase {
     },
 }
 
+/// The fit of one plane, or why it failed.
+pub type PlaneFit = Result<BbaFit, String>;
+
 /// Raw data of one measured quad, kept for the refit passes, and its
-/// latest fit (x, y; the reason when a plane failed).
+/// latest fit (x, y).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
     pub quad: QuadId,
     pub x: Vec<Step>,
     pub y: Vec<Step>,
-    pub fits: [Result<BbaFit, String>; 2],
+    pub fits: [PlaneFit; 2],
 }
 
 /// A run over one or more quads.

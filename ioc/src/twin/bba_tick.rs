@@ -10,7 +10,7 @@ use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
 
 use super::Setpoint;
 use super::bba_publish::BbaStatus;
-use super::bba_run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, READINGS_PER_STEP, SETTLED_M, STEPS_A};
+use super::bba_run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, READINGS_PER_STEP, SETTLED_M, STEPS_A};
 use super::owner::Owner;
 use super::state::AUX_TURNS_RATIO;
 use crate::machine::QuadId;
@@ -21,11 +21,6 @@ type Readings = Vec<Vec<f64>>;
 
 /// Largest quad centre kept as an estimate for the analyst's model [m].
 const MAX_ESTIMATE_M: f64 = 1e-3;
-
-/// A fit as kept between refit passes.
-fn kept(fit: &anyhow::Result<BbaFit>) -> Result<BbaFit, String> {
-    fit.as_ref().map(|f| *f).map_err(|e| format!("{e:#}"))
-}
 
 impl Owner {
     pub(super) fn current_name(&self, run: &BbaRun) -> String {
@@ -96,10 +91,10 @@ impl Owner {
             }
             Phase::Finish { quad, x, y } => {
                 self.release()?;
-                let (fx, fy) = self.fit_quad(run, quad, &x, &y);
-                self.record(quad, &fx, &fy)?;
+                let fits = self.fit_quad(run, quad, &x, &y);
+                self.record(quad, &fits)?;
                 run.done += 1;
-                run.measured.push(Measured { quad, x, y, fits: [kept(&fx), kept(&fy)] });
+                run.measured.push(Measured { quad, x, y, fits });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
                     // a single quad too: its own centre in the model, the
@@ -109,19 +104,18 @@ impl Owner {
             }
             Phase::Refit { pass, index } => {
                 let m = run.measured[index].clone();
-                let (fx, fy) = self.fit_quad(run, m.quad, &m.x, &m.y);
-                let moved = |new: &anyhow::Result<BbaFit>, old: &Result<BbaFit, String>| match (new, old) {
+                let fits = self.fit_quad(run, m.quad, &m.x, &m.y);
+                let moved = |new: &PlaneFit, old: &PlaneFit| match (new, old) {
                     (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
                     _ => f64::INFINITY,
                 };
-                let change = moved(&fx, &m.fits[0]).max(moved(&fy, &m.fits[1]));
+                let change = moved(&fits[0], &m.fits[0]).max(moved(&fits[1], &m.fits[1]));
                 run.pass_change_m = if index == 0 { change } else { run.pass_change_m.max(change) };
                 if index == 0 {
                     run.pass_started = std::time::Instant::now();
                 }
-                let quad = m.quad;
-                self.record(quad, &fx, &fy)?;
-                run.measured[index].fits = [kept(&fx), kept(&fy)];
+                self.record(m.quad, &fits)?;
+                run.measured[index].fits = fits;
                 if index + 1 < run.measured.len() {
                     Phase::Refit { pass, index: index + 1 }
                 } else if run.pass_change_m >= SETTLED_M && pass < MAX_REFIT_PASSES {
@@ -129,9 +123,8 @@ impl Owner {
                 } else {
                     tracing::info!(passes = pass, last_change_m = run.pass_change_m, "BBA refits done");
                     for m in &run.measured {
-                        let [fx, fy] = m.fits.clone().map(|f| f.map_err(anyhow::Error::msg));
-                        self.store_result(m.quad, &fx, &fy, &m.x, &m.y)?;
-                        run.failed += usize::from(fx.is_err() || fy.is_err());
+                        self.store_result(m)?;
+                        run.failed += usize::from(m.fits.iter().any(Result::is_err));
                     }
                     return Ok(false);
                 }
@@ -160,12 +153,12 @@ impl Owner {
     }
 
     /// Publishes a quad's result and keeps it as the estimate of its centre.
-    fn record(&mut self, quad: QuadId, fx: &anyhow::Result<BbaFit>, fy: &anyhow::Result<BbaFit>) -> anyhow::Result<()> {
-        self.out.bba.post_result(quad, fx.as_ref().ok(), fy.as_ref().ok())?;
-        match (fx, fy) {
+    fn record(&mut self, quad: QuadId, fits: &[PlaneFit; 2]) -> anyhow::Result<()> {
+        self.out.bba.post_result(quad, fits[0].as_ref().ok(), fits[1].as_ref().ok())?;
+        match fits {
             // a centre beyond 1 mm is not a believable estimate: it would
             // spoil the analyst's model for every other quad
-            (Ok(x), Ok(y)) if x.offset_m.abs() < MAX_ESTIMATE_M && y.offset_m.abs() < MAX_ESTIMATE_M => {
+            [Ok(x), Ok(y)] if x.offset_m.abs() < MAX_ESTIMATE_M && y.offset_m.abs() < MAX_ESTIMATE_M => {
                 self.estimates[quad.0] = Some([x.offset_m, y.offset_m]);
             }
             _ => self.estimates[quad.0] = None,
@@ -178,21 +171,15 @@ impl Owner {
     /// has found so far, this quad's included, steered onto the orbit
     /// measured at zero auxiliary current (the model then follows the real
     /// orbit through the sextupoles; the fit finds what is left).
-    fn fit_quad(
-        &self,
-        run: &mut BbaRun,
-        quad: QuadId,
-        x: &[Step],
-        y: &[Step],
-    ) -> (anyhow::Result<BbaFit>, anyhow::Result<BbaFit>) {
+    fn fit_quad(&self, run: &mut BbaRun, quad: QuadId, x: &[Step], y: &[Step]) -> [PlaneFit; 2] {
         let fits = self.steering(run).and_then(|steering| match self.fit_with(steering, quad, x, y, true) {
             // the estimates make a model without a closed orbit: without them
             Err(_) => self.fit_with(steering, quad, x, y, false),
             fits => fits,
         });
         match fits {
-            Ok([fx, fy]) => (Ok(fx), Ok(fy)),
-            Err(e) => (Err(anyhow::anyhow!("{e}")), Err(anyhow::anyhow!("{e}"))),
+            Ok(planes) => planes.map(Ok),
+            Err(e) => [Err(e.to_string()), Err(e.to_string())],
         }
     }
 
@@ -240,16 +227,9 @@ impl Owner {
         fit(&model, x, y)
     }
 
-    fn store_result(
-        &self,
-        quad: QuadId,
-        fx: &anyhow::Result<BbaFit>,
-        fy: &anyhow::Result<BbaFit>,
-        x: &[Step],
-        y: &[Step],
-    ) -> anyhow::Result<()> {
+    fn store_result(&self, m: &Measured) -> anyhow::Result<()> {
         let Some(tx) = &self.out.persist else { return Ok(()) };
-        let doc = BbaResultDoc::new(&self.state.schema.quad(quad).name, fx, fy, x, y);
+        let doc = BbaResultDoc::new(&self.state.schema.quad(m.quad).name, &m.fits, &m.x, &m.y);
         tx.send(PersistMsg::Bba(Box::new(doc))).map_err(|_| anyhow::anyhow!("the persister stopped"))
     }
 }
