@@ -11,6 +11,10 @@ pub const PY: usize = 3;
 pub const DELTA: usize = 4;
 pub const CT: usize = 5;
 
+/// The transverse coordinates (x, px, y, py) come first: indices
+/// `0..TRANSVERSE`.
+pub const TRANSVERSE: usize = 4;
+
 /// One particle's coordinates.
 pub type Coords<R> = [R; 6];
 

@@ -1,8 +1,8 @@
 //! One-turn (and partial) maps with their exact Jacobians, by tracking a
 //! dual-number particle.
-use nalgebra::{Matrix6, Vector6};
+use nalgebra::{Matrix4, Matrix6, Vector6};
 
-use crate::coords::Coords;
+use crate::coords::{Coords, TRANSVERSE, X};
 use crate::integrators::{PassContext, pass};
 use crate::lattice::{Element, ElementId, Lattice};
 use crate::real::{Dual, Real};
@@ -14,6 +14,11 @@ pub struct Linearised {
     pub coords: Vector6<f64>,
     /// ∂coords / ∂start (6×6).
     pub jacobian: Matrix6<f64>,
+}
+
+/// The transverse block of a map: ∂(x, px, y, py)/∂(x, px, y, py).
+pub fn transverse(m: &Matrix6<f64>) -> Matrix4<f64> {
+    m.fixed_view::<TRANSVERSE, TRANSVERSE>(X, X).into_owned()
 }
 
 fn seeded(start: &Coords<f64>) -> Coords<Dual<6>> {

@@ -12,6 +12,7 @@ pub mod coords;
 pub mod integrators;
 pub mod jacobian;
 pub mod lattice;
+pub mod newton;
 pub mod optics;
 pub mod orbit;
 pub mod orbit_match;

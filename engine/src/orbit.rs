@@ -1,20 +1,15 @@
 //! Closed orbits: 4D at fixed δ (pyAT `find_orbit4`) and 6D with the RF
 //! cavities, optionally with radiation (pyAT `find_orbit6`). Newton's
-//! method with exact one-turn Jacobians.
+//! method (`newton`) with exact one-turn Jacobians.
 use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
-use crate::coords::{CT, Coords, DELTA};
+use crate::coords::{CT, Coords, DELTA, TRANSVERSE};
 use crate::integrators::Dynamics;
-use crate::jacobian::one_turn;
+use crate::jacobian::{one_turn, transverse};
 use crate::lattice::{ElementId, Lattice};
+use crate::newton::{self, Linearisation, NewtonError, NewtonOptions};
 use crate::tracking::{Lost, context, track_turn};
-
-/// Newton stops when the correction is below this norm [m, rad] (pyAT's
-/// OrbConvergence is 1e-12; the exact Jacobian reaches it in fewer steps).
-pub const CONVERGENCE: f64 = 1e-12;
-/// At most this many Newton iterations (pyAT OrbMaxIter).
-pub const MAX_ITERATIONS: usize = 20;
 
 /// A converged closed orbit at the entrance of the first element.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,40 +33,75 @@ pub enum OrbitError {
     NoCavity,
 }
 
-/// 4D closed orbit at momentum deviation `delta` (cavities are drifts).
+impl From<NewtonError<Lost>> for OrbitError {
+    fn from(e: NewtonError<Lost>) -> Self {
+        match e {
+            NewtonError::NotConverged { iterations, step } => OrbitError::NotConverged { iterations, step },
+            NewtonError::Singular { .. } => OrbitError::Singular,
+            NewtonError::Evaluation { source, .. } => OrbitError::Lost(source),
+        }
+    }
+}
+
+/// 4D closed orbit at momentum deviation `delta` (cavities are drifts),
+/// Newton with the default options.
 pub fn closed_orbit_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<ClosedOrbit, OrbitError> {
+    closed_orbit_4d_with(lattice, delta, guess, &NewtonOptions::default())
+}
+
+/// 4D closed orbit at momentum deviation `delta`: the fixed point of the
+/// one-turn map in (x, px, y, py) at fixed δ (cτ starts at 0 and is not
+/// closed).
+pub fn closed_orbit_4d_with(
+    lattice: &Lattice,
+    delta: f64,
+    guess: Option<&Coords<f64>>,
+    options: &NewtonOptions,
+) -> Result<ClosedOrbit, OrbitError> {
     let ctx = context(lattice, Dynamics::FourD, 0);
     let mut z = guess.copied().unwrap_or([0.0; 6]);
     z[DELTA] = delta;
     z[CT] = 0.0;
-    let mut last_step = f64::NAN;
-    for iteration in 1..=MAX_ITERATIONS {
-        let m = one_turn(lattice, &z, &ctx)?;
-        let f = Vector4::from_fn(|i, _| m.coords[i] - z[i]);
-        let j: Matrix4<f64> = m.jacobian.fixed_view::<4, 4>(0, 0) - Matrix4::identity();
-        let step = j.lu().solve(&(-f)).ok_or(OrbitError::Singular)?;
-        (0..4).for_each(|i| z[i] += step[i]);
-        last_step = step.norm();
-        if last_step < CONVERGENCE {
-            let mut end = z;
-            track_turn(lattice, &mut end, &ctx)?;
-            let residual = (0..4).map(|i| (end[i] - z[i]).abs()).fold(0.0, f64::max);
-            return Ok(ClosedOrbit { coords: z, iterations: iteration, residual });
-        }
-        if !last_step.is_finite() {
-            break;
-        }
-    }
-    Err(OrbitError::NotConverged { iterations: MAX_ITERATIONS, step: last_step })
+    // the full coordinates with the transverse part `x`
+    let full = |x: &Vector4<f64>| -> Coords<f64> {
+        let mut r = z;
+        r[..TRANSVERSE].copy_from_slice(x.as_slice());
+        r
+    };
+    let start = Vector4::from_fn(|i, _| z[i]);
+    let solution = newton::solve(start, options, |x| {
+        let r = full(x);
+        let m = one_turn(lattice, &r, &ctx)?;
+        Ok(Linearisation {
+            value: Vector4::from_fn(|i, _| m.coords[i] - r[i]),
+            jacobian: transverse(&m.jacobian) - Matrix4::identity(),
+        })
+    })?;
+    let z = full(&solution.x);
+    let mut end = z;
+    track_turn(lattice, &mut end, &ctx)?;
+    let residual = (0..TRANSVERSE).map(|i| (end[i] - z[i]).abs()).fold(0.0, f64::max);
+    Ok(ClosedOrbit { coords: z, iterations: solution.iterations, residual })
+}
+
+/// 6D closed orbit with the cavities (and radiation if `dynamics` says
+/// so), Newton with the default options.
+pub fn closed_orbit_6d(
+    lattice: &Lattice,
+    dynamics: Dynamics,
+    guess: Option<&Coords<f64>>,
+) -> Result<ClosedOrbit, OrbitError> {
+    closed_orbit_6d_with(lattice, dynamics, guess, &NewtonOptions::default())
 }
 
 /// 6D closed orbit with the cavities (and radiation if `dynamics` says
 /// so). The RF frequency sets the revolution time: the fixed point
 /// satisfies track(z) = z + (0, 0, 0, 0, 0, c·h/f_RF − C).
-pub fn closed_orbit_6d(
+pub fn closed_orbit_6d_with(
     lattice: &Lattice,
     dynamics: Dynamics,
     guess: Option<&Coords<f64>>,
+    options: &NewtonOptions,
 ) -> Result<ClosedOrbit, OrbitError> {
     let (f_rf, h) = match (lattice.rf_frequency_hz(), lattice.harmonic_number()) {
         (Some(f), Some(h)) => (f, h),
@@ -80,26 +110,16 @@ pub fn closed_orbit_6d(
     let ctx = context(lattice, dynamics, 0);
     let mut theta = Vector6::zeros();
     theta[CT] = SPEED_OF_LIGHT_M_PER_S * h / f_rf - lattice.circumference_m();
-    let mut z = guess.copied().unwrap_or([0.0; 6]);
-    let mut last_step = f64::NAN;
-    for iteration in 1..=MAX_ITERATIONS {
-        let m = one_turn(lattice, &z, &ctx)?;
-        let f = m.coords - Vector6::from(z) - theta;
-        let j: Matrix6<f64> = m.jacobian - Matrix6::identity();
-        let step = j.lu().solve(&(-f)).ok_or(OrbitError::Singular)?;
-        (0..6).for_each(|i| z[i] += step[i]);
-        last_step = step.norm();
-        if last_step < CONVERGENCE {
-            let mut end = z;
-            track_turn(lattice, &mut end, &ctx)?;
-            let residual = (Vector6::from(end) - Vector6::from(z) - theta).amax();
-            return Ok(ClosedOrbit { coords: z, iterations: iteration, residual });
-        }
-        if !last_step.is_finite() {
-            break;
-        }
-    }
-    Err(OrbitError::NotConverged { iterations: MAX_ITERATIONS, step: last_step })
+    let start = Vector6::from(guess.copied().unwrap_or([0.0; 6]));
+    let solution = newton::solve(start, options, |x| {
+        let m = one_turn(lattice, &(*x).into(), &ctx)?;
+        Ok(Linearisation { value: m.coords - x - theta, jacobian: m.jacobian - Matrix6::identity() })
+    })?;
+    let z: Coords<f64> = solution.x.into();
+    let mut end = z;
+    track_turn(lattice, &mut end, &ctx)?;
+    let residual = (Vector6::from(end) - Vector6::from(z) - theta).amax();
+    Ok(ClosedOrbit { coords: z, iterations: solution.iterations, residual })
 }
 
 /// The closed orbit (x, y) [m] after each of the elements `at`: 4D at
