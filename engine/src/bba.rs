@@ -22,7 +22,7 @@
 //! offset, minus d.
 use nalgebra::{Matrix2, Matrix4, SMatrix, Vector2, Vector4};
 
-use crate::lattice::SettingError;
+use crate::lattice::{ElementId, SettingError};
 use crate::optics::OpticsError;
 
 /// Readings taken at one auxiliary-supply current.
@@ -125,6 +125,8 @@ pub enum BbaError {
     NoBpms,
     #[error("singular optics: {0}")]
     SingularOptics(&'static str),
+    #[error("singular optics: the map from the start to the exit of element #{} is not invertible", .element.0)]
+    SingularTransfer { element: ElementId },
     #[error("the analyst's model: {0}")]
     Model(#[from] OpticsError),
     #[error("the analyst's model: {0}")]

@@ -10,23 +10,21 @@
 //! by D·u with D = Q′·(1 − T·Q′)⁻¹·(1 − T·Q) − Q: exact for linear optics,
 //! thick quad, every order of the step, and, with the 6D maps of a ring
 //! with cavities, the energy change of a fixed RF frequency.
-use nalgebra::{DMatrix, Matrix4, Matrix6, Vector4};
+use nalgebra::{DMatrix, Matrix6, Vector4};
 use rayon::prelude::*;
 
 use crate::bba::{BbaError, BbaModel, LocalOptics, StepResponse};
+use crate::coords::{PX, PY, X, Y};
 use crate::integrators::{Dynamics, PassContext, pass};
-use crate::jacobian::through_element;
+use crate::jacobian::{Linearised, through_element, transverse};
 use crate::lattice::{Element, ElementId, ElementKind, Lattice};
 use crate::optics::{OpticsError, RingOptics};
 use crate::orbit::closed_orbit_xy;
 use crate::tracking::context;
 
-fn transverse(m: &Matrix6<f64>) -> Matrix4<f64> {
-    m.fixed_view::<4, 4>(0, 0).into_owned()
-}
-
+/// The transverse state (x, px, y, py) of full coordinates.
 fn state(z: &[f64; 6]) -> Vector4<f64> {
-    Vector4::new(z[0], z[1], z[2], z[3])
+    Vector4::new(z[X], z[PX], z[Y], z[PY])
 }
 
 /// The first half of a quad (entrance → centre).
@@ -41,14 +39,14 @@ pub fn first_half(element: &Element) -> Element {
 
 /// Transfer from the exit of element `from` to the exit of element `to`
 /// (wrapping once around the ring if `to` does not come after `from`).
-fn exit_to_exit(reference: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
-    let inv = |m: &Matrix6<f64>| m.try_inverse().unwrap_or_else(Matrix6::identity);
+fn exit_to_exit(reference: &Reference, from: ElementId, to: ElementId) -> Result<Matrix6<f64>, BbaError> {
     let (exit_from, exit_to) = (reference.transfer[from.0], reference.transfer[to.0]);
-    if to.0 > from.0 { exit_to * inv(&exit_from) } else { exit_to * reference.one_turn * inv(&exit_from) }
+    let inverse = exit_from.try_inverse().ok_or(BbaError::SingularTransfer { element: from })?;
+    Ok(if to.0 > from.0 { exit_to * inverse } else { exit_to * reference.one_turn * inverse })
 }
 
 /// Transfer from the exit of element `from` to the entrance of `to`.
-fn exit_to_entrance(reference: &Reference, from: ElementId, to: ElementId) -> Matrix6<f64> {
+fn exit_to_entrance(reference: &Reference, from: ElementId, to: ElementId) -> Result<Matrix6<f64>, BbaError> {
     if to.0 == 0 {
         return exit_to_exit(reference, from, ElementId(reference.transfer.len() - 1));
     }
@@ -89,7 +87,7 @@ pub fn reference_6d(lattice: &Lattice, guess: Option<&[f64; 6]>) -> Result<Refer
     let mut orbit = vec![orbit0.coords];
     orbit.extend(maps.iter().map(|m| std::array::from_fn(|i| m.coords[i])));
     let transfer: Vec<Matrix6<f64>> = maps.iter().map(|m| m.jacobian).collect();
-    let one_turn = *transfer.last().expect("lattice is not empty");
+    let one_turn = *transfer.last().ok_or(OpticsError::EmptyLattice)?;
     Ok(Reference { orbit, transfer, one_turn, dynamics: Dynamics::SixDRadiation })
 }
 
@@ -136,6 +134,141 @@ fn local_orbit(
     (centre, z)
 }
 
+/// The quad in the analyst's model around the reference orbit: what the
+/// response at each auxiliary current needs.
+struct QuadModel<'a> {
+    lattice: &'a Lattice,
+    reference: &'a Reference,
+    ctx: PassContext,
+    quad: ElementId,
+    element: &'a Element,
+    /// Design K1 [1/m²] and its change per ampere [1/m²/A].
+    k1_per_m2: f64,
+    dk1_per_a: f64,
+    bpms: &'a [ElementId],
+    /// Reference orbit at the quad entrance.
+    entrance: [f64; 6],
+    /// The closed-orbit problem's dimension (`dimension`).
+    n: usize,
+    /// The quad's map Q, its first half (H1 and the reference orbit at
+    /// the quad centre) and H1⁻¹.
+    q0: Matrix6<f64>,
+    first_half: Linearised,
+    h1_inv: Matrix6<f64>,
+    /// Quad exit → quad entrance: the rest of the ring, T.
+    rest: Matrix6<f64>,
+    /// 1 − T·Q (n × n).
+    closing: DMatrix<f64>,
+    /// Quad exit → exit of each BPM.
+    to_bpm: Vec<Matrix6<f64>>,
+    /// Reference orbit (x, y) at the BPMs [m].
+    at_zero: [Vec<f64>; 2],
+}
+
+impl<'a> QuadModel<'a> {
+    fn new(
+        lattice: &'a Lattice,
+        reference: &'a Reference,
+        quad: ElementId,
+        k1_per_m2: f64,
+        dk1_per_a: f64,
+        bpms: &'a [ElementId],
+    ) -> Result<Self, BbaError> {
+        let ctx = context(lattice, reference.dynamics, 0);
+        let element = lattice.element(quad);
+        let entrance = reference.orbit[quad.0];
+        let q0 = through_element(element, &ctx, entrance).jacobian;
+        let first_half = through_element(&first_half(element), &ctx, entrance);
+        let h1_inv = first_half
+            .jacobian
+            .try_inverse()
+            .ok_or(BbaError::SingularOptics("the quad's half map is not invertible"))?;
+        let n = dimension(reference.dynamics);
+        let rest = exit_to_entrance(reference, quad, quad)?;
+        let closing = DMatrix::<f64>::identity(n, n) - sub(&(rest * q0), n);
+        let to_bpm = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect::<Result<Vec<_>, _>>()?;
+        let at_zero = [X, Y].map(|k| bpms.iter().map(|b| reference.orbit[b.0 + 1][k]).collect());
+        Ok(Self {
+            lattice,
+            reference,
+            ctx,
+            quad,
+            element,
+            k1_per_m2,
+            dk1_per_a,
+            bpms,
+            entrance,
+            n,
+            q0,
+            first_half,
+            h1_inv,
+            rest,
+            closing,
+            to_bpm,
+            at_zero,
+        })
+    }
+
+    /// The orbit change at the BPMs at auxiliary current `current_a`.
+    fn response(&self, current_a: f64) -> Result<StepResponse, BbaError> {
+        let n = self.n;
+        let mut stepped = self.element.clone();
+        if let Some(b) = stepped.body_mut() {
+            b.polynom_b[1] += self.dk1_per_a * current_a;
+        }
+        let q1 = through_element(&stepped, &self.ctx, self.entrance).jacobian;
+        let one = DMatrix::<f64>::identity(n, n);
+        let open = (&one - sub(&(self.rest * q1), n))
+            .lu()
+            .solve(&self.closing)
+            .ok_or(BbaError::SingularOptics("no closed orbit with the stepped quad"))?;
+        // D·H1⁻¹: change at the quad exit per unit state at the centre
+        let d = (sub(&q1, n) * open - sub(&self.q0, n)) * sub(&self.h1_inv, n);
+        let at = |m: &Matrix6<f64>, row: usize, col: usize| (0..n).map(|j| m[(row, j)] * d[(j, col)]).sum::<f64>();
+        let plane = |row: usize| std::array::from_fn(|c| self.to_bpm.iter().map(|m| at(m, row, c)).collect());
+        let model_change = self.model_change(current_a)?;
+        Ok(StepResponse { current_a, change: [plane(X), plane(Y)], model_change })
+    }
+
+    /// The model itself stepped: what its beam, |d_model| away from the
+    /// axis, does, with the sextupoles' nonlinear terms [m].
+    fn model_change(&self, current_a: f64) -> Result<[Vec<f64>; 2], BbaError> {
+        if current_a == 0.0 {
+            return Ok([vec![0.0; self.bpms.len()], vec![0.0; self.bpms.len()]]);
+        }
+        let mut model = self.lattice.clone();
+        model.set_polynom_b(self.quad, 1, self.k1_per_m2 + self.dk1_per_a * current_a)?;
+        let reference = self.reference;
+        let stepped = closed_orbit_xy(&model, reference.dynamics, Some(&reference.orbit[0]), self.bpms)
+            .map_err(OpticsError::from)?;
+        Ok(std::array::from_fn(|p| stepped[p].iter().zip(&self.at_zero[p]).map(|(s, z)| s - z).collect()))
+    }
+
+    /// The optics and the model orbit between the BPMs around the quad,
+    /// the beam passing the elements of `as_set`.
+    fn local_optics(&self, as_set: &Lattice) -> Result<LocalOptics, BbaError> {
+        let (quad, bpms) = (self.quad, self.bpms);
+        let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
+        let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
+        let offset = self.element.misalignment;
+        let (a, b) = (bpms[upstream], bpms[downstream]);
+        let at_upstream = self.reference.orbit[a.0 + 1];
+        let (centre, at_downstream) = local_orbit(as_set, &self.ctx, at_upstream, a, quad, b);
+        Ok(LocalOptics {
+            upstream_bpm: upstream,
+            downstream_bpm: downstream,
+            to_entrance: transverse(&exit_to_entrance(self.reference, a, quad)?),
+            first_half: transverse(&self.first_half.jacobian),
+            quad: transverse(&self.q0),
+            to_downstream: transverse(&self.to_bpm[downstream]),
+            model_upstream: state(&at_upstream),
+            model_centre: state(&centre),
+            model_downstream: state(&at_downstream),
+            model_offset_m: [offset.dx_m, offset.dy_m],
+        })
+    }
+}
+
 /// The BBA model of quad `quad` (both planes) for a measurement stepping
 /// the auxiliary supply through `currents_a`, with `bpms` the BPMs read.
 /// `lattice` is the analyst's model with `reference` its orbit and maps
@@ -152,7 +285,6 @@ pub fn bba_model(
     currents_a: &[f64],
     bpms: &[ElementId],
 ) -> Result<BbaModel, BbaError> {
-    let ctx = context(lattice, reference.dynamics, 0);
     let element = lattice.element(quad);
     let (k1, length) = match &element.kind {
         ElementKind::Quadrupole(q) => (q.body.polynom_b.get(1).copied().unwrap_or(0.0), q.length_m),
@@ -161,72 +293,51 @@ pub fn bba_model(
     if bpms.is_empty() {
         return Err(BbaError::NoBpms);
     }
-    let entrance = reference.orbit[quad.0];
-    let q0 = through_element(element, &ctx, entrance).jacobian;
-    let first_half = through_element(&first_half(element), &ctx, entrance);
-    let h1 = first_half.jacobian;
-    let h1_inv = h1.try_inverse().ok_or(BbaError::SingularOptics("the quad's half map is not invertible"))?;
-    let n = dimension(reference.dynamics);
-    let rest = exit_to_entrance(reference, quad, quad);
-    let one = DMatrix::<f64>::identity(n, n);
-    let closing = &one - sub(&(rest * q0), n);
-    let to_bpm: Vec<Matrix6<f64>> = bpms.iter().map(|b| exit_to_exit(reference, quad, *b)).collect();
-    let at_zero: [Vec<f64>; 2] = [0, 2].map(|k| bpms.iter().map(|b| reference.orbit[b.0 + 1][k]).collect());
+    let model = QuadModel::new(lattice, reference, quad, k1, dk1_per_a, bpms)?;
     // the stepped models' closed orbits dominate the time: in parallel
-    let responses = currents_a
-        .par_iter()
-        .map(|&current_a| {
-            let mut stepped = element.clone();
-            if let Some(b) = stepped.body_mut() {
-                b.polynom_b[1] += dk1_per_a * current_a;
-            }
-            let q1 = through_element(&stepped, &ctx, entrance).jacobian;
-            let open = (&one - sub(&(rest * q1), n))
-                .lu()
-                .solve(&closing)
-                .ok_or(BbaError::SingularOptics("no closed orbit with the stepped quad"))?;
-            // D·H1⁻¹: change at the quad exit per unit state at the centre
-            let d = (sub(&q1, n) * open - sub(&q0, n)) * sub(&h1_inv, n);
-            let at = |m: &Matrix6<f64>, row: usize, col: usize| (0..n).map(|j| m[(row, j)] * d[(j, col)]).sum::<f64>();
-            let plane = |row: usize| std::array::from_fn(|c| to_bpm.iter().map(|m| at(m, row, c)).collect());
-            // the model itself stepped: what its beam, |d_model| away from
-            // the axis, does, with the sextupoles' nonlinear terms
-            let model_change = if current_a == 0.0 {
-                [vec![0.0; bpms.len()], vec![0.0; bpms.len()]]
-            } else {
-                let mut model = lattice.clone();
-                model.set_polynom_b(quad, 1, k1 + dk1_per_a * current_a)?;
-                let stepped = closed_orbit_xy(&model, reference.dynamics, Some(&reference.orbit[0]), bpms)
-                    .map_err(OpticsError::from)?;
-                std::array::from_fn(|p| stepped[p].iter().zip(&at_zero[p]).map(|(s, z)| s - z).collect())
-            };
-            Ok(StepResponse { current_a, change: [plane(0), plane(2)], model_change })
-        })
-        .collect::<Result<Vec<_>, BbaError>>()?;
-    let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
-    let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
+    let responses = currents_a.par_iter().map(|&current_a| model.response(current_a)).collect::<Result<Vec<_>, _>>()?;
     let offset = element.misalignment;
-    let (a, b) = (bpms[upstream], bpms[downstream]);
-    let (centre, at_downstream) = local_orbit(as_set, &ctx, reference.orbit[a.0 + 1], a, quad, b);
-    let c = &first_half.coords;
-    let model_beam = Vector4::new(c[0] - offset.dx_m, c[1], c[2] - offset.dy_m, c[3]);
+    let c = model.first_half.coords;
+    let model_beam = Vector4::new(c[X] - offset.dx_m, c[PX], c[Y] - offset.dy_m, c[PY]);
     Ok(BbaModel {
         model_beam,
         responses,
         dk1_per_a,
         length_m: length,
         k1_per_m2: k1,
-        local: LocalOptics {
-            upstream_bpm: upstream,
-            downstream_bpm: downstream,
-            to_entrance: transverse(&exit_to_entrance(reference, bpms[upstream], quad)),
-            first_half: transverse(&h1),
-            quad: transverse(&q0),
-            to_downstream: transverse(&to_bpm[downstream]),
-            model_upstream: state(&reference.orbit[a.0 + 1]),
-            model_centre: state(&centre),
-            model_downstream: state(&at_downstream),
-            model_offset_m: [offset.dx_m, offset.dy_m],
-        },
+        local: model.local_optics(as_set)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three elements; the map to the exit of the second is singular.
+    fn reference() -> Reference {
+        let mut kick = Matrix6::identity();
+        kick[(PX, X)] = -0.5;
+        Reference {
+            orbit: vec![[0.0; 6]; 4],
+            transfer: vec![kick, Matrix6::zeros(), kick],
+            one_turn: kick,
+            dynamics: Dynamics::FourD,
+        }
+    }
+
+    #[test]
+    fn transfer_between_element_exits() {
+        let r = reference();
+        assert_eq!(exit_to_exit(&r, ElementId(0), ElementId(2)), Ok(Matrix6::identity()));
+        // once around: back to the same exit
+        assert_eq!(exit_to_exit(&r, ElementId(2), ElementId(2)), Ok(r.one_turn));
+    }
+
+    #[test]
+    fn a_singular_transfer_map_is_an_error_not_the_identity() {
+        let r = reference();
+        let want = Err(BbaError::SingularTransfer { element: ElementId(1) });
+        assert_eq!(exit_to_exit(&r, ElementId(1), ElementId(2)), want);
+        assert_eq!(exit_to_entrance(&r, ElementId(1), ElementId(0)), want);
+    }
 }

@@ -33,20 +33,19 @@ fn m44(m: &nalgebra::Matrix6<f64>) -> Matrix4<f64> {
 }
 
 /// Derivative of an element's exit coordinates with respect to its kick.
-fn kick_derivative(lattice: &Lattice, c: Corrector, entrance: &Coords<f64>) -> Vector4<f64> {
+fn kick_derivative(lattice: &Lattice, c: Corrector, entrance: &Coords<f64>) -> Result<Vector4<f64>, OpticsError> {
     let ctx = context(lattice, Dynamics::FourD, 0);
     let mut el = lattice.element(c.element).clone();
-    let base = el.body().map_or(0.0, |b| b.kick_angle_rad[c.plane.index()]);
+    let not_a_corrector = || OpticsError::NotACorrector(lattice.element(c.element).name.clone());
+    let base = el.body().ok_or_else(not_a_corrector)?.kick_angle_rad[c.plane.index()];
     let mut out = [[0.0; 6]; 2];
     for (k, sign) in [1.0, -1.0].into_iter().enumerate() {
-        if let Some(body) = el.body_mut() {
-            body.kick_angle_rad[c.plane.index()] = base + sign * KICK_STEP_RAD;
-        }
+        el.body_mut().ok_or_else(not_a_corrector)?.kick_angle_rad[c.plane.index()] = base + sign * KICK_STEP_RAD;
         let mut r = *entrance;
         pass(&el, &mut r, &ctx);
         out[k] = r;
     }
-    Vector4::from_fn(|i, _| (out[0][i] - out[1][i]) / (2.0 * KICK_STEP_RAD))
+    Ok(Vector4::from_fn(|i, _| (out[0][i] - out[1][i]) / (2.0 * KICK_STEP_RAD)))
 }
 
 /// Orbit response of `bpms` to `correctors` around the state `optics` was
@@ -63,7 +62,7 @@ pub fn orbit_response(
     let mut y = DMatrix::zeros(bpms.len(), correctors.len());
     for (j, c) in correctors.iter().enumerate() {
         let e = c.element.0;
-        let k = kick_derivative(lattice, *c, &optics.points[e].orbit);
+        let k = kick_derivative(lattice, *c, &optics.points[e].orbit)?;
         let a_e = m44(&optics.transfer[e]);
         let a_e_inv = a_e.try_inverse().ok_or(OpticsError::Singular)?;
         let to_end = one_turn * a_e_inv * k;
@@ -79,4 +78,24 @@ pub fn orbit_response(
         }
     }
     Ok(OrbitResponse { correctors: correctors.to_vec(), bpms: bpms.to_vec(), x, y })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lattice::{Element, ElementKind, Misalignment, Windings};
+
+    #[test]
+    fn a_corrector_without_a_magnet_is_an_error() {
+        let drift = Element {
+            name: "D1".into(),
+            group: None,
+            kind: ElementKind::Drift { length_m: 1.0 },
+            misalignment: Misalignment::default(),
+            windings: Windings::default(),
+        };
+        let lattice = Lattice::new("drift", 1.7e9, vec![drift]);
+        let c = Corrector { element: ElementId(0), plane: Plane::Vertical };
+        assert_eq!(kick_derivative(&lattice, c, &[0.0; 6]), Err(OpticsError::NotACorrector("D1".into())));
+    }
 }

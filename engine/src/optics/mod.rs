@@ -45,6 +45,10 @@ pub enum OpticsError {
     Unstable { plane: &'static str, cos_mu: f64 },
     #[error("the 4D one-turn map has a δ-independent fixed point problem (singular I − M)")]
     Singular,
+    #[error("the lattice has no elements")]
+    EmptyLattice,
+    #[error("corrector {0} has no magnet body to kick")]
+    NotACorrector(String),
 }
 
 /// Linear optics of the whole ring at momentum deviation δ.
@@ -127,19 +131,18 @@ pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64
     let orbit = closed_orbit_4d(lattice, delta, guess)?;
     let ctx = context(lattice, Dynamics::FourD, 0);
     let maps = along_ring(lattice, &orbit.coords, &ctx).map_err(OrbitError::from)?;
-    let one_turn = maps.last().expect("lattice is not empty").jacobian;
+    let one_turn = maps.last().ok_or(OpticsError::EmptyLattice)?.jacobian;
     let (t0, tunes) = periodic_twiss(&one_turn)?;
 
     let m44: Matrix4<f64> = one_turn.fixed_view::<4, 4>(0, 0).into_owned();
     let m_delta = Vector4::from_fn(|i, _| one_turn[(i, DELTA)]);
     let eta0 = (Matrix4::identity() - m44).lu().solve(&m_delta).ok_or(OpticsError::Singular)?;
 
-    let start = OpticsPoint { s_m: 0.0, orbit: orbit.coords, twiss: t0, mu_rad: [0.0; 2], dispersion: eta0.into() };
+    let mut prev = OpticsPoint { s_m: 0.0, orbit: orbit.coords, twiss: t0, mu_rad: [0.0; 2], dispersion: eta0.into() };
     let mut points = Vec::with_capacity(maps.len() + 1);
-    points.push(start);
+    points.push(prev);
     let mut last_raw = [0.0; 2];
     for (i, map) in maps.iter().enumerate() {
-        let prev = *points.last().expect("start pushed");
         let mut point =
             OpticsPoint { s_m: lattice.s_exit_m(ElementId(i)), orbit: std::array::from_fn(|k| map.coords[k]), ..prev };
         for plane in 0..2 {
@@ -152,6 +155,7 @@ pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64
         let eta = m * eta0 + Vector4::from_fn(|k, _| map.jacobian[(k, DELTA)]);
         point.dispersion = eta.into();
         points.push(point);
+        prev = point;
     }
     let dct = one_turn[(5, DELTA)] + (0..4).map(|k| one_turn[(5, k)] * eta0[k]).sum::<f64>();
     Ok(RingOptics {
