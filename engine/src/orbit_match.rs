@@ -78,6 +78,8 @@ fn project_out(eta: &DVector<f64>, m: &DMatrix<f64>) -> DMatrix<f64> {
 /// from one model and reusable for models close to it (the matching
 /// iterates to the measured orbit; the response only sets the path).
 pub struct Steering {
+    /// The BPMs the responses are for.
+    bpms: Vec<ElementId>,
     planes: Vec<PlaneSteering>,
     momentum_compaction: f64,
 }
@@ -85,11 +87,14 @@ pub struct Steering {
 impl Steering {
     /// Singular values above `singular_cut` × the largest are kept.
     pub fn new(lattice: &Lattice, bpms: &[ElementId], singular_cut: f64) -> Result<Self, BbaError> {
+        if bpms.is_empty() {
+            return Err(BbaError::NoBpms);
+        }
         let optics = linear_optics_4d(lattice, 0.0, None)?;
         let steer = |plane| steering(lattice, &optics, bpms, plane, singular_cut);
         let (h, v) = rayon::join(|| steer(Plane::Horizontal), || steer(Plane::Vertical));
         let planes = [h?, v?].into_iter().flatten().collect();
-        Ok(Self { planes, momentum_compaction: optics.momentum_compaction })
+        Ok(Self { bpms: bpms.to_vec(), planes, momentum_compaction: optics.momentum_compaction })
     }
 }
 
@@ -103,6 +108,12 @@ pub fn match_orbit_6d(
     measured: [&[f64]; 2],
     steering: &Steering,
 ) -> Result<Reference, BbaError> {
+    if steering.bpms != bpms {
+        return Err(BbaError::Inconsistent("the steering was computed for other BPMs".into()));
+    }
+    if let Some(m) = measured.iter().find(|m| m.len() != bpms.len()) {
+        return Err(BbaError::Inconsistent(format!("{} orbit readings for {} BPMs", m.len(), bpms.len())));
+    }
     let mut reference = reference_6d(lattice, None)?;
     for _ in 0..ITERATIONS {
         for s in &steering.planes {
