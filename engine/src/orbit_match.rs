@@ -49,7 +49,7 @@ fn steering(
     let response = if plane == Plane::Horizontal { orm.x } else { orm.y };
     let energy = (plane == Plane::Horizontal)
         .then(|| DVector::from_iterator(bpms.len(), bpms.iter().map(|b| optics.points[b.0 + 1].dispersion[0])))
-        .filter(|eta| eta.norm() > 0.0 && std::env::var("NO_ENERGY").is_err());
+        .filter(|eta| eta.norm() > 0.0);
     // the steerers fit what the energy does not explain
     let projected = match &energy {
         Some(eta) => project_out(eta, &response),
