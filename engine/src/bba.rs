@@ -20,8 +20,12 @@
 //! BPM coordinates is then the beam position at the quad, reconstructed
 //! from the two BPMs around it with the model optics and the quad's own
 //! offset, minus d.
+//!
+//! Transverse states (x, x′, y, y′) are indexed with the coordinate names
+//! of `coords` (X, PX, Y, PY: the same order).
 use nalgebra::{Matrix2, Matrix4, SMatrix, Vector2, Vector4};
 
+use crate::coords::{PX, PY, X, Y, momentum, position};
 use crate::lattice::{ElementId, SettingError};
 use crate::optics::OpticsError;
 
@@ -161,8 +165,6 @@ pub fn step_currents(steps: &[Step]) -> Vec<f64> {
 const NOISE_FLOOR_M: f64 = 1e-12;
 /// Currents closer than this are the same step [A].
 const CURRENT_MATCH_A: f64 = 1e-9;
-/// Index of a plane's position in (x, x′, y, y′).
-const POS: [usize; 2] = [0, 2];
 
 /// Fits both planes: `x` and `y` are the readings of the same steps.
 pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaError> {
@@ -180,7 +182,7 @@ pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaE
     // the slope of the beam in the quad: the model's, then twice from the
     // reconstruction of the previous pass
     let c = model.local.model_centre;
-    let first = fit_pass(model, &rows, &zero, [c[1], c[3]])?;
+    let first = fit_pass(model, &rows, &zero, [c[PX], c[PY]])?;
     let second = fit_pass(model, &rows, &zero, first.slopes_rad)?;
     fit_pass(model, &rows, &zero, second.slopes_rad).map(|r| r.fits)
 }
@@ -252,10 +254,10 @@ fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64
     let mb = model.model_beam;
     let y = |row: &Row, p: usize, b: usize| {
         let slopes: f64 =
-            (0..2).map(|q| (slopes_rad[q] - mb[POS[q] + 1]) * row.response.change[p][POS[q] + 1][b]).sum();
+            (0..2).map(|q| (slopes_rad[q] - mb[momentum(q)]) * row.response.change[p][momentum(q)][b]).sum();
         row.reading[p][b] - row.response.model_change[p][b] - slopes
     };
-    let r = |row: &Row, p: usize, q: usize, b: usize| row.response.change[p][POS[q]][b];
+    let r = |row: &Row, p: usize, q: usize, b: usize| row.response.change[p][position(q)][b];
     let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
     let mut per_plane = [Matrix2::zeros(); 2];
     let mut rhs = Vector2::zeros();
@@ -280,7 +282,7 @@ fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64
     }
     let inverse = normal.try_inverse().ok_or(BbaError::InsufficientSignal(0.0))?;
     let delta_d = inverse * rhs;
-    let d = Vector2::new(mb[0], mb[2]) + delta_d;
+    let d = Vector2::new(mb[X], mb[Y]) + delta_d;
     let mut ss = [0.0; 2];
     for (p, dy, dr) in &data {
         ss[*p] += (dy - dr.dot(&delta_d)).powi(2);
@@ -321,7 +323,7 @@ fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64
         residual_rms_m: (ss[p] / (rows.len() * nb) as f64).sqrt(),
         readings: rows.len(),
     };
-    Ok(Pass { fits: [fit(0), fit(1)], slopes_rad: [centre[1], centre[3]] })
+    Ok(Pass { fits: [fit(0), fit(1)], slopes_rad: [centre[PX], centre[PY]] })
 }
 
 /// The beam's state (x, x′, y, y′) at the quad centre and the quad's axis
@@ -339,10 +341,10 @@ fn reconstruct(
 ) -> Result<(Vector4<f64>, Vector2<f64>), BbaError> {
     let (ma, mc, mb) = (l.model_upstream, l.model_centre, l.model_downstream);
     let unit = |i: usize| Vector4::from_fn(|k, _| f64::from(u8::from(k == i)));
-    let v0 = l.to_entrance * Vector4::new(read[0] - ma[0], 0.0, read[1] - ma[2], 0.0);
+    let v0 = l.to_entrance * Vector4::new(read[0] - ma[X], 0.0, read[1] - ma[Y], 0.0);
     // columns: the unknowns (angle x, angle y, Δm_x, Δm_y)
-    let at_entrance = [l.to_entrance * unit(1), l.to_entrance * unit(3), Vector4::zeros(), Vector4::zeros()];
-    let shift = |m: &Matrix4<f64>, q: usize| (Matrix4::identity() - m) * unit(POS[q]);
+    let at_entrance = [l.to_entrance * unit(PX), l.to_entrance * unit(PY), Vector4::zeros(), Vector4::zeros()];
+    let shift = |m: &Matrix4<f64>, q: usize| (Matrix4::identity() - m) * unit(position(q));
     let at_centre =
         |j: usize| l.first_half * at_entrance[j] + if j >= 2 { shift(&l.first_half, j - 2) } else { Vector4::zeros() };
     let at_exit = |j: usize| l.quad * at_entrance[j] + if j >= 2 { shift(&l.quad, j - 2) } else { Vector4::zeros() };
@@ -351,25 +353,25 @@ fn reconstruct(
         let down = l.to_downstream * at_exit(j);
         let c = at_centre(j);
         for q in 0..2 {
-            a[(q, j)] = down[POS[q]];
+            a[(q, j)] = down[position(q)];
             // Δm_q − x_c,q = −(m_q + d_q) + model centre
-            a[(2 + q, j)] = f64::from(u8::from(j == 2 + q)) - c[POS[q]];
+            a[(2 + q, j)] = f64::from(u8::from(j == 2 + q)) - c[position(q)];
         }
     }
     let down0 = l.to_downstream * l.quad * v0;
     let centre0 = l.first_half * v0;
     let rhs = Vector4::new(
-        read[2] - mb[0] - down0[0],
-        read[3] - mb[2] - down0[2],
-        mc[0] + centre0[0] - d[0] - l.model_offset_m[0],
-        mc[2] + centre0[2] - d[1] - l.model_offset_m[1],
+        read[2] - mb[X] - down0[X],
+        read[3] - mb[Y] - down0[Y],
+        mc[X] + centre0[X] - d[0] - l.model_offset_m[0],
+        mc[Y] + centre0[Y] - d[1] - l.model_offset_m[1],
     );
     let u = a.lu().solve(&rhs).ok_or_else(|| {
         BbaError::Inconsistent("the optics between the BPMs around the quad do not determine the beam there".into())
     })?;
     let zc = centre0 + (0..4).map(|j| at_centre(j) * u[j]).fold(Vector4::zeros(), |s, v| s + v);
     let centre = mc + zc;
-    Ok((centre, Vector2::new(centre[0] - d[0], centre[2] - d[1])))
+    Ok((centre, Vector2::new(centre[X] - d[0], centre[Y] - d[1])))
 }
 
 #[cfg(test)]

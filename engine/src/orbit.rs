@@ -4,7 +4,7 @@
 use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
-use crate::coords::{CT, Coords, DELTA, TRANSVERSE};
+use crate::coords::{CT, Coords, DELTA, TRANSVERSE, X, Y};
 use crate::integrators::Dynamics;
 use crate::jacobian::{one_turn, transverse};
 use crate::lattice::{ElementId, Lattice};
@@ -135,5 +135,5 @@ pub fn closed_orbit_xy(
         six_d => closed_orbit_6d(lattice, six_d, guess)?,
     };
     let along = crate::tracking::orbit_along(lattice, &start.coords, dynamics)?;
-    Ok([at.iter().map(|e| along[e.0][0]).collect(), at.iter().map(|e| along[e.0][2]).collect()])
+    Ok([X, Y].map(|k| at.iter().map(|e| along[e.0][k]).collect()))
 }

@@ -8,6 +8,7 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::bba::BbaError;
 use crate::bba_model::{Reference, reference_6d};
+use crate::coords::X;
 use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RingOptics, linear_optics_4d};
 use crate::orm::{Corrector, orbit_response};
@@ -48,7 +49,7 @@ fn steering(
     let orm = orbit_response(lattice, optics, &correctors, bpms)?;
     let response = if plane == Plane::Horizontal { orm.x } else { orm.y };
     let energy = (plane == Plane::Horizontal)
-        .then(|| DVector::from_iterator(bpms.len(), bpms.iter().map(|b| optics.points[b.0 + 1].dispersion[0])))
+        .then(|| DVector::from_iterator(bpms.len(), bpms.iter().map(|b| optics.points[b.0 + 1].dispersion[X])))
         .filter(|eta| eta.norm() > 0.0);
     // the steerers fit what the energy does not explain
     let projected = match &energy {
@@ -117,7 +118,7 @@ pub fn match_orbit_6d(
     let mut reference = reference_6d(lattice, None)?;
     for _ in 0..ITERATIONS {
         for s in &steering.planes {
-            let (k, p) = (2 * s.plane.index(), s.plane.index());
+            let (k, p) = (s.plane.position(), s.plane.index());
             let miss = DVector::from_iterator(
                 bpms.len(),
                 bpms.iter().zip(measured[p]).map(|(b, m)| m - reference.orbit[b.0 + 1][k]),

@@ -4,6 +4,7 @@ use nalgebra::{DMatrix, Matrix4, Vector4};
 
 use crate::coords::{Coords, X, Y};
 use crate::integrators::{Dynamics, pass};
+use crate::jacobian::transverse;
 use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RingOptics};
 use crate::tracking::context;
@@ -26,10 +27,6 @@ pub struct OrbitResponse {
     pub bpms: Vec<ElementId>,
     pub x: DMatrix<f64>,
     pub y: DMatrix<f64>,
-}
-
-fn m44(m: &nalgebra::Matrix6<f64>) -> Matrix4<f64> {
-    m.fixed_view::<4, 4>(0, 0).into_owned()
 }
 
 /// Derivative of an element's exit coordinates with respect to its kick.
@@ -56,19 +53,19 @@ pub fn orbit_response(
     correctors: &[Corrector],
     bpms: &[ElementId],
 ) -> Result<OrbitResponse, OpticsError> {
-    let one_turn = m44(&optics.one_turn);
+    let one_turn = transverse(&optics.one_turn);
     let closed = (Matrix4::identity() - one_turn).lu();
     let mut x = DMatrix::zeros(bpms.len(), correctors.len());
     let mut y = DMatrix::zeros(bpms.len(), correctors.len());
     for (j, c) in correctors.iter().enumerate() {
         let e = c.element.0;
         let k = kick_derivative(lattice, *c, &optics.points[e].orbit)?;
-        let a_e = m44(&optics.transfer[e]);
+        let a_e = transverse(&optics.transfer[e]);
         let a_e_inv = a_e.try_inverse().ok_or(OpticsError::Singular)?;
         let to_end = one_turn * a_e_inv * k;
         let dz0 = closed.solve(&to_end).ok_or(OpticsError::Singular)?;
         for (i, b) in bpms.iter().enumerate() {
-            let a_b = m44(&optics.transfer[b.0]);
+            let a_b = transverse(&optics.transfer[b.0]);
             let mut dz = a_b * dz0;
             if b.0 > e {
                 dz += a_b * a_e_inv * k;

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{assert_close, bessy2, floats, reference};
+use twin_engine::coords::{CT, DELTA, X, Y};
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{Lattice, Misalignment, Plane};
 use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
@@ -70,7 +71,7 @@ fn assert_orbit(what: &str, ours: &[f64], want: &[f64]) {
 fn assert_bpm_orbit(what: &str, lattice: &Lattice, r: &serde_json::Value) {
     let optics = linear_optics_4d(lattice, 0.0, None).unwrap();
     let bpms = lattice.bpms();
-    for (k, key) in [(0, "x"), (2, "y")] {
+    for (k, key) in [(X, "x"), (Y, "y")] {
         let ours: Vec<f64> = bpms.iter().map(|&b| optics.at(b).orbit[k]).collect();
         assert_orbit(&format!("{key} with {what}"), &ours, &floats(&r[key]));
     }
@@ -147,7 +148,7 @@ fn six_d_tunes_and_orbit() {
             assert!(rel(*got, *want) < 1e-3, "{key} tune {p}: {got} vs {want}");
         }
         let o = floats(&r["orbit0"]);
-        assert_close(&format!("{key} orbit (x, px, y, py, δ)"), &six.orbit.coords[..5], &o[..5], 1e-9);
+        assert_close(&format!("{key} orbit (x, px, y, py, δ)"), &six.orbit.coords[..CT], &o[..CT], 1e-9);
     }
     // Energy loss from tracking: δ lost in one turn at the 6D orbit, through
     // the cavity's energy gain, matches U0 of pyAT.
@@ -164,7 +165,7 @@ fn rf_frequency_shift_moves_the_6d_orbit_by_dispersion() {
     lattice.set_rf_frequency_hz(f0 + r["rf_shift_hz"].as_f64().unwrap()).unwrap();
     let shifted = twin_engine::orbit::closed_orbit_6d(&lattice, Dynamics::SixD, None).unwrap();
     let want = r["delta_after_shift"].as_f64().unwrap();
-    assert!(rel(shifted.coords[4], want) < 1e-6, "δ {} vs {want}", shifted.coords[4]);
-    assert!(base.coords[4].abs() < 1e-9);
+    assert!(rel(shifted.coords[DELTA], want) < 1e-6, "δ {} vs {want}", shifted.coords[DELTA]);
+    assert!(base.coords[DELTA].abs() < 1e-9);
     let _ = closed_orbit_4d(&lattice, 0.0, None).unwrap();
 }

@@ -22,11 +22,22 @@ pub enum Plane {
 }
 
 impl Plane {
+    /// 0 for horizontal, 1 for vertical: the index of per-plane arrays.
     pub fn index(self) -> usize {
         match self {
             Plane::Horizontal => 0,
             Plane::Vertical => 1,
         }
+    }
+
+    /// The plane's position coordinate (`coords::X` or `coords::Y`).
+    pub fn position(self) -> usize {
+        crate::coords::position(self.index())
+    }
+
+    /// The plane's momentum coordinate (`coords::PX` or `coords::PY`).
+    pub fn momentum(self) -> usize {
+        crate::coords::momentum(self.index())
     }
 }
 

@@ -13,9 +13,9 @@ pub use radiation::{RadiationIntegrals, RadiationSummary, radiation_integrals};
 pub use six_d::{SixDOptics, tunes_6d};
 pub use twiss::PlaneTwiss;
 
-use crate::coords::{Coords, DELTA};
+use crate::coords::{CT, Coords, DELTA, TRANSVERSE, position};
 use crate::integrators::Dynamics;
-use crate::jacobian::{along_ring, one_turn};
+use crate::jacobian::{along_ring, one_turn, transverse};
 use crate::lattice::{ElementId, Lattice};
 use crate::orbit::{ClosedOrbit, OrbitError, closed_orbit_4d};
 use crate::tracking::context;
@@ -79,8 +79,9 @@ impl RingOptics {
     }
 }
 
+/// The 2×2 block of transverse plane `plane` (0, 1).
 fn block(m: &Matrix6<f64>, plane: usize) -> Matrix2<f64> {
-    m.fixed_view::<2, 2>(2 * plane, 2 * plane).into_owned()
+    m.fixed_view::<2, 2>(position(plane), position(plane)).into_owned()
 }
 
 fn plane_name(plane: usize) -> &'static str {
@@ -134,7 +135,7 @@ pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64
     let one_turn = maps.last().ok_or(OpticsError::EmptyLattice)?.jacobian;
     let (t0, tunes) = periodic_twiss(&one_turn)?;
 
-    let m44: Matrix4<f64> = one_turn.fixed_view::<4, 4>(0, 0).into_owned();
+    let m44 = transverse(&one_turn);
     let m_delta = Vector4::from_fn(|i, _| one_turn[(i, DELTA)]);
     let eta0 = (Matrix4::identity() - m44).lu().solve(&m_delta).ok_or(OpticsError::Singular)?;
 
@@ -151,13 +152,12 @@ pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64
             point.mu_rad[plane] = prev.mu_rad[plane] + wrap_pi(raw - last_raw[plane]);
             last_raw[plane] = raw;
         }
-        let m: Matrix4<f64> = map.jacobian.fixed_view::<4, 4>(0, 0).into_owned();
-        let eta = m * eta0 + Vector4::from_fn(|k, _| map.jacobian[(k, DELTA)]);
+        let eta = transverse(&map.jacobian) * eta0 + Vector4::from_fn(|k, _| map.jacobian[(k, DELTA)]);
         point.dispersion = eta.into();
         points.push(point);
         prev = point;
     }
-    let dct = one_turn[(5, DELTA)] + (0..4).map(|k| one_turn[(5, k)] * eta0[k]).sum::<f64>();
+    let dct = one_turn[(CT, DELTA)] + (0..TRANSVERSE).map(|k| one_turn[(CT, k)] * eta0[k]).sum::<f64>();
     Ok(RingOptics {
         orbit,
         points,

@@ -4,7 +4,7 @@
 use std::f64::consts::TAU;
 
 use crate::constants::{c_gamma_m_per_ev3, c_q_m, electron_gamma};
-use crate::coords::{DELTA, PX};
+use crate::coords::{DELTA, PX, X};
 use crate::lattice::{ElementKind, Lattice};
 
 use super::{OpticsPoint, RingOptics};
@@ -69,18 +69,18 @@ fn element_integrals(b: &Bending, vin: &OpticsPoint, vout: &OpticsPoint) -> [f64
         return [0.0; 5];
     }
     let (beta0, alpha0) = (vin.twiss[0].beta_m, vin.twiss[0].alpha);
-    let (eta0, etap0) = (vin.dispersion[0], vin.dispersion[1]);
+    let (eta0, etap0) = (vin.dispersion[X], vin.dispersion[PX]);
     let ll = b.length_m;
     let rho = ll / theta;
     let rho2 = rho * rho;
     let k2 = b.k1_per_m2 + 1.0 / rho2;
     let eps1 = b.entrance_rad.tan() / rho;
     let eps2 = b.exit_rad.tan() / rho;
-    let eta3 = vout.dispersion[0];
+    let eta3 = vout.dispersion[X];
     let alpha1 = alpha0 - beta0 * eps1;
     let gamma1 = (1.0 + alpha1 * alpha1) / beta0;
     let etap1 = etap0 + eta0 * eps1;
-    let etap2 = vout.dispersion[1] - eta3 * eps2;
+    let etap2 = vout.dispersion[PX] - eta3 * eps2;
     let h0 = gamma1 * eta0 * eta0 + 2.0 * alpha1 * eta0 * etap1 + beta0 * etap1 * etap1;
     let (eta_ave, h_ave) = if k2 != 0.0 {
         let kl = ll * k2.abs().sqrt();

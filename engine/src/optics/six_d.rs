@@ -4,7 +4,7 @@ use std::f64::consts::TAU;
 
 use nalgebra::Matrix6;
 
-use crate::coords::Coords;
+use crate::coords::{CONJUGATE_PAIRS, Coords};
 use crate::integrators::Dynamics;
 use crate::jacobian::one_turn;
 use crate::lattice::Lattice;
@@ -25,7 +25,8 @@ pub struct SixDOptics {
 /// Tune estimate of a 2×2 diagonal block (ignores coupling); used only to
 /// label the exact eigen-tunes with their plane and their side of 0.5.
 fn block_estimate(m: &Matrix6<f64>, k: usize) -> f64 {
-    let (a, d, b) = (m[(2 * k, 2 * k)], m[(2 * k + 1, 2 * k + 1)], m[(2 * k, 2 * k + 1)]);
+    let (q, p) = CONJUGATE_PAIRS[k];
+    let (a, d, b) = (m[(q, q)], m[(p, p)], m[(q, p)]);
     let c = ((a + d) / 2.0).clamp(-1.0, 1.0);
     let s = b.signum() * (1.0 - c * c).sqrt();
     s.atan2(c).rem_euclid(TAU) / TAU
