@@ -246,7 +246,20 @@ fn rows<'a>(model: &'a BbaModel, x: &'a [Step], y: &'a [Step]) -> Result<Vec<Row
     Ok(out)
 }
 
-fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
+/// The least-squares displacements d (x, y) at the quad [m], their
+/// covariance [m²], each plane's residual sum of squares [m²] and noise
+/// [m], and the degrees of freedom per plane.
+struct Displacements {
+    d: Vector2<f64>,
+    cov: Matrix2<f64>,
+    ss: [f64; 2],
+    noise: [f64; 2],
+    dof: f64,
+}
+
+/// The linear least squares for Δd = d − d_model and the offsets o_pb,
+/// with the beam's slopes in the quad `slopes_rad` (x′, y′).
+fn displacements(model: &BbaModel, rows: &[Row], slopes_rad: [f64; 2]) -> Result<Displacements, BbaError> {
     let nb = model.bpm_count();
     let n = rows.len() as f64;
     // readings without what the model beam does and without the slopes'
@@ -291,8 +304,13 @@ fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64
     let dof = (rows.len() * nb).saturating_sub(nb + 1).max(1) as f64;
     let noise = ss.map(|s| (s / dof).sqrt().max(NOISE_FLOOR_M));
     // unweighted least squares with the noise of each plane
-    let cov_d = inverse * (per_plane[0] * noise[0].powi(2) + per_plane[1] * noise[1].powi(2)) * inverse;
+    let cov = inverse * (per_plane[0] * noise[0].powi(2) + per_plane[1] * noise[1].powi(2)) * inverse;
+    Ok(Displacements { d, cov, ss, noise, dof })
+}
 
+fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64; 2]) -> Result<Pass, BbaError> {
+    let nb = model.bpm_count();
+    let Displacements { d, cov: cov_d, ss, noise, dof } = displacements(model, rows, slopes_rad)?;
     // Beam position at the quad centre from the readings at I = 0.
     let (l, read) = (&model.local, zero.around_quad);
     let (centre, offsets) = reconstruct(l, &read, &d)?;
