@@ -1,33 +1,33 @@
 #!target/release/twin-ioc
-# BESSY II digital twin: startup script (real iocsh).
+# Digital twin: startup script (real iocsh).
 #
 # twin-ioc has already loaded its built-in DBD (EPICS base + pvxs QSRV2 +
 # the "Twin" device support) and registered all support before this runs.
-# Macro and environment variable P hold the PV prefix (TWIN_PREFIX, default
-# "TWIN:"); TWIN_* variables come from config/twin.toml and the lattice.
+# Macro and environment variable P hold the PV prefix (config `prefix`,
+# TWIN_PREFIX, --prefix; default "TWIN:"). TWIN_DB is the directory of the
+# machine's records, generated from its profile (`twin-ioc records`).
 # Paths are relative to the directory twin-ioc is started in.
 
 epicsEnvSet("IOCNAME", "twin-ioc")
-# large waveforms (optics at 1094 points, string arrays) over CA
+# large waveforms (optics at every element, string arrays) over CA
 epicsEnvSet("EPICS_CA_MAX_ARRAY_BYTES", "1000000")
 
 ## Twin health (uptime, heartbeat, version)
 dbLoadRecords("db/twin_health.db", "P=$(P)")
 
-## BESSY II: 179 power converters (<PC>:set / <PC>:rdbk)
-dbLoadTemplate("db/bessy2_pc.substitutions", "P=$(P)")
+## The machine: power converters (<PC>:set / <PC>:rdbk)
+dbLoadRecords("$(TWIN_DB)/power_converters.db", "P=$(P)")
 
-## BESSY II: orbit, BPM vectors, tunes, RF, beam current
-dbLoadRecords("db/bessy2_diagnostics.db", "P=$(P),RF_KHZ=$(TWIN_RF_KHZ),RF_LOW=$(TWIN_RF_LOW),RF_HIGH=$(TWIN_RF_HIGH)")
-
-## Twin-only model PVs ($(P)TWIN:...)
-dbLoadRecords("db/twin_model.db", "P=$(P),NPOINTS=$(TWIN_NPOINTS),NBPM=$(TWIN_NBPM)")
+## The machine: orbit, BPM vectors, tunes, RF, beam current
+dbLoadRecords("$(TWIN_DB)/diagnostics.db", "P=$(P)")
 
 ## Quadrupoles: hidden offsets ($(P)TWIN:<Q>:x:set), BBA multiplexer and service
-dbLoadTemplate("db/bessy2_bba.substitutions", "P=$(P)")
-dbLoadRecords("db/bba.db", "P=$(P),NQ=$(TWIN_NQ)")
+dbLoadRecords("$(TWIN_DB)/quadrupoles.db", "P=$(P)")
+
+## Twin-only model PVs ($(P)TWIN:MODEL:..., $(P)TWIN:OPTICS:..., $(P)TWIN:BPM:...)
+dbLoadRecords("$(TWIN_DB)/model.db", "P=$(P)")
 
 ## Persistence status ($(P)TWIN:STORE:...)
-dbLoadRecords("db/twin_store.db", "P=$(P)")
+dbLoadRecords("$(TWIN_DB)/store.db", "P=$(P)")
 
 iocInit

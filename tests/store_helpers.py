@@ -22,7 +22,7 @@ for op in ops:
         ok = epics.caput(op[1], op[2], wait=True, timeout=15)
         out.append(ok)
     else:
-        v = epics.caget(op[1], timeout=10, use_monitor=False, as_string=(op[0] == "gets"))
+        v = epics.caget(op[1], timeout=op[2] if len(op) > 2 else 10, use_monitor=False, as_string=(op[0] == "gets"))
         out.append(v.tolist() if hasattr(v, "tolist") else v)
 print(json.dumps(out))
 """
@@ -67,17 +67,19 @@ class MongoServer:
 
 
 class StoreIoc:
-    """A twin IOC on its own ports with a given store."""
+    """A twin IOC on its own ports with a given store (and environment),
+    read and written by pyepics in a client process of its own."""
 
-    def __init__(self, store_env, prefix="S:"):
+    def __init__(self, store_env, prefix="S:", st_cmd=ROOT / "tests" / "st-test.cmd"):
         self.env = loopback_env(free_port(), free_port(), free_port())
         self.env["EPICS_CA_MAX_ARRAY_BYTES"] = "1000000"
         self.store_env = store_env
         self.prefix = prefix
+        self.st_cmd = st_cmd
         self.ioc = None
 
     def start(self):
-        self.ioc = IocProcess(ROOT / "tests" / "st-test.cmd", prefix=self.prefix, env=self.env, extra_env=self.store_env)
+        self.ioc = IocProcess(self.st_cmd, prefix=self.prefix, env=self.env, extra_env=self.store_env)
         self.ioc.wait_running()
         return self
 

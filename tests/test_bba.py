@@ -8,25 +8,15 @@ import epics
 import numpy as np
 import pytest
 
+from helpers import TIMEOUT_S, get, put, wait_for
 from twin_helpers import BRHO_TM, COUNTS_PER_M, MAGNETS, model
 
-TIMEOUT_S = 10.0
 HIDDEN = {"Q1M2D1R": (60e-6, -40e-6), "Q3M1T3R": (-80e-6, 50e-6), "Q4M2D5R": (40e-6, 70e-6), "Q2M1T6R": (-50e-6, -60e-6)}
 STEERERS = [m for m in MAGNETS if m["type"] == "Steerer"]
 
 
 def pv(ioc, name):
     return ioc.pv(name)
-
-
-def get(ioc, name, **kw):
-    v = epics.caget(ioc.pv(name), timeout=TIMEOUT_S, use_monitor=False, **kw)
-    assert v is not None, name
-    return v
-
-
-def put(ioc, name, value):
-    assert epics.caput(ioc.pv(name), value, wait=True, timeout=TIMEOUT_S) == 1, name
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +53,9 @@ def correct_orbit(ioc, orm, iterations=3):
 
 
 def wait_done(ioc, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = get(ioc, "TWIN:BBA:status", as_string=True)
-        if status not in ("RUNNING",):
-            return status
-        time.sleep(0.05)
-    raise TimeoutError("BBA run did not finish")
+    wait_for("the BBA run to finish", lambda: get(ioc, "TWIN:BBA:status", as_string=True) != "RUNNING",
+             timeout=timeout, poll_s=0.05)
+    return get(ioc, "TWIN:BBA:status", as_string=True)
 
 
 @pytest.fixture

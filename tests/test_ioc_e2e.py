@@ -10,22 +10,11 @@ import pytest
 from caproto import ChannelType
 from caproto.sync import client as caproto_client
 
-TIMEOUT_S = 5.0
-
-
+from helpers import TIMEOUT_S, wait_for
 
 
 def st(ioc, name):
     return ioc.pv(f"TWIN:SELFTEST:{name}")
-
-
-def wait_for(what, predicate, timeout=TIMEOUT_S):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def caget_fresh(name, **kw):

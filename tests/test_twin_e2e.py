@@ -11,11 +11,8 @@ import pytest
 from caproto import ChannelType
 from caproto.sync import client as caproto_client
 
+from helpers import TIMEOUT_S, get, wait_for
 from twin_helpers import BPM_CONFIG, COUNTS_PER_M, kick_rad, magnets_of, model, model_orbit, rdpos_by_name
-
-TIMEOUT_S = 10.0
-
-
 
 
 @pytest.fixture
@@ -36,12 +33,6 @@ def twin(selftest_ioc):
         epics.caput(selftest_ioc.pv(f"{pc}:set"), value, wait=True, timeout=TIMEOUT_S)
     rf = selftest_ioc.pv("MCLKHX251C:freq")
     epics.caput(rf, float(epics.caget(rf + ".DRVL")) / 2 + float(epics.caget(rf + ".DRVH")) / 2, wait=True)
-
-
-def get(ioc, name, **kw):
-    value = epics.caget(ioc.pv(name), timeout=TIMEOUT_S, use_monitor=False, **kw)
-    assert value is not None, f"no value for {name}"
-    return value
 
 
 def orbit(ioc):
@@ -182,9 +173,10 @@ def test_burst_of_200_writes_is_coalesced_and_complete(twin):
         pv.write([value], wait=False, notify=True, callback=completed)
         last[pv.name] = value
     issued_s = time.monotonic() - t0
-    deadline = time.monotonic() + 30
-    while len(done) < 200 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    try:
+        wait_for("200 completions", lambda: len(done) >= 200, timeout=30)
+    except AssertionError:
+        pass  # reported below with the counts
     merged.clear_callbacks()
     ctx.disconnect()
     assert issued_s < 0.1, f"issuing took {issued_s:.3f} s"
@@ -284,9 +276,7 @@ def test_bpm_noise_switch(twin):
         assert epics.caput(rms, 5.0, wait=True) == 1  # µm
         assert epics.caput(noise, 1, wait=True) == 1
         count = get(twin, "ORBITCC:count")
-        wait_until = time.monotonic() + 3
-        while get(twin, "ORBITCC:count") < count + 2 and time.monotonic() < wait_until:
-            time.sleep(0.05)
+        wait_for("two noisy read-outs", lambda: get(twin, "ORBITCC:count") >= count + 2, timeout=3, poll_s=0.05)
         noisy = get(twin, "ORBITCC:rdPos")
         used = [i for i, n in enumerate(names) if n and n.startswith("BPMZ")]
         diff = np.array([noisy[2 * i] - quiet[0][2 * i] for i in used]) * 1e-9

@@ -2,66 +2,68 @@
 use std::convert::Infallible;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use epics_pvxs_sys::Ioc;
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
-use crate::cli::IocOptions;
 use crate::config::Config;
+use crate::core::{Command, Core, Start};
 use crate::health::Health;
+use crate::prefix::Prefix;
+use crate::publish;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
-use crate::store::persister::{PersistMsg, PersistSender};
-use crate::twin::service;
+use crate::startup::{self, Loaded};
+use crate::store::Backend;
+use crate::store::persister::{self, Control};
+use crate::store::status::StoreFields;
 
-/// Runs the IOC until SIGTERM/SIGINT or the shell's `exit`, then exits the
-/// process with status 0 through EPICS' exit handlers.
-pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
+/// How long shutdown waits for the last flush.
+const FLUSH_ON_EXIT: Duration = Duration::from_secs(3);
+
+/// Runs the IOC from `st_cmd` until SIGTERM/SIGINT or the shell's `exit`,
+/// then exits the process with status 0 through EPICS' exit handlers.
+pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<Infallible> {
     let started = Instant::now();
     let stop = shutdown::StopSignals::install().context("installing signal handlers")?;
-    let config_file = service::config_path();
-    let loaded = if config_file.exists() {
-        let config = Config::load(&config_file)?;
-        Some(service::load_from_store(config).await?)
-    } else {
-        tracing::warn!(config = %config_file.display(), "no twin configuration: serving only what st.cmd loads");
-        None
+    let prefix = Prefix::new(config.prefix.clone());
+    let loaded = match config.machine.profile.exists() {
+        true => Some(startup::load(&config).await?),
+        false => {
+            tracing::warn!(profile = %config.machine.profile.display(), "no machine profile: serving only what st.cmd loads");
+            None
+        }
     };
-    let script_env = loaded.as_ref().map(|(m, _, _)| m.script_env()).unwrap_or_default();
-    let initial = loaded.as_ref().map(|(m, _, _)| m.initial_record_values(&opts.prefix)).unwrap_or_default();
-    let mut ioc = start_ioc(&opts, &script_env, &initial).await?;
+    let mut ioc = start_ioc(&config, &prefix, &st_cmd, loaded.as_ref()).await?;
     let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
-        prefix = opts.prefix.as_str(),
+        prefix = prefix.as_str(),
         epics = epics_pvxs_sys::epics_version(),
         startup_ms = started.elapsed().as_millis() as u64,
         "IOC running"
     );
     let mut tasks = JoinSet::new();
-    let health = Health::attach(&ioc, &opts.prefix).context("health PVs")?;
-    tasks.spawn(health.run(started));
+    tasks.spawn(Health::attach(&ioc, &prefix).context("health PVs")?.run(started));
     let mut router = Router::default();
-    if let Some(mut selftest) = Selftest::attach(&ioc, &opts.prefix).context("self-test PVs")? {
+    if let Some(mut selftest) = Selftest::attach(&ioc, &prefix).context("self-test PVs")? {
         tasks.spawn(selftest.ticker());
         router.add_selftest(selftest);
     }
-    let mut persist = None;
-    match loaded {
-        Some((machine, store, outage)) if service::machine_records_loaded(&ioc, &opts.prefix)? => {
-            persist = service::start(&ioc, &opts.prefix, machine, Some((store, outage)), &mut router, &mut tasks)
-                .context("starting the twin")?;
-            tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving BESSY II");
-        }
-        Some((_, store, _)) => {
+    let mut flush = None;
+    if let Some(loaded) = loaded {
+        if startup::machine_records_loaded(&ioc, &prefix, &loaded.machine)? {
+            flush = Some(serve_machine(&ioc, &prefix, &config, loaded, &mut router, &mut tasks)?);
+            tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving the machine");
+        } else {
             tracing::info!("no machine records loaded: the twin model is not started");
-            store.close().await;
+            loaded.store.close().await;
         }
-        None => {}
     }
     tasks.spawn(router.run(writes));
     let shell_exit = match std::io::stdin().is_terminal() {
@@ -71,7 +73,7 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     tokio::select! {
         reason = stop.requested(shell_exit) => {
             tracing::info!(?reason, "shutting down");
-            if let Some(tx) = persist {
+            if let Some(tx) = flush {
                 flush_store(&tx).await;
             }
             ioc.exit(0)
@@ -87,11 +89,50 @@ pub async fn run(opts: IocOptions) -> anyhow::Result<Infallible> {
     }
 }
 
-/// Loads the DBD and runs the startup script (blocking EPICS calls).
+/// Starts the persister, the model core, its publishers and its clock, and
+/// routes the machine's writes to the core. Returns the persister's control.
+fn serve_machine(
+    ioc: &Arc<Ioc>,
+    prefix: &Prefix,
+    config: &Config,
+    loaded: Loaded,
+    router: &mut Router,
+    tasks: &mut JoinSet<anyhow::Result<()>>,
+) -> anyhow::Result<UnboundedSender<Control>> {
+    let Loaded { machine, store, outage, restored, generated } = loaded;
+    let backend = Backend::from_config(&config.store).describe();
+    let fields = StoreFields::attach(ioc, prefix, &backend).context("store status PVs")?;
+    let (journal_tx, journal_rx) = unbounded_channel();
+    let (control_tx, control_rx) = unbounded_channel();
+    tasks.spawn(persister::run(store, journal_rx, control_rx, config.store.clone(), fields, outage));
+    let start =
+        Start { machine: &machine, config, restored: &restored, generated: &generated, journal: Some(journal_tx) };
+    let (core, handle) = Core::new(start)?;
+    publish::spawn(ioc, prefix, &machine, config, &handle, tasks)?;
+    router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
+    let core = core.spawn().context("model core thread")?;
+    tasks.spawn(async move {
+        let joined = tokio::task::spawn_blocking(move || core.join()).await?;
+        joined.map_err(|_| anyhow!("the model core panicked"))??;
+        anyhow::bail!("the model core stopped")
+    });
+    tasks.spawn(clock(handle.commands, Duration::from_secs_f64(config.beam.update_period_s)));
+    Ok(control_tx)
+}
+
+/// The core's clock: the beam advances every period.
+async fn clock(core: UnboundedSender<Command>, period: Duration) -> anyhow::Result<()> {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        core.send(Command::Tick).map_err(|_| anyhow!("the model core is gone"))?;
+    }
+}
+
 /// Makes pending setpoints durable before exit (bounded wait).
-async fn flush_store(tx: &PersistSender) {
+async fn flush_store(tx: &UnboundedSender<Control>) {
     let (reply, done) = oneshot::channel();
-    if tx.send(PersistMsg::Flush(reply)).is_err() {
+    if tx.send(Control::Flush(reply)).is_err() {
         return;
     }
     match tokio::time::timeout(FLUSH_ON_EXIT, done).await {
@@ -101,32 +142,31 @@ async fn flush_store(tx: &PersistSender) {
     }
 }
 
-/// How long shutdown waits for the last flush.
-const FLUSH_ON_EXIT: std::time::Duration = std::time::Duration::from_secs(3);
-
+/// Loads the DBD and runs the startup script (blocking EPICS calls).
 async fn start_ioc(
-    opts: &IocOptions,
-    script_env: &[(&'static str, String)],
-    initial: &[(String, String)],
+    config: &Config,
+    prefix: &Prefix,
+    st_cmd: &std::path::Path,
+    loaded: Option<&Loaded>,
 ) -> anyhow::Result<Ioc> {
-    let mut env = Vec::new();
-    if std::env::var_os("PVXS_QSRV_ENABLE").is_none() {
-        env.push(("PVXS_QSRV_ENABLE", "YES"));
-    }
+    let env = config.ioc_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let prepared = epics_pvxs_sys::prepare(&env).context("preparing the IOC core")?;
-    prepared.set_env("P", opts.prefix.as_str())?;
-    for (name, value) in script_env {
-        prepared.set_env(name, value)?;
+    prepared.set_env("P", prefix.as_str())?;
+    if let Some(l) = loaded {
+        for (name, value) in l.script_env() {
+            prepared.set_env(name, &value)?;
+        }
+        for (record, value) in l.initial_record_values(prefix) {
+            prepared.set_initial_value(&record, "VAL", &value)?;
+        }
     }
-    for (record, value) in initial {
-        prepared.set_initial_value(record, "VAL", value)?;
-    }
-    let macros = format!("P={}", opts.prefix.as_str());
-    let script = opts.st_cmd.clone();
+    let macros = format!("P={}", prefix.as_str());
+    let script = st_cmd.to_path_buf();
     let ioc = tokio::task::spawn_blocking(move || prepared.run_script(&script, &macros))
         .await
         .context("startup script thread")?
-        .with_context(|| format!("running {}", opts.st_cmd.display()))?;
+        .with_context(|| format!("running {}", st_cmd.display()))?;
     Ok(ioc)
 }
 

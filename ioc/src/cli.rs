@@ -3,19 +3,24 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::prefix::Prefix;
+use crate::config::CliOverrides;
 
-/// BESSY II digital twin: an EPICS IOC (CA + PVA) serving a live model of the storage ring.
+/// A digital twin of a storage ring: an EPICS IOC (CA + PVA) serving a live model of the machine.
 #[derive(Debug, Parser)]
-#[command(name = "twin-ioc", version, args_conflicts_with_subcommands = true)]
+#[command(name = "twin-ioc", version)]
 pub struct Cli {
     /// iocsh startup script (loads records, calls iocInit).
     #[arg(default_value = "st.cmd")]
     pub st_cmd: PathBuf,
 
-    /// PV prefix put before every PV name, passed to the script as macro and env `P`.
-    #[arg(long, env = "TWIN_PREFIX", default_value = "TWIN:")]
-    pub prefix: String,
+    /// PV prefix put before every PV name (passed to the script as macro and env `P`);
+    /// overrides TWIN_PREFIX and the configuration file.
+    #[arg(long, global = true)]
+    pub prefix: Option<String>,
+
+    /// Configuration file (else TWIN_CONFIG, else config/twin.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -25,15 +30,15 @@ pub struct Cli {
 pub enum Command {
     /// Compute the model offline and print JSON (tunes, optics at BPMs, ORM).
     Model(ModelArgs),
-    /// Print the substitutions generated from config/: power converters
-    /// (db/bessy2_pc.substitutions) or, with --bba, the quads (db/bessy2_bba.substitutions).
-    Substitutions {
+    /// Write the EPICS records generated from the machine profile (into the
+    /// profile's records directory, or OUT).
+    Records {
         #[arg(long)]
-        bba: bool,
+        out: Option<PathBuf>,
     },
-    /// Load the machine data of config/ into the store (TWIN_STORE_URI or config [store]).
+    /// Load the machine data of the profile into the store (TWIN_STORE_URI or config [store]).
     Import {
-        /// Another lattice file (lat2db JSON) instead of the configured one.
+        /// Another lattice file (lat2db JSON) instead of the profile's.
         #[arg(long)]
         lattice: Option<PathBuf>,
     },
@@ -48,10 +53,11 @@ pub enum Command {
 /// Arguments of `twin-ioc model`.
 #[derive(Debug, Args)]
 pub struct ModelArgs {
-    /// Lattice file (lat2db JSON).
-    #[arg(long, default_value = "config/bessy2/bessy2_storage_ring_reflat.json")]
-    pub lattice: PathBuf,
-    /// Steerer kick, e.g. HS4M2D1R=2e-5 (rad); HS4M2D1R acts on S4M2D1R.
+    /// Lattice file (lat2db JSON); default: the profile's.
+    #[arg(long)]
+    pub lattice: Option<PathBuf>,
+    /// Steerer kick by its device name, e.g. HS4M2D1R=2e-5 (rad): the profile's
+    /// steerer prefix + the element carrying the winding (HS4M2D1R acts on S4M2D1R).
     #[arg(long = "kick", value_name = "STEERER=RAD")]
     pub kicks: Vec<String>,
     /// Quadrupole offset, e.g. Q3M1D2R=1e-4,-5e-5 (m).
@@ -68,15 +74,9 @@ pub struct ModelArgs {
     pub orm: bool,
 }
 
-/// What the IOC run needs from the command line.
-#[derive(Debug)]
-pub struct IocOptions {
-    pub st_cmd: PathBuf,
-    pub prefix: Prefix,
-}
-
 impl Cli {
-    pub fn ioc_options(&self) -> IocOptions {
-        IocOptions { st_cmd: self.st_cmd.clone(), prefix: Prefix::new(self.prefix.clone()) }
+    /// What the command line sets in the configuration.
+    pub fn overrides(&self) -> CliOverrides {
+        CliOverrides { config_file: self.config.clone(), prefix: self.prefix.clone() }
     }
 }

@@ -1,14 +1,26 @@
-//! The BESSY II digital twin IOC: devices and services behind `twin-ioc`.
+//! A digital twin of a storage ring served as an EPICS IOC: the devices
+//! and services behind `twin-ioc`.
+//!
+//! Module layers (each uses only those above it; no import circles):
+//! `names`, `prefix`, `config` → `profile` → `machine` → `records`,
+//! `core` → `store` → `publish`, `selftest`, `health` → `router` →
+//! `startup`, `model_cli`, `records_cli` → `app`.
 #![forbid(unsafe_code)]
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod core;
 pub mod health;
 pub mod machine;
 pub mod model_cli;
+pub mod names;
 pub mod prefix;
+pub mod profile;
+pub mod publish;
+pub mod records;
+pub mod records_cli;
 pub mod router;
 pub mod selftest;
 pub mod shutdown;
+pub mod startup;
 pub mod store;
-pub mod twin;

@@ -3,6 +3,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
+use twin_engine::coords::{DELTA, X, Y};
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
 use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
@@ -10,6 +11,8 @@ use twin_engine::orm::{Corrector, orbit_response};
 use twin_engine::tracking::orbit_along;
 
 use crate::cli::ModelArgs;
+use crate::config::Config;
+use crate::profile::{MagnetRules, Profile};
 
 #[derive(Serialize)]
 struct BpmRow {
@@ -53,9 +56,9 @@ struct Output {
 }
 
 /// Loads a lat2db lattice file.
-pub fn load_lattice(path: &Path) -> anyhow::Result<Lattice> {
+pub fn load_lattice(name: &str, path: &Path) -> anyhow::Result<Lattice> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    from_lat2db_json("BESSY II", &text).with_context(|| format!("parsing {}", path.display()))
+    from_lat2db_json(name, &text).with_context(|| format!("parsing {}", path.display()))
 }
 
 fn split<'a>(arg: &'a str, what: &str) -> anyhow::Result<(&'a str, &'a str)> {
@@ -70,28 +73,36 @@ fn number(text: &str, what: &str) -> anyhow::Result<f64> {
     Ok(v)
 }
 
-/// Steerer device name (HS4M2D1R, VS2M1D2R) -> the magnet carrying it.
-pub fn steerer(lattice: &Lattice, name: &str) -> anyhow::Result<Corrector> {
-    let plane = match name.as_bytes().first() {
-        Some(b'H') => Plane::Horizontal,
-        Some(b'V') => Plane::Vertical,
-        _ => bail!("steerer `{name}` must start with H or V"),
+/// Steerer device name (HS4M2D1R, VS2M1D2R) -> the magnet carrying it,
+/// by the profile's naming rule.
+pub fn steerer(lattice: &Lattice, rules: &MagnetRules, name: &str) -> anyhow::Result<Corrector> {
+    let (plane, magnet) = match (
+        name.strip_prefix(rules.horizontal_steerer_prefix.as_str()),
+        name.strip_prefix(rules.vertical_steerer_prefix.as_str()),
+    ) {
+        (Some(m), _) => (Plane::Horizontal, m),
+        (None, Some(m)) => (Plane::Vertical, m),
+        _ => bail!(
+            "steerer `{name}` must start with {} or {}",
+            rules.horizontal_steerer_prefix,
+            rules.vertical_steerer_prefix
+        ),
     };
-    let element = lattice.find(&name[1..]).with_context(|| format!("steerer {name}"))?;
+    let element = lattice.find(magnet).with_context(|| format!("steerer {name}"))?;
     let w = lattice.element(element).windings;
     if !(match plane {
         Plane::Horizontal => w.horizontal,
         Plane::Vertical => w.vertical,
     }) {
-        bail!("magnet {} carries no {plane:?} steering winding", &name[1..]);
+        bail!("magnet {magnet} carries no {plane:?} steering winding");
     }
     Ok(Corrector { element, plane })
 }
 
-fn apply_settings(lattice: &mut Lattice, args: &ModelArgs) -> anyhow::Result<()> {
+fn apply_settings(lattice: &mut Lattice, rules: &MagnetRules, args: &ModelArgs) -> anyhow::Result<()> {
     for k in &args.kicks {
         let (name, value) = split(k, "--kick")?;
-        let c = steerer(lattice, name)?;
+        let c = steerer(lattice, rules, name)?;
         lattice.set_kick_rad(c.element, c.plane, number(value, name)?)?;
     }
     for o in &args.offsets {
@@ -114,9 +125,10 @@ fn apply_settings(lattice: &mut Lattice, args: &ModelArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
-    let mut lattice = load_lattice(&args.lattice)?;
-    apply_settings(&mut lattice, args)?;
+pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
+    let profile = Profile::load(&config.machine.profile)?;
+    let mut lattice = load_lattice(&profile.name, args.lattice.as_ref().unwrap_or(&profile.files.lattice))?;
+    apply_settings(&mut lattice, &profile.magnets, args)?;
     let optics = linear_optics_4d(&lattice, 0.0, None)?;
     let chromaticity = chromaticity_4d(&lattice, 0.0, Some(&optics.orbit.coords))?;
     let radiation = radiation_integrals(&lattice, &optics);
@@ -127,7 +139,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         let six = tunes_6d(&lattice, Dynamics::SixDRadiation, None)?;
         tunes = [six.tunes[0], six.tunes[1]];
         synchrotron_tune = Some(six.tunes[2]);
-        delta = six.orbit.coords[4];
+        delta = six.orbit.coords[DELTA];
         six_d_orbit = Some(orbit_along(&lattice, &six.orbit.coords, Dynamics::SixDRadiation)?);
     }
     // a BPM is a zero-length element: its exit is its entrance
@@ -140,8 +152,8 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
             BpmRow {
                 name: lattice.element(id).name.clone(),
                 s: p.s_m,
-                x: o[0],
-                y: o[2],
+                x: o[X],
+                y: o[Y],
                 beta_x: p.twiss[0].beta_m,
                 beta_y: p.twiss[1].beta_m,
                 alpha_x: p.twiss[0].alpha,
@@ -156,7 +168,7 @@ pub fn run(args: &ModelArgs) -> anyhow::Result<()> {
         let list: Vec<Corrector> = all_correctors(&lattice);
         let m = orbit_response(&lattice, &optics, &list, &bpms)?;
         Some(Orm {
-            correctors: list.iter().map(|c| corrector_name(&lattice, c)).collect(),
+            correctors: list.iter().map(|c| corrector_name(&lattice, &profile.magnets, c)).collect(),
             bpms: bpms.iter().map(|&b| lattice.element(b).name.clone()).collect(),
             x: m.x.row_iter().map(|r| r.iter().copied().collect()).collect(),
             y: m.y.row_iter().map(|r| r.iter().copied().collect()).collect(),
@@ -191,8 +203,11 @@ pub fn all_correctors(lattice: &Lattice) -> Vec<Corrector> {
     list
 }
 
-/// Device name of a corrector: H/V + magnet name.
-pub fn corrector_name(lattice: &Lattice, c: &Corrector) -> String {
-    let p = if c.plane == Plane::Horizontal { 'H' } else { 'V' };
+/// Device name of a corrector: the profile's steerer prefix + magnet name.
+pub fn corrector_name(lattice: &Lattice, rules: &MagnetRules, c: &Corrector) -> String {
+    let p = match c.plane {
+        Plane::Horizontal => &rules.horizontal_steerer_prefix,
+        Plane::Vertical => &rules.vertical_steerer_prefix,
+    };
     format!("{p}{}", lattice.element(c.element).name)
 }

@@ -5,6 +5,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use epics_pvxs_sys::{Alarm, AlarmStatus, EnumIndex, EpicsError, Field, Severity, Update, prepare};
+use twin_ioc::config::Config;
 use twin_ioc::prefix::Prefix;
 use twin_ioc::router::Router;
 use twin_ioc::selftest::Selftest;
@@ -32,19 +33,10 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selftest_device_in_process() {
     std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).expect("repo root");
-    let (ca, pva, bcast) = (free_port().to_string(), free_port().to_string(), free_port().to_string());
-    let env = [
-        ("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1"),
-        ("EPICS_CA_AUTO_ADDR_LIST", "NO"),
-        ("EPICS_CA_ADDR_LIST", "127.0.0.1"),
-        ("EPICS_CA_SERVER_PORT", ca.as_str()),
-        ("EPICS_PVAS_INTF_ADDR_LIST", "127.0.0.1"),
-        ("EPICS_PVA_AUTO_ADDR_LIST", "NO"),
-        ("EPICS_PVA_ADDR_LIST", "127.0.0.1"),
-        ("EPICS_PVAS_SERVER_PORT", pva.as_str()),
-        ("EPICS_PVAS_BROADCAST_PORT", bcast.as_str()),
-        ("PVXS_QSRV_ENABLE", "YES"),
-    ];
+    let config =
+        Config::isolated("config/bessy2/profile.toml", std::env::temp_dir(), [free_port(), free_port(), free_port()]);
+    let env = config.ioc_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let prepared = prepare(&env).expect("prepare");
     assert!(matches!(prepare(&[]), Err(EpicsError::AlreadyStarted)), "second IOC in one process must be refused");
     prepared.set_env("P", "INPROC:").expect("env");

@@ -1,19 +1,30 @@
 //! The device schema against the machine facts, and the generated records
-//! against the committed substitutions file.
+//! against the committed `.db` files of every machine profile.
 use std::path::PathBuf;
 
 use twin_engine::lattice::Plane;
-use twin_ioc::machine::{MagnetKind, bba_substitutions, power_converter_substitutions};
-use twin_ioc::twin::service::Machine;
+use twin_ioc::config::{AlignmentConfig, DiagnosticsConfig};
+use twin_ioc::core::alignment::generated_offsets;
+use twin_ioc::machine::{Machine, MagnetKind};
+use twin_ioc::profile::Profile;
+use twin_ioc::records_cli::generate;
 
-fn machine() -> Machine {
-    std::env::set_current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")).expect("repo root");
-    Machine::load("config/twin.toml".as_ref()).expect("machine loads")
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn machine(profile: &str) -> Machine {
+    let profile = Profile::load(&root().join(profile)).expect("profile");
+    Machine::from_files(profile, &DiagnosticsConfig::default()).expect("machine loads")
+}
+
+fn bessy2() -> Machine {
+    machine("config/bessy2/profile.toml")
 }
 
 #[test]
 fn counts_match_the_machine() {
-    let m = machine();
+    let m = bessy2();
     let pcs = &m.schema.power_converters;
     assert_eq!(pcs.len(), 179);
     let count = |f: &dyn Fn(MagnetKind) -> bool| -> (usize, usize) {
@@ -27,34 +38,39 @@ fn counts_match_the_machine() {
     let q1 = pcs.iter().find(|p| p.name == "Q1PDR").unwrap();
     assert_eq!(q1.magnets.len(), 16);
     assert!((q1.design_current_a - 218.458).abs() < 0.01, "Q1PDR ≈ 216 A at design: {}", q1.design_current_a);
-    assert_eq!(m.schema.bdata_slots.len(), 128);
+    assert_eq!(m.schema.packed_slots.len(), 128);
     assert_eq!(m.schema.orbit_slots.iter().filter(|s| s.element.is_some()).count(), 123);
     // slot = idx - 1, subtracted exactly once: BPMZ5D1R has idx 1
-    assert_eq!(m.schema.bdata_slots[0].name, "BPMZ5D1R");
+    assert_eq!(m.schema.packed_slots[0].name, "BPMZ5D1R");
+    assert_eq!(m.schema.quads.len(), 145);
+    assert_eq!(m.schema.multiplexer_quads().count(), 144);
+    assert_eq!(m.schema.harmonic_number, 400.0, "the harmonic number comes from the lattice");
+}
+
+/// The committed files of a profile equal the generator's output.
+fn assert_records_in_sync(profile: &str) {
+    let path = root().join(profile);
+    let dir = Profile::load(&path).expect("profile").files.records;
+    for (name, text) in generate(&path).expect("records generate") {
+        let file = dir.join(name);
+        let committed = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            committed == text,
+            "{} is stale: run `target/release/twin-ioc --config <its twin.toml> records`",
+            file.display()
+        );
+    }
 }
 
 #[test]
-fn committed_substitutions_are_generated_from_the_schema() {
-    let m = machine();
-    let committed = std::fs::read_to_string("db/bessy2_pc.substitutions").expect("committed file");
-    assert_eq!(
-        committed,
-        power_converter_substitutions(&m.schema),
-        "db/bessy2_pc.substitutions is stale: run `target/release/twin-ioc substitutions > db/bessy2_pc.substitutions`"
-    );
-    let committed = std::fs::read_to_string("db/bessy2_bba.substitutions").expect("committed file");
-    assert_eq!(
-        committed,
-        bba_substitutions(&m.schema),
-        "db/bessy2_bba.substitutions is stale: twin-ioc substitutions --bba"
-    );
-    assert_eq!(m.schema.quads.len(), 145);
-    assert_eq!(m.schema.quads.iter().filter(|q| q.on_multiplexer).count(), 144);
+fn committed_records_are_generated_from_the_profiles() {
+    assert_records_in_sync("config/bessy2/profile.toml");
+    assert_records_in_sync("tests/fodo/profile.toml");
 }
 
 #[test]
 fn design_currents_reproduce_the_lattice_strengths() {
-    let m = machine();
+    let m = bessy2();
     for pc in &m.schema.power_converters {
         for mag in &pc.magnets {
             let body = m.lattice.element(mag.element).body().unwrap();
@@ -70,10 +86,19 @@ fn design_currents_reproduce_the_lattice_strengths() {
 }
 
 #[test]
+fn the_second_ring_comes_from_its_profile_alone() {
+    let m = machine("tests/fodo/profile.toml");
+    assert_eq!(m.schema.power_converters.len(), 3);
+    assert_eq!(m.schema.quads.len(), 4, "one family of four QF");
+    assert_eq!(m.schema.orbit_slots.len(), 2);
+    assert!(m.schema.packed_slots.is_empty() && m.schema.multiplexer_quads().next().is_none());
+    assert!(m.catalogue.parse("PXS1:sp").is_some() && m.catalogue.parse("RF:freq").is_some());
+    assert_eq!(m.schema.harmonic_number, 64.0);
+}
+
+#[test]
 fn drawn_offsets_depend_on_the_seed_only_and_leave_restored_quads_alone() {
-    use twin_ioc::config::AlignmentConfig;
-    use twin_ioc::twin::alignment::generated_offsets;
-    let m = machine();
+    let m = bessy2();
     let cfg = AlignmentConfig { quad_offset_rms_m: 1e-4, seed: 3, cutoff_sigma: 2.0 };
     let all = generated_offsets(&m.schema, &cfg, &[]);
     assert_eq!(all.len(), 2 * 145);

@@ -14,6 +14,13 @@ use crate::value::FieldType;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordKey(pub(crate) usize);
 
+impl RecordKey {
+    /// A key that names no record: for tests of routing tables without an IOC.
+    pub fn detached(id: usize) -> Self {
+        RecordKey(usize::MAX - id)
+    }
+}
+
 /// An EPICS address (DBADDR) owned by this handle.
 struct Addr(NonNull<c_void>);
 

@@ -1,14 +1,14 @@
-//! Reading the machine data files (config/bessy2/) into the schema.
+//! The device tables of the machine documents, resolved against the
+//! lattice with the profile's naming rules.
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use twin_engine::lattice::{ElementKind, Lattice, Plane};
 
-use super::{BPM_SLOTS, BpmSlot, MagnetDrive, MagnetKind, PcId, PowerConverter, design_current};
-use crate::config::Config;
-use crate::store::model::MachineDocs;
+use super::docs::MachineDocs;
+use super::{BpmSlot, MagnetDrive, MagnetKind, PcId, PowerConverter, design_current};
+use crate::profile::Profile;
 
 #[derive(Deserialize)]
 struct RawMagnet {
@@ -30,44 +30,11 @@ struct RawOrbitSlot {
     name: String,
 }
 
-/// The machine data files, parsed.
+/// The device tables, parsed.
 pub struct MachineData {
     magnets: Vec<RawMagnet>,
     bpm_config: Vec<RawBpmConfig>,
     orbit_slots: Vec<RawOrbitSlot>,
-}
-
-fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    // The machine's files were written by Python, which writes NaN as a
-    // bare token (not JSON); only values such as unknown positions are NaN.
-    let text = text.replace(": NaN", ": null");
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-fn array(v: serde_json::Value, what: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
-    match v {
-        serde_json::Value::Array(items) => Ok(items),
-        _ => bail!("{}: expected a JSON array", what.display()),
-    }
-}
-
-/// The machine documents from the files named in the configuration.
-pub fn machine_docs_from_files(cfg: &Config) -> anyhow::Result<MachineDocs> {
-    let m = &cfg.machine;
-    let slots: RawOrbitSlotsValue = serde_json::from_value(read_json(&m.orbit_slots)?)
-        .with_context(|| format!("parsing {}", m.orbit_slots.display()))?;
-    Ok(MachineDocs {
-        lattice: read_json(&m.lattice)?,
-        magnets: array(read_json(&m.magnets)?, &m.magnets)?,
-        bpm_config: array(read_json(&m.bpm_slots)?, &m.bpm_slots)?,
-        bpm_slots: slots.col,
-    })
-}
-
-#[derive(Deserialize)]
-struct RawOrbitSlotsValue {
-    col: Vec<serde_json::Value>,
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(v: &serde_json::Value, what: &str, i: usize) -> anyhow::Result<T> {
@@ -94,49 +61,53 @@ fn slot(lattice: &Lattice, name: &str) -> BpmSlot {
 }
 
 impl MachineData {
+    /// What a magnet of the table is: its kind and the lattice element.
+    fn drive(&self, m: &RawMagnet, lattice: &Lattice, profile: &Profile) -> anyhow::Result<MagnetDrive> {
+        let rules = &profile.magnets;
+        let steerer = |prefix: &str| m.name.strip_prefix(prefix).filter(|rest| !rest.is_empty());
+        let (kind, element_name) = match m.kind.as_str() {
+            "Quadrupole" => (MagnetKind::Quadrupole, m.name.as_str()),
+            "Sextupole" => (MagnetKind::Sextupole, m.name.as_str()),
+            "Steerer" => match (steerer(&rules.horizontal_steerer_prefix), steerer(&rules.vertical_steerer_prefix)) {
+                (Some(e), _) => (MagnetKind::Steerer(Plane::Horizontal), e),
+                (None, Some(e)) => (MagnetKind::Steerer(Plane::Vertical), e),
+                _ => bail!("steerer {}: its name starts with neither steering prefix of the profile", m.name),
+            },
+            other => bail!("magnet {}: unknown type {other}", m.name),
+        };
+        let element = lattice.find(element_name).with_context(|| format!("magnet {} not in the lattice", m.name))?;
+        let fits = matches!(
+            (kind, &lattice.element(element).kind),
+            (MagnetKind::Quadrupole, ElementKind::Quadrupole(_))
+                | (MagnetKind::Sextupole, ElementKind::Sextupole(_))
+                | (MagnetKind::Steerer(_), ElementKind::Sextupole(_) | ElementKind::Quadrupole(_))
+        );
+        if !fits || m.magnetic_strength == 0.0 || !m.magnetic_strength.is_finite() {
+            bail!("magnet {}: type or calibration does not fit lattice element {element_name}", m.name);
+        }
+        Ok(MagnetDrive { name: m.name.clone(), element, kind, magnetic_strength_per_a: m.magnetic_strength })
+    }
+
     pub(super) fn power_converters(
         &self,
         lattice: &Lattice,
-        cfg: &Config,
+        profile: &Profile,
         rigidity_tm: f64,
     ) -> anyhow::Result<Vec<PowerConverter>> {
         let mut by_pc: BTreeMap<&str, Vec<MagnetDrive>> = BTreeMap::new();
         for m in &self.magnets {
-            let (kind, element_name) = match m.kind.as_str() {
-                "Quadrupole" => (MagnetKind::Quadrupole, &m.name[..]),
-                "Sextupole" => (MagnetKind::Sextupole, &m.name[..]),
-                "Steerer" if m.name.starts_with('H') => (MagnetKind::Steerer(Plane::Horizontal), &m.name[1..]),
-                "Steerer" if m.name.starts_with('V') => (MagnetKind::Steerer(Plane::Vertical), &m.name[1..]),
-                other => bail!("magnet {}: unknown type {other}", m.name),
-            };
-            let element =
-                lattice.find(element_name).with_context(|| format!("magnet {} not in the lattice", m.name))?;
-            let fits = matches!(
-                (kind, &lattice.element(element).kind),
-                (MagnetKind::Quadrupole, ElementKind::Quadrupole(_))
-                    | (MagnetKind::Sextupole | MagnetKind::Steerer(_), ElementKind::Sextupole(_))
-            );
-            if !fits || m.magnetic_strength == 0.0 || !m.magnetic_strength.is_finite() {
-                bail!("magnet {}: type or calibration does not fit lattice element {element_name}", m.name);
-            }
-            by_pc.entry(&m.pc).or_default().push(MagnetDrive {
-                name: m.name.clone(),
-                element,
-                kind,
-                magnetic_strength_per_a: m.magnetic_strength,
-            });
+            by_pc.entry(&m.pc).or_default().push(self.drive(m, lattice, profile)?);
         }
+        let rules = &profile.magnets;
         let pcs = by_pc
             .into_iter()
             .enumerate()
             .map(|(i, (name, magnets))| {
                 let design = design_current(lattice, &magnets, rigidity_tm);
                 let limits_a = match magnets[0].kind {
-                    MagnetKind::Steerer(_) => {
-                        (-cfg.power_converters.steerer_limit_a, cfg.power_converters.steerer_limit_a)
-                    }
+                    MagnetKind::Steerer(_) => (-rules.steerer_limit_a, rules.steerer_limit_a),
                     _ => {
-                        let top = (design.abs() * cfg.power_converters.family_limit_factor).ceil();
+                        let top = (design.abs() * rules.family_limit_factor).ceil();
                         if design >= 0.0 { (0.0, top) } else { (-top, 0.0) }
                     }
                 };
@@ -146,21 +117,22 @@ impl MachineData {
         Ok(pcs)
     }
 
-    pub(super) fn bdata_slots(&self, lattice: &Lattice) -> anyhow::Result<Vec<BpmSlot>> {
-        let mut slots: Vec<BpmSlot> = (0..BPM_SLOTS).map(|_| BpmSlot { name: String::new(), element: None }).collect();
+    /// Slots of the packed vector: slot = idx − 1 (idx is 1-based).
+    pub(super) fn packed_slots(&self, lattice: &Lattice, slots: usize) -> anyhow::Result<Vec<BpmSlot>> {
+        let mut out: Vec<BpmSlot> = (0..slots).map(|_| BpmSlot { name: String::new(), element: None }).collect();
         for b in &self.bpm_config {
-            if b.idx == 0 || b.idx > BPM_SLOTS {
-                bail!("bpm_config: {} has idx {} outside 1..={BPM_SLOTS}", b.bpm_name, b.idx);
+            if b.idx == 0 || b.idx > slots {
+                bail!("bpm_config: {} has idx {} outside 1..={slots}", b.bpm_name, b.idx);
             }
             // idx is 1-based: subtract exactly once.
-            slots[b.idx - 1] = slot(lattice, &b.bpm_name);
+            out[b.idx - 1] = slot(lattice, &b.bpm_name);
         }
-        Ok(slots)
+        Ok(out)
     }
 
-    pub(super) fn orbit_slots(&self, lattice: &Lattice) -> anyhow::Result<Vec<BpmSlot>> {
-        if self.orbit_slots.len() != BPM_SLOTS {
-            bail!("orbit slot file has {} entries, expected {BPM_SLOTS}", self.orbit_slots.len());
+    pub(super) fn orbit_slots(&self, lattice: &Lattice, slots: usize) -> anyhow::Result<Vec<BpmSlot>> {
+        if self.orbit_slots.len() != slots {
+            bail!("orbit slot file has {} entries, the profile says {slots}", self.orbit_slots.len());
         }
         Ok(self.orbit_slots.iter().map(|s| slot(lattice, &s.name)).collect())
     }

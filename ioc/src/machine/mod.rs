@@ -1,16 +1,21 @@
-//! The device schema: BESSY II's power converters, magnets, BPM slots and
-//! RF, resolved once from config/ against the lattice. Both the EPICS
-//! records (db/*.substitutions) and the twin's typed handles come from it.
+//! The device schema: the machine's power converters, magnets, BPM slots
+//! and RF, resolved once from the profile's data against the lattice, and
+//! the setpoint catalogue on it. The EPICS records (`records/`) and the
+//! twin's typed handles both come from it.
+mod catalogue;
 mod data;
-mod substitutions;
+mod docs;
+mod loaded;
 
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
 
-pub use data::{MachineData, load_machine_data, machine_docs_from_files};
-pub use substitutions::{bba_substitutions, power_converter_substitutions};
+pub use catalogue::{Catalogue, OutputKind, Setpoint, SetpointEntry, Unit};
+pub use data::{MachineData, load_machine_data};
+pub use docs::{MachineDocs, machine_docs_from_files};
+pub use loaded::Machine;
 
-use crate::config::Config;
+use crate::profile::Profile;
 
 /// Index of a power converter in the schema.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,28 +62,12 @@ pub struct BpmSlot {
     pub element: Option<ElementId>,
 }
 
-/// The machine as the twin serves it.
-#[derive(Clone, Debug)]
-pub struct Schema {
-    pub power_converters: Vec<PowerConverter>,
-    /// 128 slots of MDIZ2T5G:bdata, slot = idx − 1 of bpm_config.json.
-    pub bdata_slots: Vec<BpmSlot>,
-    /// 128 slots of ORBITCC:rdPos / rdBpm, order of bpm_cfg_as_in_machine.json.
-    pub orbit_slots: Vec<BpmSlot>,
-    /// Bρ of the design energy [T·m].
-    pub rigidity_tm: f64,
-    /// Design RF frequency [kHz].
-    pub design_rf_khz: f64,
-    /// Every quadrupole magnet (hidden offsets are set per quad).
-    pub quads: Vec<Quad>,
-}
-
 /// Index of a quadrupole magnet in `Schema::quads`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QuadId(pub usize);
 
 /// A quadrupole magnet, its converter and whether the BBA multiplexer
-/// reaches it (Q1–Q5; not QIT6R).
+/// reaches it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Quad {
     pub id: QuadId,
@@ -89,8 +78,23 @@ pub struct Quad {
     pub on_multiplexer: bool,
 }
 
-/// Number of slots in the machine's BPM vectors.
-pub const BPM_SLOTS: usize = 128;
+/// The machine as the twin serves it.
+#[derive(Clone, Debug)]
+pub struct Schema {
+    pub power_converters: Vec<PowerConverter>,
+    /// Slots of the packed BPM vector (empty without one).
+    pub packed_slots: Vec<BpmSlot>,
+    /// Slots of the orbit vector, in the machine's order.
+    pub orbit_slots: Vec<BpmSlot>,
+    /// Bρ of the design energy [T·m].
+    pub rigidity_tm: f64,
+    /// Design RF frequency [kHz].
+    pub design_rf_khz: f64,
+    /// Harmonic number of the main RF (from the lattice).
+    pub harmonic_number: f64,
+    /// Every quadrupole magnet (hidden offsets are set per quad).
+    pub quads: Vec<Quad>,
+}
 
 impl MagnetKind {
     /// The lattice strength this magnet has now.
@@ -113,12 +117,17 @@ impl MagnetDrive {
 
 impl Schema {
     /// Builds the schema and checks it against the lattice.
-    pub fn build(cfg: &Config, lattice: &Lattice, data: &MachineData) -> anyhow::Result<Self> {
+    pub fn build(profile: &Profile, lattice: &Lattice, data: &MachineData) -> anyhow::Result<Self> {
         let rigidity_tm = electron_rigidity_tm(lattice.energy_ev());
-        let power_converters = data.power_converters(lattice, cfg, rigidity_tm)?;
-        let bdata_slots = data.bdata_slots(lattice)?;
-        let orbit_slots = data.orbit_slots(lattice)?;
+        let power_converters = data.power_converters(lattice, profile, rigidity_tm)?;
+        let packed_slots = match &profile.packed_bpm {
+            Some(p) => data.packed_slots(lattice, p.slots)?,
+            None => Vec::new(),
+        };
+        let orbit_slots = data.orbit_slots(lattice, profile.orbit.slots)?;
         let design_rf_khz = lattice.rf_frequency_hz().ok_or_else(|| anyhow::anyhow!("lattice has no RF cavity"))? / 1e3;
+        let harmonic_number = lattice.harmonic_number().ok_or_else(|| anyhow::anyhow!("lattice has no RF cavity"))?;
+        let reaches = |name: &str| profile.multiplexer.as_ref().is_some_and(|m| m.reaches(name));
         let mut quads: Vec<Quad> = power_converters
             .iter()
             .flat_map(|pc| {
@@ -127,13 +136,13 @@ impl Schema {
                     name: m.name.clone(),
                     pc: pc.id,
                     magnet: k,
-                    on_multiplexer: !m.name.starts_with("QIT"),
+                    on_multiplexer: reaches(&m.name),
                 })
             })
             .collect();
         quads.sort_by_key(|q| pc_element(&power_converters, q));
         quads.iter_mut().enumerate().for_each(|(i, q)| q.id = QuadId(i));
-        Ok(Self { power_converters, bdata_slots, orbit_slots, rigidity_tm, design_rf_khz, quads })
+        Ok(Self { power_converters, packed_slots, orbit_slots, rigidity_tm, design_rf_khz, harmonic_number, quads })
     }
 
     pub fn pc(&self, id: PcId) -> &PowerConverter {
@@ -153,6 +162,25 @@ impl Schema {
     pub fn quad_drive(&self, id: QuadId) -> &MagnetDrive {
         let q = self.quad(id);
         &self.pc(q.pc).magnets[q.magnet]
+    }
+
+    /// Quads on the BBA multiplexer, in schema order.
+    pub fn multiplexer_quads(&self) -> impl Iterator<Item = &Quad> {
+        self.quads.iter().filter(|q| q.on_multiplexer)
+    }
+}
+
+/// DESC of a converter: its magnet, or how many it drives.
+pub fn describe(pc: &PowerConverter) -> String {
+    let what = match pc.magnets[0].kind {
+        MagnetKind::Quadrupole => "quadrupole",
+        MagnetKind::Sextupole => "sextupole",
+        MagnetKind::Steerer(_) => "steerer",
+    };
+    if pc.magnets.len() == 1 {
+        format!("{} {what}", pc.magnets[0].name)
+    } else {
+        format!("{} {what}s", pc.magnets.len())
     }
 }
 

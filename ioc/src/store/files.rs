@@ -111,7 +111,7 @@ impl FileStore {
         self.write_atomic(SETPOINTS, &v)
     }
 
-    pub fn insert_bba(&self, docs: &[super::persister::BbaResultDoc]) -> Result<(), StoreError> {
+    pub fn insert_bba(&self, docs: &[super::model::BbaResultDoc]) -> Result<(), StoreError> {
         let path = self.dir.join(format!("{}.jsonl", super::model::BBA_RESULTS));
         let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
         let mut lines = Vec::new();

@@ -4,6 +4,7 @@ pub mod files;
 pub mod model;
 pub mod mongo;
 pub mod persister;
+pub mod status;
 pub mod transfer;
 
 use std::path::PathBuf;
@@ -43,12 +44,9 @@ pub enum Backend {
 
 impl Backend {
     pub fn from_config(cfg: &StoreConfig) -> Self {
-        let uri = std::env::var("TWIN_STORE_URI").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| cfg.uri.clone());
-        if uri.is_empty() {
-            let dir = std::env::var_os("TWIN_STORE_DIR").map_or_else(|| cfg.dir.clone(), PathBuf::from);
-            Backend::Files { dir }
-        } else {
-            Backend::Mongo { uri, database: cfg.database.clone() }
+        match cfg.uri.is_empty() {
+            true => Backend::Files { dir: cfg.dir.clone() },
+            false => Backend::Mongo { uri: cfg.uri.clone(), database: cfg.database.clone() },
         }
     }
 
@@ -97,7 +95,7 @@ impl Store {
     }
 
     /// Appends BBA results (history: a retried insert replaces the same id).
-    pub async fn insert_bba(&self, docs: &[persister::BbaResultDoc]) -> Result<(), StoreError> {
+    pub async fn insert_bba(&self, docs: &[model::BbaResultDoc]) -> Result<(), StoreError> {
         match self {
             Store::Mongo(m) => m.insert_bba(docs).await,
             Store::Files(f) => f.insert_bba(docs),

@@ -2,6 +2,10 @@
 //! the embedded store with the same shapes). See README "Store".
 use serde::{Deserialize, Serialize};
 
+use crate::core::bba::PlaneFit;
+use crate::core::journal::BbaRecord;
+pub use crate::machine::MachineDocs;
+
 /// Collection of lat2db lattice documents, `_id` = machine name.
 pub const LATTICES: &str = "lattices";
 /// Magnet → power converter and calibration (`_id` = magnet name).
@@ -16,17 +20,6 @@ pub const SETPOINTS: &str = "setpoints";
 pub const SETPOINT_LOG: &str = "setpoint_log";
 /// Every BBA measurement with raw data and results (history).
 pub const BBA_RESULTS: &str = "bba_results";
-
-/// The machine description as stored: lattice plus device tables.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MachineDocs {
-    /// lat2db document: {sequences, closed, enable_6d, default_energy}.
-    pub lattice: serde_json::Value,
-    pub magnets: Vec<serde_json::Value>,
-    pub bpm_config: Vec<serde_json::Value>,
-    /// [{name, used, longitudinal_position}] in orbit-slot order.
-    pub bpm_slots: Vec<serde_json::Value>,
-}
 
 /// Latest value of one setpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -50,4 +43,64 @@ pub struct SetpointLogDoc {
     pub value: f64,
     pub unit: String,
     pub at_ms: i64,
+}
+
+/// One BBA measurement as stored: raw readings and results per plane.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BbaResultDoc {
+    pub quad: String,
+    pub at_ms: i64,
+    /// Auxiliary currents of the steps [A].
+    pub steps_a: Vec<f64>,
+    /// raw_x[step][reading][bpm] [m]
+    pub raw_x: Vec<Vec<Vec<f64>>>,
+    pub raw_y: Vec<Vec<Vec<f64>>>,
+    pub x: PlaneResult,
+    pub y: PlaneResult,
+}
+
+/// The fit of one plane, or why it failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaneResult {
+    pub offset_m: Option<f64>,
+    pub sigma_m: Option<f64>,
+    pub displacement_m: Option<f64>,
+    pub kick_per_a_rad: Option<f64>,
+    pub chi2_m2: Option<f64>,
+    pub error: Option<String>,
+}
+
+impl PlaneResult {
+    fn of(f: &PlaneFit) -> Self {
+        match f {
+            Ok(f) => Self {
+                offset_m: Some(f.offset_m),
+                sigma_m: Some(f.sigma_m),
+                displacement_m: Some(f.displacement_m),
+                kick_per_a_rad: Some(f.kick_per_a_rad),
+                chi2_m2: Some(f.chi2),
+                error: None,
+            },
+            Err(e) => Self { error: Some(e.clone()), ..Self::default() },
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn epoch_ms(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+impl From<&BbaRecord> for BbaResultDoc {
+    fn from(r: &BbaRecord) -> Self {
+        Self {
+            quad: r.quad.clone(),
+            at_ms: epoch_ms(r.at),
+            steps_a: r.x.iter().map(|s| s.current_a).collect(),
+            raw_x: r.x.iter().map(|s| s.readings.clone()).collect(),
+            raw_y: r.y.iter().map(|s| s.readings.clone()).collect(),
+            x: PlaneResult::of(&r.fits[0]),
+            y: PlaneResult::of(&r.fits[1]),
+        }
+    }
 }

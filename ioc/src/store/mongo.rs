@@ -170,7 +170,7 @@ impl MongoStore {
         Ok(())
     }
 
-    pub async fn insert_bba(&self, docs: &[super::persister::BbaResultDoc]) -> Result<(), StoreError> {
+    pub async fn insert_bba(&self, docs: &[super::model::BbaResultDoc]) -> Result<(), StoreError> {
         for d in docs {
             let mut doc = bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string()))?;
             let id = format!("{}-{}", d.quad, d.at_ms);

@@ -1,0 +1,230 @@
+//! The twin's configuration: one `Config`, layered defaults → TOML file →
+//! environment → command line (`layers.rs`), and an isolated variant for
+//! tests. Nothing else in the IOC reads the environment (EPICS reads its
+//! own `EPICS_*` variables).
+mod epics;
+mod layers;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use epics::EpicsNetwork;
+pub use layers::{CliOverrides, ConfigError, DEFAULT_CONFIG_PATH, Environment};
+
+/// Everything the twin is configured with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// PV prefix before every PV name (`TWIN_PREFIX`, `--prefix`).
+    pub prefix: String,
+    /// `tracing` filter of the IOC's log (`RUST_LOG`).
+    pub log: String,
+    pub machine: MachineConfig,
+    pub power_converters: PowerConverterConfig,
+    pub diagnostics: DiagnosticsConfig,
+    pub beam: BeamConfig,
+    pub store: StoreConfig,
+    pub alignment: AlignmentConfig,
+    /// Where the IOC's servers listen (unset: EPICS' own variables).
+    pub epics: EpicsNetwork,
+    /// Set by EPICS' own variable `PVXS_QSRV_ENABLE` when present; the
+    /// twin enables QSRV2 (PV Access for its records) otherwise.
+    #[serde(skip)]
+    pub qsrv_enable_preset: bool,
+}
+
+/// Which machine the twin serves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MachineConfig {
+    /// The machine profile (`config/<machine>/profile.toml`): names,
+    /// formats and constants of the real machine; its data files are
+    /// relative to it.
+    pub profile: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PowerConverterConfig {
+    /// Readbacks follow the setpoint after this delay (0: with the model) [s].
+    pub readback_settle_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnosticsConfig {
+    /// BPM vectors and counters are re-posted at this rate [Hz].
+    pub rate_hz: f64,
+    /// Gaussian BPM noise on at start-up.
+    pub noise: bool,
+    /// rms of the noise [m].
+    pub noise_rms_m: f64,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BeamConfig {
+    pub enabled: bool,
+    /// Stored current at start-up [mA].
+    pub current_ma: f64,
+    pub lifetime_h: f64,
+    pub topup: bool,
+    /// Top-up injects when the current falls below this [mA] ...
+    pub topup_low_ma: f64,
+    /// ... up to this [mA].
+    pub topup_high_ma: f64,
+    /// The beam is advanced and posted at this period [s].
+    pub update_period_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// MongoDB connection URI; empty: the embedded file store (`TWIN_STORE_URI`).
+    pub uri: String,
+    pub database: String,
+    /// Directory of the embedded store (`TWIN_STORE_DIR`).
+    pub dir: PathBuf,
+    /// Write-behind: setpoints reach the store at most this late [s].
+    pub flush_interval_s: f64,
+    /// Retry backoff after a failed flush grows up to this [s].
+    pub max_backoff_s: f64,
+}
+
+/// Hidden quadrupole offsets drawn at start-up (see `core::alignment`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlignmentConfig {
+    /// rms of each quad's x and y offset [m]; 0: none drawn.
+    pub quad_offset_rms_m: f64,
+    pub seed: u64,
+    /// The Gaussian is truncated at this many rms.
+    pub cutoff_sigma: f64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            prefix: "TWIN:".into(),
+            log: "info".into(),
+            machine: MachineConfig::default(),
+            power_converters: PowerConverterConfig::default(),
+            diagnostics: DiagnosticsConfig::default(),
+            beam: BeamConfig::default(),
+            store: StoreConfig::default(),
+            alignment: AlignmentConfig::default(),
+            epics: EpicsNetwork::default(),
+            qsrv_enable_preset: false,
+        }
+    }
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self { profile: PathBuf::from("config/bessy2/profile.toml") }
+    }
+}
+
+impl Default for PowerConverterConfig {
+    fn default() -> Self {
+        Self { readback_settle_s: 0.0 }
+    }
+}
+
+impl Default for DiagnosticsConfig {
+    fn default() -> Self {
+        Self { rate_hz: 2.0, noise: false, noise_rms_m: 1.0e-6, seed: 20261124 }
+    }
+}
+
+impl Default for BeamConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            current_ma: 300.0,
+            lifetime_h: 8.0,
+            topup: true,
+            topup_low_ma: 299.5,
+            topup_high_ma: 300.5,
+            update_period_s: 1.0,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            uri: String::new(),
+            database: "twin".into(),
+            dir: PathBuf::from("var/twin-store"),
+            flush_interval_s: 0.5,
+            max_backoff_s: 10.0,
+        }
+    }
+}
+
+impl Default for AlignmentConfig {
+    fn default() -> Self {
+        Self { quad_offset_rms_m: 0.0, seed: 1, cutoff_sigma: 3.0 }
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (`--config`, `TWIN_CONFIG`, or
+    /// `config/twin.toml`), then the environment, then the command line;
+    /// checked.
+    pub fn load(env: &Environment, cli: &CliOverrides) -> Result<Self, ConfigError> {
+        let layered = layers::layered(env, cli)?;
+        layered.config.validate().map_err(|problem| ConfigError::Invalid { file: layered.file.clone(), problem })?;
+        Ok(layered.config)
+    }
+
+    /// A configuration for tests (like PVXS's `Config::isolated()`):
+    /// defaults, no file, no environment, the given profile, the embedded
+    /// store in `store_dir`, servers on loopback only at the given ports
+    /// (CA, PVA, PVA broadcast).
+    pub fn isolated(profile: impl Into<PathBuf>, store_dir: impl Into<PathBuf>, ports: [u16; 3]) -> Self {
+        Self {
+            prefix: "ISOLATED:".into(),
+            machine: MachineConfig { profile: profile.into() },
+            store: StoreConfig { dir: store_dir.into(), ..StoreConfig::default() },
+            epics: EpicsNetwork::loopback(ports[0], ports[1], ports[2]),
+            ..Self::default()
+        }
+    }
+
+    /// The EPICS variables the IOC sets before its servers start: where they
+    /// listen (if configured), and QSRV2 on unless `PVXS_QSRV_ENABLE` is set.
+    pub fn ioc_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.epics.server_env();
+        if !self.qsrv_enable_preset {
+            env.push(("PVXS_QSRV_ENABLE", "YES".into()));
+        }
+        env
+    }
+
+    /// Whether the configuration can run the twin; the error says which key.
+    pub fn validate(&self) -> Result<(), String> {
+        let d = &self.diagnostics;
+        check(d.rate_hz > 0.0 && d.rate_hz <= 100.0, "diagnostics.rate_hz must be in (0, 100]")?;
+        check(d.noise_rms_m >= 0.0 && d.noise_rms_m.is_finite(), "diagnostics.noise_rms_m must be >= 0")?;
+        let b = &self.beam;
+        check(b.lifetime_h > 0.0 && b.update_period_s > 0.0, "beam.lifetime_h and beam.update_period_s must be > 0")?;
+        check(b.topup_low_ma < b.topup_high_ma, "beam.topup_low_ma must be below beam.topup_high_ma")?;
+        check(self.power_converters.readback_settle_s >= 0.0, "power_converters.readback_settle_s must be >= 0")?;
+        let a = &self.alignment;
+        check((0.0..=1e-3).contains(&a.quad_offset_rms_m), "alignment.quad_offset_rms_m must be in [0, 1e-3] m")?;
+        check(a.cutoff_sigma >= 1.0, "alignment.cutoff_sigma must be >= 1")?;
+        let st = &self.store;
+        check(st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0, "store.flush_interval_s must be in (0, 1]")?;
+        check(st.max_backoff_s >= st.flush_interval_s, "store.max_backoff_s must be >= store.flush_interval_s")?;
+        check(!self.prefix.contains(char::is_whitespace), "prefix must not contain white space")?;
+        Ok(())
+    }
+}
+
+fn check(ok: bool, problem: &str) -> Result<(), String> {
+    if ok { Ok(()) } else { Err(problem.to_string()) }
+}

@@ -1,0 +1,295 @@
+//! The BBA service's state machine: commands, one step per tick, results.
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use twin_engine::bba::Step;
+
+use super::analysis::Analyst;
+use super::run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
+use super::{BbaCommand, Hardware};
+use crate::core::journal::BbaRecord;
+use crate::core::snapshot::{BbaStatus, BbaView, QuadResult};
+use crate::machine::{QuadId, Schema, Setpoint};
+
+/// The machine's BBA procedure (from the profile).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Procedure {
+    /// Auxiliary supply currents of the steps [A].
+    pub steps_a: Vec<f64>,
+    /// Readings per step; the first after a step is discarded.
+    pub readings_per_step: usize,
+    /// Effective main-coil current per ampere of the supply.
+    pub turns_ratio: f64,
+}
+
+/// Largest quad centre kept as an estimate for the analyst's model [m].
+const MAX_ESTIMATE_M: f64 = 1e-3;
+
+/// readings[r][bpm] of one plane [m].
+type Readings = Vec<Vec<f64>>;
+
+pub struct BbaService {
+    schema: Arc<Schema>,
+    procedure: Procedure,
+    run: Option<BbaRun>,
+    abort: bool,
+    /// Quad centres found so far (the analyst's knowledge), by `QuadId`.
+    estimates: Vec<Option<[f64; 2]>>,
+    view: BbaView,
+}
+
+impl BbaService {
+    pub fn new(schema: Arc<Schema>, procedure: Procedure) -> Self {
+        let n = schema.quads.len();
+        Self { schema, procedure, run: None, abort: false, estimates: vec![None; n], view: BbaView::idle(n) }
+    }
+
+    pub fn view(&self) -> &BbaView {
+        &self.view
+    }
+
+    pub fn running(&self) -> bool {
+        self.run.is_some()
+    }
+
+    /// Handles a command; the error is the refusal the client sees.
+    pub fn command(&mut self, cmd: BbaCommand, hw: &mut impl Hardware) -> Result<(), String> {
+        match cmd {
+            BbaCommand::Abort => {
+                self.abort = self.run.is_some();
+                Ok(())
+            }
+            _ if self.run.is_some() => Err("a BBA run is already in progress".into()),
+            BbaCommand::Run(q) if self.schema.quad(q).on_multiplexer => self.start(vec![q], hw),
+            BbaCommand::Run(q) => Err(format!("{} is not on the multiplexer", self.schema.quad(q).name)),
+            BbaCommand::RunAll => self.start(self.schema.multiplexer_quads().map(|q| q.id).collect(), hw),
+            BbaCommand::Clear => {
+                self.estimates.iter_mut().for_each(|e| *e = None);
+                self.view = BbaView { message: "results cleared".into(), ..BbaView::idle(self.estimates.len()) };
+                hw.report(&self.view);
+                Ok(())
+            }
+        }
+    }
+
+    fn start(&mut self, quads: Vec<QuadId>, hw: &mut impl Hardware) -> Result<(), String> {
+        let run = BbaRun::new(quads).ok_or("no quad to measure")?;
+        self.abort = false;
+        let current = self.current_name(&run);
+        self.run = Some(run);
+        self.status(BbaStatus::Running, "", &current, 0.0, 0.0, hw);
+        Ok(())
+    }
+
+    fn status(
+        &mut self,
+        status: BbaStatus,
+        message: &str,
+        current: &str,
+        progress: f64,
+        eta_s: f64,
+        hw: &mut impl Hardware,
+    ) {
+        let v = &mut self.view;
+        (v.status, v.message, v.current, v.progress, v.eta_s) =
+            (status, message.to_string(), current.to_string(), progress, eta_s);
+        hw.report(&self.view);
+    }
+
+    fn current_name(&self, run: &BbaRun) -> String {
+        let q = match &run.phase {
+            Phase::Select(q) | Phase::Step { quad: q, .. } | Phase::Finish { quad: q, .. } => *q,
+            Phase::Refit { index, .. } => run.measured.get(*index).map_or(QuadId(0), |m| m.quad),
+        };
+        self.schema.quad(q).name.clone()
+    }
+
+    /// Supply to 0 and multiplexer off (also after abort or error).
+    fn release(hw: &mut impl Hardware) -> Result<(), String> {
+        hw.set(Setpoint::AuxCurrent, 0.0)?;
+        hw.set(Setpoint::MuxOff, 1.0)
+    }
+
+    /// Advances a run by one step. Errors are faults of the twin itself; a
+    /// failed measurement ends the run with status ERROR.
+    pub fn tick(&mut self, hw: &mut impl Hardware) -> anyhow::Result<()> {
+        let Some(mut run) = self.run.take() else { return Ok(()) };
+        if std::mem::take(&mut self.abort) {
+            let (p, _) = run.progress();
+            let msg = match Self::release(hw) {
+                Ok(()) => "aborted; supply 0, multiplexer off".to_string(),
+                Err(e) => format!("aborted; releasing the hardware failed: {e}"),
+            };
+            self.status(BbaStatus::Aborted, &msg, "", p, 0.0, hw);
+            return Ok(());
+        }
+        match self.step(&mut run, hw) {
+            Ok(true) => {
+                let (p, eta) = run.progress();
+                let name = self.current_name(&run);
+                self.status(BbaStatus::Running, "", &name, p, eta, hw);
+                self.run = Some(run);
+            }
+            Ok(false) => {
+                let msg = format!("{} quads measured, {} failed", run.done - run.failed, run.failed);
+                self.status(BbaStatus::Done, &msg, "", 100.0, 0.0, hw);
+            }
+            Err(StepError::Hardware(e)) => {
+                let (p, _) = run.progress();
+                let msg = match Self::release(hw) {
+                    Ok(()) => e,
+                    Err(r) => format!("{e}; releasing the hardware failed: {r}"),
+                };
+                self.status(BbaStatus::Error, &msg, "", p, 0.0, hw);
+            }
+            Err(StepError::Fatal(e)) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Advances the run by one step; false when it is complete.
+    fn step(&mut self, run: &mut BbaRun, hw: &mut impl Hardware) -> Result<bool, StepError> {
+        let phase = std::mem::replace(&mut run.phase, Phase::Select(QuadId(0)));
+        run.phase = match phase {
+            Phase::Select(quad) => {
+                hw.set(Setpoint::AuxCurrent, 0.0)?;
+                hw.set(Setpoint::MuxSelect(quad), 1.0)?;
+                Phase::Step { quad, index: 0, x: Vec::new(), y: Vec::new() }
+            }
+            Phase::Step { quad, index, mut x, mut y } => {
+                let current = self.procedure.steps_a[index];
+                hw.set(Setpoint::AuxCurrent, current)?;
+                let (rx, ry) = self.readings(hw)?;
+                x.push(Step { current_a: current, readings: rx });
+                y.push(Step { current_a: current, readings: ry });
+                match index + 1 < self.procedure.steps_a.len() {
+                    true => Phase::Step { quad, index: index + 1, x, y },
+                    false => Phase::Finish { quad, x, y },
+                }
+            }
+            Phase::Finish { quad, x, y } => {
+                Self::release(hw)?;
+                let fits = self.fit(hw, &mut run.steering, quad, &x, &y);
+                self.publish(quad, &fits, hw);
+                run.done += 1;
+                run.measured.push(Measured { quad, x, y, fits });
+                match run.queue.pop_front() {
+                    Some(next) => Phase::Select(next),
+                    // a single quad too: its own centre in the model, the
+                    // model's response carries the nonlinear terms
+                    None => Phase::Refit { pass: 1, index: 0 },
+                }
+            }
+            Phase::Refit { pass, index } => match self.refit(run, pass, index, hw)? {
+                Some(next) => next,
+                None => return Ok(false),
+            },
+        };
+        Ok(true)
+    }
+
+    /// Refits quad `index` of the run; the next phase, or None when done.
+    fn refit(
+        &mut self,
+        run: &mut BbaRun,
+        pass: usize,
+        index: usize,
+        hw: &mut impl Hardware,
+    ) -> Result<Option<Phase>, StepError> {
+        let m = run.measured[index].clone();
+        let fits = self.fit(hw, &mut run.steering, m.quad, &m.x, &m.y);
+        let moved = |new: &PlaneFit, old: &PlaneFit| match (new, old) {
+            (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
+            _ => f64::INFINITY,
+        };
+        let change = moved(&fits[0], &m.fits[0]).max(moved(&fits[1], &m.fits[1]));
+        run.pass_change_m = if index == 0 { change } else { run.pass_change_m.max(change) };
+        if index == 0 {
+            run.pass_started = Instant::now();
+        }
+        self.publish(m.quad, &fits, hw);
+        run.measured[index].fits = fits;
+        if index + 1 < run.measured.len() {
+            return Ok(Some(Phase::Refit { pass, index: index + 1 }));
+        }
+        if run.pass_change_m >= SETTLED_M && pass < MAX_REFIT_PASSES {
+            return Ok(Some(Phase::Refit { pass: pass + 1, index: 0 }));
+        }
+        tracing::info!(passes = pass, last_change_m = run.pass_change_m, "BBA refits done");
+        for m in &run.measured {
+            let record = BbaRecord {
+                quad: self.schema.quad(m.quad).name.clone(),
+                at: SystemTime::now(),
+                x: m.x.clone(),
+                y: m.y.clone(),
+                fits: m.fits.clone(),
+            };
+            hw.record(record).map_err(StepError::Fatal)?;
+            run.failed += usize::from(m.fits.iter().any(Result::is_err));
+        }
+        Ok(None)
+    }
+
+    fn fit(
+        &self,
+        hw: &impl Hardware,
+        steering: &mut Option<Arc<twin_engine::orbit_match::Steering>>,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+    ) -> [PlaneFit; 2] {
+        let analyst = Analyst {
+            schema: &self.schema,
+            as_set: hw.lattice(),
+            estimates: &self.estimates,
+            turns_ratio: self.procedure.turns_ratio,
+        };
+        analyst.fit_quad(steering, quad, x, y)
+    }
+
+    /// Orbit readings at this step: the first is discarded.
+    fn readings(&self, hw: &mut impl Hardware) -> Result<(Readings, Readings), String> {
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for r in 0..self.procedure.readings_per_step {
+            let [x, y] = hw.read_orbit()?;
+            if r > 0 {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+        Ok((xs, ys))
+    }
+
+    /// Publishes a quad's result and keeps it as the estimate of its centre.
+    fn publish(&mut self, quad: QuadId, fits: &[PlaneFit; 2], hw: &mut impl Hardware) {
+        let value = |f: &PlaneFit, g: fn(&twin_engine::bba::BbaFit) -> f64| f.as_ref().map_or(f64::NAN, g);
+        self.view.results[quad.0] = Some(QuadResult {
+            offset_m: [value(&fits[0], |f| f.offset_m), value(&fits[1], |f| f.offset_m)],
+            sigma_m: [value(&fits[0], |f| f.sigma_m), value(&fits[1], |f| f.sigma_m)],
+            chi2_m2: value(&fits[0], |f| f.chi2) + value(&fits[1], |f| f.chi2),
+        });
+        hw.report(&self.view);
+        self.estimates[quad.0] = match fits {
+            // a centre beyond 1 mm is not a believable estimate: it would
+            // spoil the analyst's model for every other quad
+            [Ok(x), Ok(y)] if x.offset_m.abs() < MAX_ESTIMATE_M && y.offset_m.abs() < MAX_ESTIMATE_M => {
+                Some([x.offset_m, y.offset_m])
+            }
+            _ => None,
+        };
+    }
+}
+
+/// Why a step could not be taken.
+enum StepError {
+    /// The machine refused (run ends with ERROR).
+    Hardware(String),
+    /// The twin itself failed.
+    Fatal(anyhow::Error),
+}
+
+impl From<String> for StepError {
+    fn from(e: String) -> Self {
+        StepError::Hardware(e)
+    }
+}

@@ -1,0 +1,160 @@
+//! The BBA service against a fake machine (the engine without EPICS):
+//! a measured centre, abort, an error that releases the hardware, and
+//! commands refused while a run is in progress.
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{BbaCommand, BbaService, Hardware, Procedure};
+use crate::config::DiagnosticsConfig;
+use crate::core::journal::BbaRecord;
+use crate::core::physics::{Physics, compute};
+use crate::core::snapshot::{BbaStatus, BbaView, Noise};
+use crate::core::state::{Applied, MachineState, MuxRules};
+use crate::machine::{Machine, QuadId, Setpoint};
+use crate::profile::Profile;
+use twin_engine::lattice::{Lattice, Plane};
+
+struct Fake {
+    state: MachineState,
+    physics: Option<Arc<Physics>>,
+    views: Vec<BbaView>,
+    records: Vec<BbaRecord>,
+    /// Reads fail after this many (None: never).
+    reads_left: Option<usize>,
+}
+
+impl Fake {
+    fn new(machine: &Machine) -> Self {
+        let mux = machine.profile.multiplexer.as_ref().map(MuxRules::from_profile);
+        let noise = Noise { on: false, rms_m: 0.0 };
+        let state = MachineState::new(machine.lattice.clone(), Arc::clone(&machine.schema), mux, noise);
+        let mut me = Self { state, physics: None, views: Vec::new(), records: Vec::new(), reads_left: None };
+        me.recompute();
+        me
+    }
+
+    fn recompute(&mut self) {
+        self.physics = compute(&self.state.lattice).0.ok().map(Arc::new);
+    }
+
+    fn last(&self) -> &BbaView {
+        self.views.last().expect("a view")
+    }
+}
+
+impl Hardware for Fake {
+    fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String> {
+        if self.state.apply(setpoint, value)? == Applied::Changed {
+            self.recompute();
+        }
+        Ok(())
+    }
+
+    fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
+        if let Some(left) = &mut self.reads_left {
+            if *left == 0 {
+                return Err("BPM system down".into());
+            }
+            *left -= 1;
+        }
+        let p = self.physics.as_ref().ok_or("no valid model")?;
+        let bpms = self.state.lattice.bpms();
+        Ok([bpms.iter().map(|b| p.position_m(b.0)[0]).collect(), bpms.iter().map(|b| p.position_m(b.0)[1]).collect()])
+    }
+
+    fn lattice(&self) -> &Lattice {
+        &self.state.lattice
+    }
+
+    fn report(&mut self, view: &BbaView) {
+        self.views.push(view.clone());
+    }
+
+    fn record(&mut self, record: BbaRecord) -> anyhow::Result<()> {
+        self.records.push(record);
+        Ok(())
+    }
+}
+
+fn bessy2() -> Machine {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let profile = Profile::load(&root.join("config/bessy2/profile.toml")).expect("profile");
+    Machine::from_files(profile, &DiagnosticsConfig::default()).expect("machine")
+}
+
+fn service(machine: &Machine) -> BbaService {
+    let m = machine.profile.multiplexer.as_ref().expect("BESSY II has a multiplexer");
+    let procedure = Procedure {
+        steps_a: m.bba_steps_a.clone(),
+        readings_per_step: m.bba_readings_per_step,
+        turns_ratio: m.turns_ratio,
+    };
+    BbaService::new(Arc::clone(&machine.schema), procedure)
+}
+
+fn quad(machine: &Machine, name: &str) -> QuadId {
+    machine.schema.quads.iter().find(|q| q.name == name).expect("quad").id
+}
+
+fn run_to_end(bba: &mut BbaService, hw: &mut Fake) {
+    for _ in 0..200 {
+        if !bba.running() {
+            return;
+        }
+        bba.tick(hw).expect("no fault of the twin");
+    }
+    panic!("the run did not end");
+}
+
+#[test]
+fn a_run_finds_a_hidden_offset_and_leaves_the_hardware_released() {
+    let machine = bessy2();
+    let q = quad(&machine, "Q3M2D1R");
+    let mut hw = Fake::new(&machine);
+    hw.set(Setpoint::QuadOffset(q, Plane::Horizontal), 40e-6).expect("offset");
+    hw.set(Setpoint::QuadOffset(q, Plane::Vertical), -30e-6).expect("offset");
+    let mut bba = service(&machine);
+    bba.command(BbaCommand::Run(q), &mut hw).expect("started");
+    assert_eq!(hw.last().status, BbaStatus::Running);
+    assert!(bba.command(BbaCommand::RunAll, &mut hw).is_err(), "one run at a time");
+    run_to_end(&mut bba, &mut hw);
+    let view = hw.last();
+    assert_eq!(view.status, BbaStatus::Done, "{}", view.message);
+    let r = view.results[q.0].expect("a result");
+    assert!((r.offset_m[0] - 40e-6).abs() < 1e-6 && (r.offset_m[1] + 30e-6).abs() < 1e-6, "{:?}", r.offset_m);
+    assert_eq!(hw.records.len(), 1, "the measurement is stored");
+    assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
+}
+
+#[test]
+fn abort_releases_the_hardware_and_reports_aborted() {
+    let machine = bessy2();
+    let mut hw = Fake::new(&machine);
+    let mut bba = service(&machine);
+    bba.command(BbaCommand::RunAll, &mut hw).expect("started");
+    for _ in 0..4 {
+        bba.tick(&mut hw).expect("step");
+    }
+    assert!(hw.state.settings.mux.is_some() || hw.state.settings.aux_a != 0.0, "measuring");
+    bba.command(BbaCommand::Abort, &mut hw).expect("abort accepted");
+    bba.tick(&mut hw).expect("step");
+    assert!(!bba.running());
+    assert_eq!(hw.last().status, BbaStatus::Aborted);
+    assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
+    assert!(hw.records.is_empty());
+}
+
+#[test]
+fn a_failing_read_ends_the_run_with_error_and_the_hardware_released() {
+    let machine = bessy2();
+    let mut hw = Fake::new(&machine);
+    hw.reads_left = Some(4);
+    let mut bba = service(&machine);
+    bba.command(BbaCommand::Run(quad(&machine, "Q1M1D1R")), &mut hw).expect("started");
+    run_to_end(&mut bba, &mut hw);
+    assert_eq!(hw.last().status, BbaStatus::Error);
+    assert!(hw.last().message.contains("BPM system down"), "{}", hw.last().message);
+    assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
+    bba.command(BbaCommand::Clear, &mut hw).expect("cleared");
+    assert_eq!(hw.last().status, BbaStatus::Idle);
+}

@@ -1,0 +1,249 @@
+//! The state the core owns and how it is published: settings and lattice,
+//! the latest computation, the beam, the BBA service's view; every change
+//! becomes one snapshot on the watch channel.
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
+use twin_engine::lattice::Lattice;
+
+use super::Input;
+use super::ack::Refusal;
+use super::bba::Hardware;
+use super::beam::Beam;
+use super::journal::{BbaRecord, Journal, SetpointChange};
+use super::physics::{Invalid, Physics, compute};
+use super::snapshot::{BbaView, Snapshot, Stats};
+use super::state::{Applied, MachineState};
+use crate::machine::{Catalogue, Setpoint};
+
+/// Distinguishes the BBA readings' noise stream from the published one:
+/// a sequence of measurements is reproducible whatever the publishing
+/// cadence consumed meanwhile.
+pub const BBA_NOISE_STREAM: u64 = 0x4242_4121;
+
+pub struct Model {
+    pub(super) state: MachineState,
+    catalogue: Arc<Catalogue>,
+    journal: Option<UnboundedSender<Journal>>,
+    tx: watch::Sender<Arc<Snapshot>>,
+    seq: u64,
+    computation: u64,
+    stats: Stats,
+    model: Result<Arc<Physics>, Invalid>,
+    last_valid: Option<Arc<Physics>>,
+    time: SystemTime,
+    beam: Beam,
+    last_tick: Instant,
+    bba_view: Arc<BbaView>,
+    bba_noise: StdRng,
+    /// Something clients see changed without a recompute.
+    dirty: bool,
+}
+
+/// What the core starts from.
+pub struct ModelParts {
+    pub state: MachineState,
+    pub catalogue: Arc<Catalogue>,
+    pub journal: Option<UnboundedSender<Journal>>,
+    pub beam: Beam,
+    pub noise_seed: u64,
+}
+
+impl Model {
+    /// The model with its first computation, and the channel it publishes on.
+    pub fn new(parts: ModelParts) -> (Self, watch::Receiver<Arc<Snapshot>>) {
+        let ModelParts { state, catalogue, journal, beam, noise_seed } = parts;
+        let (physics, duration) = compute(&state.lattice);
+        let model = physics.map(Arc::new);
+        let stats = Stats { recomputes: 1, duration, ..Stats::default() };
+        let quads = state.schema.quads.len();
+        let mut me = Self {
+            state,
+            catalogue,
+            journal,
+            tx: watch::Sender::new(Arc::new(placeholder())),
+            seq: 0,
+            computation: 1,
+            stats,
+            last_valid: model.as_ref().ok().cloned(),
+            model,
+            time: SystemTime::now(),
+            beam,
+            last_tick: Instant::now(),
+            bba_view: Arc::new(BbaView::idle(quads)),
+            bba_noise: StdRng::seed_from_u64(noise_seed ^ BBA_NOISE_STREAM),
+            dirty: false,
+        };
+        let rx = me.tx.subscribe();
+        me.publish();
+        (me, rx)
+    }
+
+    /// The value a setpoint's record must show.
+    pub fn value(&self, setpoint: Setpoint) -> f64 {
+        self.state.value(setpoint)
+    }
+
+    /// Validates and commits a client's write; journals it if persisted.
+    pub fn apply(&mut self, setpoint: Setpoint, input: &Input) -> Result<Applied, Refusal> {
+        let refuse = |reason: String, model: &Self| Refusal { reason, restore: Some(model.value(setpoint)) };
+        let value = match input {
+            Input::Number(v) => *v,
+            Input::Other(what) => return Err(refuse(format!("not a number: {what}"), self)),
+        };
+        let applied = self.state.apply(setpoint, value).map_err(|r| refuse(r, self))?;
+        if applied == Applied::Changed {
+            self.journal_setpoint(setpoint);
+        }
+        Ok(applied)
+    }
+
+    fn journal_setpoint(&self, setpoint: Setpoint) {
+        let (Some(tx), Some(entry)) = (&self.journal, self.catalogue.entry(setpoint)) else { return };
+        if !entry.persisted {
+            return;
+        }
+        let change = SetpointChange {
+            name: entry.pv.clone(),
+            value: self.state.value(setpoint),
+            unit: entry.unit.egu(),
+            at: SystemTime::now(),
+        };
+        // the store's task ends only when the twin stops
+        let _ = tx.send(Journal::Setpoint(change));
+    }
+
+    /// Recomputes and publishes; `merged` writes went into it.
+    pub fn recompute(&mut self, merged: i32) {
+        let (physics, duration) = compute(&self.state.lattice);
+        if let Err(invalid) = &physics {
+            tracing::warn!(reason = invalid.message(), "model invalid");
+        }
+        self.model = physics.map(Arc::new);
+        if let Ok(p) = &self.model {
+            self.last_valid = Some(Arc::clone(p));
+        }
+        self.computation += 1;
+        self.stats.recomputes = self.stats.recomputes.wrapping_add(1);
+        self.stats.merged = merged;
+        self.stats.duration = duration;
+        self.time = SystemTime::now();
+        self.publish();
+    }
+
+    /// Counts client writes that changed a setpoint.
+    pub fn count_writes(&mut self, n: i32) {
+        self.stats.writes = self.stats.writes.wrapping_add(n);
+    }
+
+    /// Advances the beam to now.
+    pub fn tick(&mut self) {
+        let now = Instant::now();
+        self.beam.advance(now.duration_since(self.last_tick).as_secs_f64());
+        self.last_tick = now;
+        self.dirty = true;
+    }
+
+    /// Publishes if something changed without a recompute.
+    pub fn publish_if_dirty(&mut self) {
+        if self.dirty {
+            self.publish();
+        }
+    }
+
+    /// The sequence number of the latest snapshot.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn publish(&mut self) {
+        self.seq += 1;
+        self.dirty = false;
+        let snapshot = Snapshot {
+            seq: self.seq,
+            computation: self.computation,
+            time: self.time,
+            settings: Arc::new(self.state.settings.clone()),
+            model: self.model.clone(),
+            last_valid: self.last_valid.clone(),
+            stats: self.stats,
+            beam: self.beam.state(),
+            bba: Arc::clone(&self.bba_view),
+        };
+        self.tx.send_replace(Arc::new(snapshot));
+    }
+}
+
+/// The channel's value before the first computation is published.
+fn placeholder() -> Snapshot {
+    Snapshot {
+        seq: 0,
+        computation: 0,
+        time: SystemTime::UNIX_EPOCH,
+        settings: Arc::new(super::snapshot::Settings {
+            currents_a: Vec::new(),
+            rf_khz: 0.0,
+            offsets_m: Vec::new(),
+            mux: None,
+            aux_a: 0.0,
+            noise: super::snapshot::Noise { on: false, rms_m: 0.0 },
+        }),
+        model: Err(Invalid::NoOrbit("not computed yet".into())),
+        last_valid: None,
+        stats: Stats::default(),
+        beam: super::snapshot::BeamState { current_ma: 0.0, lifetime_h: 0.0 },
+        bba: Arc::new(BbaView::idle(0)),
+    }
+}
+
+impl Hardware for Model {
+    fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String> {
+        match self.apply(setpoint, &Input::Number(value)) {
+            Ok(Applied::Changed) => {
+                self.recompute(1);
+                Ok(())
+            }
+            Ok(Applied::Unchanged) => Ok(()),
+            Err(refusal) => Err(refusal.reason),
+        }
+    }
+
+    fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
+        let physics = self.last_valid.clone().ok_or("no valid model to read the orbit from")?;
+        let rms = self.state.settings.noise.effective_rms_m();
+        let normal = (rms > 0.0).then(|| Normal::new(0.0, rms).ok()).flatten();
+        let mut noise = || normal.map_or(0.0, |n| n.sample(&mut self.bba_noise));
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        for b in self.state.lattice.bpms() {
+            let [bx, by] = physics.position_m(b.0);
+            x.push(bx + noise());
+            y.push(by + noise());
+        }
+        Ok([x, y])
+    }
+
+    fn lattice(&self) -> &Lattice {
+        &self.state.lattice
+    }
+
+    fn report(&mut self, view: &BbaView) {
+        if *self.bba_view != *view {
+            self.bba_view = Arc::new(view.clone());
+            self.dirty = true;
+        }
+    }
+
+    fn record(&mut self, record: BbaRecord) -> anyhow::Result<()> {
+        match &self.journal {
+            Some(tx) => {
+                tx.send(Journal::Bba(Box::new(record))).map_err(|_| anyhow::anyhow!("the store's task stopped"))
+            }
+            None => Ok(()),
+        }
+    }
+}

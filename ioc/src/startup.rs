@@ -1,0 +1,135 @@
+//! Start-up of the twin: load the machine from the store (or the profile's
+//! files), restore the stored setpoints, draw the configured hidden state,
+//! and give the IOC the values its records start from.
+use anyhow::Context;
+use epics_pvxs_sys::{EpicsError, Ioc};
+
+use crate::config::Config;
+use crate::core::alignment::generated_offsets;
+use crate::machine::{Machine, MachineDocs, OutputKind, Setpoint, machine_docs_from_files};
+use crate::prefix::Prefix;
+use crate::profile::Profile;
+use crate::store::model::SetpointDoc;
+use crate::store::{Backend, Store, StoreError};
+
+/// The machine and its state as loaded, before the IOC starts.
+pub struct Loaded {
+    pub machine: Machine,
+    pub store: Store,
+    /// Why the store is unavailable (the twin serves from the profile's files).
+    pub outage: Option<String>,
+    /// Setpoint values restored from the store.
+    pub restored: Vec<(Setpoint, f64)>,
+    /// Hidden state drawn at start-up (`[alignment]`) for the setpoints the
+    /// store holds none for; persisted once the twin runs.
+    pub generated: Vec<(Setpoint, f64)>,
+}
+
+/// Opens the store and loads the machine from it; an empty store is seeded
+/// from the profile's files, an unreachable one leaves the twin on them
+/// (the persister retries). Malformed documents are an error.
+pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
+    let profile = Profile::load(&config.machine.profile)?;
+    let backend = Backend::from_config(&config.store);
+    let store = Store::open(&backend, &profile.name).await.context("opening the store")?;
+    let (docs, mut outage) = machine_docs(&store, &backend, &profile).await?;
+    let setpoints = match outage {
+        Some(_) => Vec::new(),
+        None => match store.load_setpoints().await {
+            Ok(s) => s,
+            Err(e @ StoreError::Unavailable(_)) => {
+                outage = Some(e.to_string());
+                Vec::new()
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context("loading the setpoints from the store")),
+        },
+    };
+    let machine = Machine::from_docs(profile, &docs, &config.diagnostics)?;
+    let restored = setpoints.iter().map(|d| restore(&machine, d)).collect::<anyhow::Result<Vec<_>>>()?;
+    tracing::info!(restored = restored.len(), "setpoints restored");
+    let generated = generated_offsets(&machine.schema, &config.alignment, &restored);
+    if !generated.is_empty() {
+        let a = &config.alignment;
+        tracing::info!(count = generated.len(), rms_m = a.quad_offset_rms_m, seed = a.seed, "quad offsets drawn");
+    }
+    Ok(Loaded { machine, store, outage, restored, generated })
+}
+
+async fn machine_docs(
+    store: &Store,
+    backend: &Backend,
+    profile: &Profile,
+) -> anyhow::Result<(MachineDocs, Option<String>)> {
+    match store.load_machine().await {
+        Ok(Some(docs)) => {
+            tracing::info!(store = %backend.describe(), "machine loaded from the store");
+            Ok((docs, None))
+        }
+        Ok(None) => {
+            let docs = machine_docs_from_files(profile, None)?;
+            match store.save_machine(&docs).await {
+                Ok(()) => {
+                    tracing::info!(store = %backend.describe(), "empty store seeded from the profile's files");
+                    Ok((docs, None))
+                }
+                Err(e @ StoreError::Unavailable(_)) => Ok((docs, Some(e.to_string()))),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Err(e @ StoreError::Unavailable(_)) => {
+            tracing::warn!("{e}: serving the machine from the profile's files and retrying the store");
+            Ok((machine_docs_from_files(profile, None)?, Some(e.to_string())))
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("loading the machine from the store")),
+    }
+}
+
+/// A stored setpoint, by its exact name in the catalogue.
+fn restore(machine: &Machine, d: &SetpointDoc) -> anyhow::Result<(Setpoint, f64)> {
+    anyhow::ensure!(d.value.is_finite(), "malformed setpoints document {:?}: field `value` is not finite", d.name);
+    let setpoint = machine
+        .catalogue
+        .parse(&d.name)
+        .ok_or_else(|| anyhow::anyhow!("setpoints document {:?}: no such setpoint in this machine", d.name))?;
+    let persisted = machine.catalogue.entry(setpoint).is_some_and(|e| e.persisted);
+    anyhow::ensure!(persisted, "setpoints document {:?}: this setpoint is not kept across restarts", d.name);
+    Ok((setpoint, d.value))
+}
+
+impl Loaded {
+    /// Environment of the startup script: where the machine's records are.
+    pub fn script_env(&self) -> Vec<(&'static str, String)> {
+        vec![("TWIN_DB", self.machine.profile.files.records.display().to_string())]
+    }
+
+    /// (record, value) of every setpoint for the IOC's pass 0: the restored
+    /// or drawn value, else the catalogue's initial value for the loaded
+    /// lattice (which may come from the store and differ from the one the
+    /// records were generated from).
+    pub fn initial_record_values(&self, prefix: &Prefix) -> Vec<(String, String)> {
+        let chosen =
+            |sp: Setpoint| self.restored.iter().chain(&self.generated).find(|(s, _)| *s == sp).map(|(_, v)| *v);
+        self.machine
+            .catalogue
+            .entries()
+            .iter()
+            .map(|e| {
+                let v = chosen(e.setpoint).unwrap_or(e.initial);
+                let text = match e.output {
+                    OutputKind::Analog { .. } => format!("{v:.17e}"),
+                    OutputKind::Binary { .. } => format!("{}", u8::from(v != 0.0)),
+                };
+                (prefix.pv(&e.pv), text)
+            })
+            .collect()
+    }
+}
+
+/// Whether the startup script loaded the machine's records.
+pub fn machine_records_loaded(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> anyhow::Result<bool> {
+    match ioc.record_key(&prefix.pv(&machine.profile.rf.master_clock)) {
+        Ok(_) => Ok(true),
+        Err(EpicsError::NoRecord(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

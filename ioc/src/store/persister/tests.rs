@@ -1,0 +1,119 @@
+//! The persister against the embedded file store: batching, order, no
+//! duplicates, outage and recovery, the flush on request.
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::oneshot;
+
+use super::{Control, StatusSink, StoreStatus, run};
+use crate::config::StoreConfig;
+use crate::core::journal::{Journal, SetpointChange};
+use crate::store::Store;
+use crate::store::files::FileStore;
+
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<StoreStatus>>>);
+
+impl StatusSink for Seen {
+    fn show(&mut self, status: &StoreStatus) -> anyhow::Result<()> {
+        self.0.lock().expect("test lock").push(status.clone());
+        Ok(())
+    }
+}
+
+impl Seen {
+    /// The latest status shown (the default before the first).
+    fn last(&self) -> StoreStatus {
+        let empty = StoreStatus { outage: None, pending: 0, flushed: 0, lag_s: 0.0 };
+        self.0.lock().expect("test lock").last().cloned().unwrap_or(empty)
+    }
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("twin-persister-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn change(name: &str, value: f64) -> Journal {
+    Journal::Setpoint(SetpointChange { name: name.into(), value, unit: "A", at: SystemTime::now() })
+}
+
+fn config(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig { dir: dir.to_path_buf(), flush_interval_s: 0.05, max_backoff_s: 0.2, ..StoreConfig::default() }
+}
+
+async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !ok() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
+    let d = dir("order");
+    let files = FileStore::open(&d).expect("store");
+    let (tx, rx) = unbounded_channel();
+    let (_ctl, control) = unbounded_channel();
+    let seen = Seen::default();
+    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    for k in 0..20 {
+        tx.send(change(if k % 2 == 0 { "A:set" } else { "B:set" }, f64::from(k))).expect("persister");
+    }
+    until("20 durable writes", || seen.last().flushed == 20).await;
+    let log = files.setpoint_log().expect("log");
+    assert_eq!(log.iter().map(|d| d.value).collect::<Vec<_>>(), (0..20).map(f64::from).collect::<Vec<_>>());
+    let latest = files.load_setpoints().expect("setpoints");
+    assert_eq!(
+        latest.iter().map(|d| (d.name.as_str(), d.value)).collect::<Vec<_>>(),
+        [("A:set", 18.0), ("B:set", 19.0)]
+    );
+    assert_eq!(seen.last().outage, None);
+    drop(tx);
+    task.await.expect("joined").expect("clean stop");
+}
+
+#[tokio::test]
+async fn an_outage_keeps_writes_pending_and_flushes_them_when_the_store_returns() {
+    let d = dir("outage");
+    let files = FileStore::open(&d).expect("store");
+    let (tx, rx) = unbounded_channel();
+    let (_ctl, control) = unbounded_channel();
+    let seen = Seen::default();
+    // the store's directory replaced by a file: every write fails
+    std::fs::remove_dir_all(&d).expect("rm");
+    std::fs::write(&d, b"not a directory").expect("blocker");
+    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    tx.send(change("A:set", 1.0)).expect("persister");
+    tx.send(change("A:set", 2.0)).expect("persister");
+    until("an outage", || seen.last().outage.is_some()).await;
+    assert_eq!(seen.last().pending, 2);
+    std::fs::remove_file(&d).expect("unblock");
+    std::fs::create_dir_all(&d).expect("dir back");
+    until("the flush after the outage", || seen.last().flushed == 2 && seen.last().outage.is_none()).await;
+    let log = files.setpoint_log().expect("log");
+    assert_eq!(log.len(), 2, "each write exactly once");
+    drop(tx);
+    task.await.expect("joined").expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_flush_request_makes_everything_durable_before_it_answers() {
+    let d = dir("flush");
+    let files = FileStore::open(&d).expect("store");
+    let (tx, rx) = unbounded_channel();
+    let (ctl, control) = unbounded_channel();
+    let slow = StoreConfig { flush_interval_s: 1.0, max_backoff_s: 1.0, ..config(&d) };
+    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, slow, Seen::default(), None));
+    tx.send(change("B:set", 5.0)).expect("persister");
+    let (reply, answer) = oneshot::channel();
+    ctl.send(Control::Flush(reply)).expect("persister");
+    answer.await.expect("answered").expect("flushed");
+    assert_eq!(files.load_setpoints().expect("setpoints")[0].value, 5.0);
+    drop(tx);
+    task.await.expect("joined").expect("clean stop");
+}
