@@ -69,14 +69,29 @@ pub fn compute(lattice: &Lattice) -> (Result<Physics, Invalid>, Duration) {
 }
 
 fn physics(lattice: &Lattice) -> Result<Physics, Invalid> {
+    // the fixed-RF orbit with its 6D tunes and the 4D optics with the
+    // chromaticity are independent: one on each core
+    let (six_d, four_d) = rayon::join(|| six_d_orbit(lattice), || four_d_optics(lattice));
+    let ((orbit, tunes), (optics, chromaticity)) = (six_d?, four_d?);
+    let radiation = radiation_integrals(lattice, &optics);
+    Ok(Physics { orbit, tunes, optics, chromaticity, radiation })
+}
+
+/// The 6D closed orbit at the master clock with radiation, along the ring,
+/// and the 6D tunes.
+fn six_d_orbit(lattice: &Lattice) -> Result<(Vec<Coords<f64>>, [f64; 3]), Invalid> {
     let six = tunes_6d(lattice, Dynamics::SixDRadiation, None).map_err(classify)?;
     let mut orbit = vec![six.orbit.coords];
     orbit.extend(
         orbit_along(lattice, &six.orbit.coords, Dynamics::SixDRadiation)
             .map_err(|lost| Invalid::NoOrbit(OrbitError::from(lost).to_string()))?,
     );
+    Ok((orbit, six.tunes))
+}
+
+/// The 4D optics at δ = 0 and the chromaticity.
+fn four_d_optics(lattice: &Lattice) -> Result<(RingOptics, [f64; 2]), Invalid> {
     let optics = linear_optics_4d(lattice, 0.0, None).map_err(classify)?;
     let chromaticity = chromaticity_4d(lattice, 0.0, Some(&optics.orbit.coords)).map_err(classify)?;
-    let radiation = radiation_integrals(lattice, &optics);
-    Ok(Physics { orbit, tunes: six.tunes, optics, chromaticity, radiation })
+    Ok((optics, chromaticity))
 }
