@@ -21,8 +21,11 @@ dbLoadRecords("$(TWIN_DB)/power_converters.db", "P=$(P)")
 ## The machine: orbit, BPM vectors, tunes, RF, beam current
 dbLoadRecords("$(TWIN_DB)/diagnostics.db", "P=$(P)")
 
-## Quadrupoles: hidden offsets ($(P)TWIN:<Q>:x:set), BBA multiplexer and service
-dbLoadRecords("$(TWIN_DB)/quadrupoles.db", "P=$(P)")
+## Magnets: offsets ($(P)TWIN:<ELEMENT>:x:set), strengths, trims, per-magnet names
+dbLoadRecords("$(TWIN_DB)/magnets.db", "P=$(P)")
+
+## BBA: the multiplexer and its auxiliary supply, the BBA service
+dbLoadRecords("$(TWIN_DB)/bba.db", "P=$(P)")
 
 ## Twin-only model PVs ($(P)TWIN:MODEL:..., $(P)TWIN:OPTICS:..., $(P)TWIN:BPM:...)
 dbLoadRecords("$(TWIN_DB)/model.db", "P=$(P)")

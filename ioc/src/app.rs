@@ -6,22 +6,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use epics_pvxs_sys::Ioc;
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::core::{Command, Core, Start};
+use crate::core::{Command, Core, CoreHandle, Journal, Start};
 use crate::health::Health;
+use crate::machine::Machine;
 use crate::prefix::Prefix;
 use crate::publish;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
 use crate::startup::{self, Loaded};
-use crate::store::Backend;
 use crate::store::persister::{self, Control};
 use crate::store::status::StoreFields;
+use crate::store::{Backend, Store};
 
 /// How long shutdown waits for the last flush.
 const FLUSH_ON_EXIT: Duration = Duration::from_secs(3);
@@ -39,7 +40,8 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
             None
         }
     };
-    let mut ioc = start_ioc(&config, &prefix, &st_cmd, loaded.as_ref()).await?;
+    let twin = loaded.map(|l| Twin::new(l, &config)).transpose()?;
+    let mut ioc = start_ioc(&config, &prefix, &st_cmd, twin.as_ref()).await?;
     let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
@@ -56,13 +58,13 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
         router.add_selftest(selftest);
     }
     let mut flush = None;
-    if let Some(loaded) = loaded {
-        if startup::machine_records_loaded(&ioc, &prefix, &loaded.machine)? {
-            flush = Some(serve_machine(&ioc, &prefix, &config, loaded, &mut router, &mut tasks)?);
+    if let Some(twin) = twin {
+        if startup::machine_records_loaded(&ioc, &prefix, &twin.machine)? {
+            flush = Some(twin.serve(&ioc, &prefix, &config, &mut router, &mut tasks)?);
             tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving the machine");
         } else {
             tracing::info!("no machine records loaded: the twin model is not started");
-            loaded.store.close().await;
+            twin.store.close().await;
         }
     }
     tasks.spawn(router.run(writes));
@@ -89,39 +91,58 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
     }
 }
 
-/// Starts the persister, the model core, its publishers and its clock, and
-/// routes the machine's writes to the core. Returns the persister's control.
-fn serve_machine(
-    ioc: &Arc<Ioc>,
-    prefix: &Prefix,
-    config: &Config,
-    loaded: Loaded,
-    router: &mut Router,
-    tasks: &mut JoinSet<anyhow::Result<()>>,
-) -> anyhow::Result<UnboundedSender<Control>> {
-    let Loaded { machine, store, outage, restored, generated } = loaded;
-    let backend = Backend::from_config(&config.store).describe();
-    let fields = StoreFields::attach(ioc, prefix, &backend).context("store status PVs")?;
-    let (journal_tx, journal_rx) = unbounded_channel();
-    let (control_tx, control_rx) = unbounded_channel();
-    tasks.spawn(persister::run(store, journal_rx, control_rx, config.store.clone(), fields, outage));
-    let start =
-        Start { machine: &machine, config, restored: &restored, generated: &generated, journal: Some(journal_tx) };
-    let (core, handle) = Core::new(start)?;
-    publish::spawn(ioc, prefix, &machine, config, &handle, tasks)?;
-    router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
-    let core = core.spawn().context("model core thread")?;
-    tasks.spawn(async move {
-        let joined = tokio::task::spawn_blocking(move || core.join()).await?;
-        joined.map_err(|_| anyhow!("the model core panicked"))??;
-        anyhow::bail!("the model core stopped")
-    });
-    tasks.spawn(clock(handle.commands, Duration::from_secs_f64(config.beam.update_period_s)));
-    Ok(control_tx)
+/// The twin before the IOC runs: the loaded machine, its model core (built
+/// first, so the records start from its state) and the store.
+struct Twin {
+    machine: Machine,
+    core: Core,
+    handle: CoreHandle,
+    store: Store,
+    outage: Option<String>,
+    journal: UnboundedReceiver<Journal>,
+}
+
+impl Twin {
+    fn new(loaded: Loaded, config: &Config) -> anyhow::Result<Self> {
+        let Loaded { machine, store, outage, restored, generated } = loaded;
+        let (journal_tx, journal) = unbounded_channel();
+        let start =
+            Start { machine: &machine, config, restored: &restored, generated: &generated, journal: Some(journal_tx) };
+        let (core, handle) = Core::new(start)?;
+        Ok(Self { machine, core, handle, store, outage, journal })
+    }
+
+    /// Starts the persister, the publishers, the core and its clock, and
+    /// routes the machine's writes to the core. Returns the persister's control.
+    fn serve(
+        self,
+        ioc: &Arc<Ioc>,
+        prefix: &Prefix,
+        config: &Config,
+        router: &mut Router,
+        tasks: &mut JoinSet<anyhow::Result<()>>,
+    ) -> anyhow::Result<UnboundedSender<Control>> {
+        let Twin { machine, core, handle, store, outage, journal } = self;
+        let initial = core.initial_values();
+        let backend = Backend::from_config(&config.store).describe();
+        let fields = StoreFields::attach(ioc, prefix, &backend).context("store status PVs")?;
+        let (control_tx, control_rx) = unbounded_channel();
+        tasks.spawn(persister::run(store, journal, control_rx, config.store.clone(), fields, outage));
+        publish::spawn(ioc, prefix, &machine, config, &handle, &initial, tasks)?;
+        router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
+        let core = core.spawn().context("model core thread")?;
+        tasks.spawn(async move {
+            let joined = tokio::task::spawn_blocking(move || core.join()).await?;
+            joined.map_err(|_| anyhow!("the model core panicked"))??;
+            anyhow::bail!("the model core stopped")
+        });
+        tasks.spawn(clock(handle.commands, Duration::from_secs_f64(config.beam.update_period_s)));
+        Ok(control_tx)
+    }
 }
 
 /// The core's clock: the beam advances every period.
-async fn clock(core: UnboundedSender<Command>, period: Duration) -> anyhow::Result<()> {
+async fn clock(core: std::sync::mpsc::Sender<Command>, period: Duration) -> anyhow::Result<()> {
     let mut ticks = tokio::time::interval(period);
     loop {
         ticks.tick().await;
@@ -147,17 +168,15 @@ async fn start_ioc(
     config: &Config,
     prefix: &Prefix,
     st_cmd: &std::path::Path,
-    loaded: Option<&Loaded>,
+    twin: Option<&Twin>,
 ) -> anyhow::Result<Ioc> {
     let env = config.ioc_env();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let prepared = epics_pvxs_sys::prepare(&env).context("preparing the IOC core")?;
     prepared.set_env("P", prefix.as_str())?;
-    if let Some(l) = loaded {
-        for (name, value) in l.script_env() {
-            prepared.set_env(name, &value)?;
-        }
-        for (record, value) in l.initial_record_values(prefix) {
+    if let Some(t) = twin {
+        prepared.set_env("TWIN_DB", &t.machine.profile.files.records.display().to_string())?;
+        for (record, value) in startup::initial_record_values(&t.machine, &t.core.initial_values(), prefix) {
             prepared.set_initial_value(&record, "VAL", &value)?;
         }
     }

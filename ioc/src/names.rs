@@ -11,9 +11,76 @@ pub fn twin(rest: &str) -> String {
     format!("{NAMESPACE}{rest}")
 }
 
-/// Hidden transverse offset of a quadrupole [m]: `TWIN:<QUAD>:x:set`.
-pub fn quad_offset(quad: &str, axis: char) -> String {
-    twin(&format!("{quad}:{axis}:set"))
+/// Hidden transverse offset of an element carrying magnets [m]:
+/// `TWIN:<ELEMENT>:x:set` (for a quad, the quad's name).
+pub fn offset(element: &str, axis: char) -> String {
+    twin(&format!("{element}:{axis}:set"))
+}
+
+/// The earlier twin's (dt4acc) name of a magnet's offset [m]: `<M>:x:set`.
+pub fn magnet_offset(magnet: &str, axis: char) -> String {
+    format!("{magnet}:{axis}:set")
+}
+
+/// A magnet's main strength (dt4acc): `<M>:Cm:set` ...
+pub fn magnet_strength(magnet: &str) -> String {
+    format!("{magnet}:Cm:set")
+}
+
+/// ... and the strength in effect: `<M>:Cm:rdbk`.
+pub fn magnet_strength_rdbk(magnet: &str) -> String {
+    format!("{magnet}:Cm:rdbk")
+}
+
+/// The current in a magnet's coils (converter + multiplexer) [A]: `<M>:im:I`.
+pub fn magnet_current(magnet: &str) -> String {
+    format!("{magnet}:im:I")
+}
+
+/// A magnet's strength added to what its converter gives: `TWIN:<M>:Cm:trim`.
+pub fn magnet_trim(magnet: &str) -> String {
+    twin(&format!("{magnet}:Cm:trim"))
+}
+
+/// The earlier twin's (dt4acc 0.9.1) names of model quantities, kept so that
+/// scripts written against it run unchanged (meanings and units: README).
+pub mod dt4acc {
+    /// `beam:orbit:<what>`: x, y (closed orbit at every element entrance
+    /// and the ring end [m]), names, found.
+    pub fn orbit(what: &str) -> String {
+        format!("beam:orbit:{what}")
+    }
+
+    /// `beam:twiss:<plane>:<what>`: alpha, beta [m], nu (phase advance [2π])
+    /// at every element; tune (fractional).
+    pub fn twiss(plane: char, what: &str) -> String {
+        format!("beam:twiss:{plane}:{what}")
+    }
+
+    /// `beam:twiss:names`.
+    pub fn twiss_names() -> String {
+        "beam:twiss:names".into()
+    }
+
+    /// Revolution frequency [kHz].
+    pub fn rev_freq() -> String {
+        "beam:rev_freq".into()
+    }
+
+    /// Harmonic number.
+    pub fn rf_buckets() -> String {
+        "beam:machine:info:n_rf_buckets".into()
+    }
+
+    /// `survey:<what>`: s [m], names of every element.
+    pub fn survey(what: &str) -> String {
+        format!("survey:{what}")
+    }
+
+    /// `lattice_info:<what>`: ref_freq [kHz], ref_freq:khz:up, ref_freq:khz:frac.
+    pub fn lattice_info(what: &str) -> String {
+        format!("lattice_info:{what}")
+    }
 }
 
 /// BPM read-out noise switch (bo).

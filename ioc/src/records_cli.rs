@@ -4,18 +4,18 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::config::{Config, DiagnosticsConfig};
+use crate::config::Config;
 use crate::machine::Machine;
 use crate::profile::Profile;
 use crate::records::{db_files, render};
 
 /// The generated files of the configured machine: (file name, text). The
-/// records' initial values come from the default read-out settings, so the
+/// records' initial values come from the default configuration, so the
 /// files depend on the profile and its data only; the IOC sets the
-/// configured values before the records initialise.
+/// values of its state before the records initialise.
 pub fn generate(profile_path: &Path) -> anyhow::Result<Vec<(&'static str, String)>> {
     let profile = Profile::load(profile_path)?;
-    let machine = Machine::from_files(profile, &DiagnosticsConfig::default())?;
+    let machine = Machine::from_files(profile, &Config::default())?;
     Ok(db_files(&machine).iter().map(|f| (f.name, render(f, &machine.profile.name))).collect())
 }
 

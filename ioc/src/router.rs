@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use epics_pvxs_sys::{Completion, EnumIndex, Field, Ioc, RecordKey, WriteRequest, WriteValue};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use std::sync::mpsc::Sender;
+
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::core::{Ack, BbaCommand, Command, Input, Refusal, Request};
 use crate::machine::{Machine, OutputKind};
@@ -17,21 +19,22 @@ use crate::selftest::{Selftest, SelftestInput};
 /// Puts a last good value back into an output record (no processing).
 pub enum Restorer {
     Analog(Field<f64>),
-    Binary(Field<EnumIndex>),
+    /// bo and mbbo: the state index.
+    Enum(Field<EnumIndex>),
 }
 
 impl Restorer {
     fn restore(&self, value: f64) -> epics_pvxs_sys::Result<()> {
         match self {
             Restorer::Analog(f) => f.set_without_processing(&value),
-            Restorer::Binary(f) => f.set_without_processing(&EnumIndex(value as u16)),
+            Restorer::Enum(f) => f.set_without_processing(&EnumIndex(value as u16)),
         }
     }
 
     fn record_key(&self) -> RecordKey {
         match self {
             Restorer::Analog(f) => f.record_key(),
-            Restorer::Binary(f) => f.record_key(),
+            Restorer::Enum(f) => f.record_key(),
         }
     }
 }
@@ -47,7 +50,7 @@ enum Route {
 pub struct Router {
     routes: HashMap<RecordKey, Route>,
     selftest: Option<Selftest>,
-    core: Option<UnboundedSender<Command>>,
+    core: Option<Sender<Command>>,
 }
 
 /// What a record handed over, as the core takes it.
@@ -90,13 +93,13 @@ impl Router {
         ioc: &Ioc,
         prefix: &Prefix,
         machine: &Machine,
-        core: UnboundedSender<Command>,
+        core: Sender<Command>,
     ) -> anyhow::Result<()> {
         for e in machine.catalogue.entries() {
             let pv = prefix.pv(&e.pv);
             let restorer = match e.output {
                 OutputKind::Analog { .. } => Restorer::Analog(ioc.field(&pv)?),
-                OutputKind::Binary { .. } => Restorer::Binary(ioc.field(&pv)?),
+                OutputKind::Binary { .. } | OutputKind::Multi { .. } => Restorer::Enum(ioc.field(&pv)?),
             };
             self.add(Request::Set(e.setpoint), restorer);
         }
@@ -107,7 +110,7 @@ impl Router {
         let commands: Vec<_> =
             quads.chain(global.into_iter().filter(|_| has_bba).map(|(n, c)| (names::bba(n), c))).collect();
         for (name, cmd) in commands {
-            self.add(Request::Bba(cmd), Restorer::Binary(ioc.field(&prefix.pv(&name))?));
+            self.add(Request::Bba(cmd), Restorer::Enum(ioc.field(&prefix.pv(&name))?));
         }
         self.core = Some(core);
         Ok(())
@@ -118,7 +121,7 @@ impl Router {
     }
 
     /// Routes `record` to the core without a record handle (tests).
-    pub fn add_detached(&mut self, record: RecordKey, request: Request, core: UnboundedSender<Command>) {
+    pub fn add_detached(&mut self, record: RecordKey, request: Request, core: Sender<Command>) {
         self.routes.insert(record, Route::Core { request, restore: None });
         self.core = Some(core);
     }
@@ -170,7 +173,7 @@ mod tests {
 
     #[test]
     fn writes_reach_the_core_with_their_target_and_unknown_records_are_refused() {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = std::sync::mpsc::channel();
         let mut router = Router::default();
         let key = RecordKey::detached(1);
         router.add_detached(key, Request::Set(Setpoint::PcCurrent(PcId(3))), tx.clone());
@@ -194,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_stopped_core_is_an_error() {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = std::sync::mpsc::channel();
         drop(rx);
         let mut router = Router::default();
         router.add_detached(RecordKey::detached(1), Request::Set(Setpoint::MasterClock), tx);

@@ -44,7 +44,7 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
             Err(e) => return Err(anyhow::Error::from(e).context("loading the setpoints from the store")),
         },
     };
-    let machine = Machine::from_docs(profile, &docs, &config.diagnostics)?;
+    let machine = Machine::from_docs(profile, &docs, config)?;
     let restored = setpoints.iter().map(|d| restore(&machine, d)).collect::<anyhow::Result<Vec<_>>>()?;
     tracing::info!(restored = restored.len(), "setpoints restored");
     let generated = generated_offsets(&machine.schema, &config.alignment, &restored);
@@ -96,33 +96,21 @@ fn restore(machine: &Machine, d: &SetpointDoc) -> anyhow::Result<(Setpoint, f64)
     Ok((setpoint, d.value))
 }
 
-impl Loaded {
-    /// Environment of the startup script: where the machine's records are.
-    pub fn script_env(&self) -> Vec<(&'static str, String)> {
-        vec![("TWIN_DB", self.machine.profile.files.records.display().to_string())]
-    }
-
-    /// (record, value) of every setpoint for the IOC's pass 0: the restored
-    /// or drawn value, else the catalogue's initial value for the loaded
-    /// lattice (which may come from the store and differ from the one the
-    /// records were generated from).
-    pub fn initial_record_values(&self, prefix: &Prefix) -> Vec<(String, String)> {
-        let chosen =
-            |sp: Setpoint| self.restored.iter().chain(&self.generated).find(|(s, _)| *s == sp).map(|(_, v)| *v);
-        self.machine
-            .catalogue
-            .entries()
-            .iter()
-            .map(|e| {
-                let v = chosen(e.setpoint).unwrap_or(e.initial);
-                let text = match e.output {
-                    OutputKind::Analog { .. } => format!("{v:.17e}"),
-                    OutputKind::Binary { .. } => format!("{}", u8::from(v != 0.0)),
-                };
-                (prefix.pv(&e.pv), text)
-            })
-            .collect()
-    }
+/// (record, value) of every setpoint for the IOC's pass 0, from the values
+/// of the core's state (restored and drawn values applied; the design of
+/// the loaded lattice, which may come from the store, otherwise).
+pub fn initial_record_values(machine: &Machine, values: &[(Setpoint, f64)], prefix: &Prefix) -> Vec<(String, String)> {
+    values
+        .iter()
+        .filter_map(|(sp, v)| {
+            let e = machine.catalogue.entry(*sp)?;
+            let text = match e.output {
+                OutputKind::Analog { .. } => format!("{v:.17e}"),
+                OutputKind::Binary { .. } | OutputKind::Multi { .. } => format!("{}", *v as i64),
+            };
+            Some((prefix.pv(&e.pv), text))
+        })
+        .collect()
 }
 
 /// Whether the startup script loaded the machine's records.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use twin_engine::lattice::Plane;
-use twin_ioc::config::{AlignmentConfig, DiagnosticsConfig};
+use twin_ioc::config::{AlignmentConfig, Config};
 use twin_ioc::core::alignment::generated_offsets;
 use twin_ioc::machine::{Machine, MagnetKind};
 use twin_ioc::profile::Profile;
@@ -15,7 +15,7 @@ fn root() -> PathBuf {
 
 fn machine(profile: &str) -> Machine {
     let profile = Profile::load(&root().join(profile)).expect("profile");
-    Machine::from_files(profile, &DiagnosticsConfig::default()).expect("machine loads")
+    Machine::from_files(profile, &Config::default()).expect("machine loads")
 }
 
 fn bessy2() -> Machine {

@@ -77,6 +77,10 @@ pub struct BeamConfig {
     pub topup_high_ma: f64,
     /// The beam is advanced and posted at this period [s].
     pub update_period_s: f64,
+    /// Each top-up injection shot adds this current [mA].
+    pub topup_shot_ma: f64,
+    /// Share of the current in the single (camshaft) bunch.
+    pub single_bunch_fraction: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -149,6 +153,8 @@ impl Default for BeamConfig {
             topup_low_ma: 299.5,
             topup_high_ma: 300.5,
             update_period_s: 1.0,
+            topup_shot_ma: 1.0,
+            single_bunch_fraction: 4.0 / 300.0,
         }
     }
 }
@@ -213,6 +219,8 @@ impl Config {
         let b = &self.beam;
         check(b.lifetime_h > 0.0 && b.update_period_s > 0.0, "beam.lifetime_h and beam.update_period_s must be > 0")?;
         check(b.topup_low_ma < b.topup_high_ma, "beam.topup_low_ma must be below beam.topup_high_ma")?;
+        check(b.topup_shot_ma > 0.0, "beam.topup_shot_ma must be > 0")?;
+        check((0.0..1.0).contains(&b.single_bunch_fraction), "beam.single_bunch_fraction must be in [0, 1)")?;
         check(self.power_converters.readback_settle_s >= 0.0, "power_converters.readback_settle_s must be >= 0")?;
         let a = &self.alignment;
         check((0.0..=1e-3).contains(&a.quad_offset_rms_m), "alignment.quad_offset_rms_m must be in [0, 1e-3] m")?;

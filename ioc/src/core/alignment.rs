@@ -11,7 +11,7 @@ use twin_engine::lattice::Plane;
 use crate::config::AlignmentConfig;
 use crate::machine::{Schema, Setpoint};
 
-/// The offsets to set: (QuadOffset setpoint, value [m]); none when the
+/// The offsets to set: (the quad's Offset setpoint, value [m]); none when the
 /// configured rms is 0.
 pub fn generated_offsets(schema: &Schema, cfg: &AlignmentConfig, restored: &[(Setpoint, f64)]) -> Vec<(Setpoint, f64)> {
     let Ok(normal) = Normal::new(0.0, cfg.quad_offset_rms_m) else { return Vec::new() };
@@ -30,7 +30,7 @@ pub fn generated_offsets(schema: &Schema, cfg: &AlignmentConfig, restored: &[(Se
     for q in &schema.quads {
         for plane in [Plane::Horizontal, Plane::Vertical] {
             let value = draw();
-            let sp = Setpoint::QuadOffset(q.id, plane);
+            let sp = Setpoint::Offset(q.align, plane);
             if !restored.iter().any(|(r, _)| *r == sp) {
                 out.push((sp, value));
             }

@@ -26,7 +26,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 pub use ack::{Ack, Barrier, Participant, Refusal};
@@ -64,7 +63,8 @@ pub enum Command {
 /// The core's inputs and outputs, for everything that talks to it.
 #[derive(Clone)]
 pub struct CoreHandle {
-    pub commands: UnboundedSender<Command>,
+    /// Never blocks: the channel is unbounded.
+    pub commands: std::sync::mpsc::Sender<Command>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub barrier: Arc<Barrier>,
 }

@@ -14,12 +14,13 @@ use twin_engine::lattice::Lattice;
 use super::Input;
 use super::ack::Refusal;
 use super::bba::Hardware;
-use super::beam::Beam;
+use super::beam::{Beam, TopUpSetting};
 use super::journal::{BbaRecord, Journal, SetpointChange};
 use super::physics::{Invalid, Physics, compute};
 use super::snapshot::{BbaView, Snapshot, Stats};
 use super::state::{Applied, MachineState};
 use crate::machine::{Catalogue, Setpoint};
+use crate::profile::TopUp;
 
 /// Distinguishes the BBA readings' noise stream from the published one:
 /// a sequence of measurements is reproducible whatever the publishing
@@ -41,6 +42,10 @@ pub struct Model {
     last_tick: Instant,
     bba_view: Arc<BbaView>,
     bba_noise: StdRng,
+    /// Injection rates of the top-up engine [Hz].
+    topup_rates_hz: Vec<f64>,
+    /// Setpoints clients wrote since the last snapshot.
+    written: Vec<Setpoint>,
     /// Something clients see changed without a recompute.
     dirty: bool,
 }
@@ -52,12 +57,13 @@ pub struct ModelParts {
     pub journal: Option<UnboundedSender<Journal>>,
     pub beam: Beam,
     pub noise_seed: u64,
+    pub topup: Option<TopUp>,
 }
 
 impl Model {
     /// The model with its first computation, and the channel it publishes on.
     pub fn new(parts: ModelParts) -> (Self, watch::Receiver<Arc<Snapshot>>) {
-        let ModelParts { state, catalogue, journal, beam, noise_seed } = parts;
+        let ModelParts { state, catalogue, journal, beam, noise_seed, topup } = parts;
         let (physics, duration) = compute(&state.lattice);
         let model = physics.map(Arc::new);
         let stats = Stats { recomputes: 1, duration, ..Stats::default() };
@@ -77,6 +83,8 @@ impl Model {
             last_tick: Instant::now(),
             bba_view: Arc::new(BbaView::idle(quads)),
             bba_noise: StdRng::seed_from_u64(noise_seed ^ BBA_NOISE_STREAM),
+            topup_rates_hz: topup.map(|t| t.rates_hz).unwrap_or_default(),
+            written: Vec::new(),
             dirty: false,
         };
         let rx = me.tx.subscribe();
@@ -100,10 +108,20 @@ impl Model {
         if applied == Applied::Changed {
             self.journal_setpoint(setpoint);
         }
+        self.written.push(setpoint);
         Ok(applied)
     }
 
+    /// A magnet's strength is kept as its trim; everything else as itself.
+    fn stored_as(setpoint: Setpoint) -> Setpoint {
+        match setpoint {
+            Setpoint::MagnetStrength(m) => Setpoint::MagnetTrim(m),
+            other => other,
+        }
+    }
+
     fn journal_setpoint(&self, setpoint: Setpoint) {
+        let setpoint = Self::stored_as(setpoint);
         let (Some(tx), Some(entry)) = (&self.journal, self.catalogue.entry(setpoint)) else { return };
         if !entry.persisted {
             return;
@@ -141,12 +159,39 @@ impl Model {
         self.stats.writes = self.stats.writes.wrapping_add(n);
     }
 
+    fn topup(&self) -> TopUpSetting {
+        let s = &self.state.settings;
+        let rate_hz = self.topup_rates_hz.get(s.topup_rate).copied().unwrap_or(1.0);
+        TopUpSetting { on: s.topup_on && !self.topup_rates_hz.is_empty(), rate_hz }
+    }
+
     /// Advances the beam to now.
     pub fn tick(&mut self) {
         let now = Instant::now();
-        self.beam.advance(now.duration_since(self.last_tick).as_secs_f64());
+        self.beam.advance(now.duration_since(self.last_tick).as_secs_f64(), self.topup());
         self.last_tick = now;
         self.dirty = true;
+    }
+
+    /// Closes the relays of a pending multiplexer switch.
+    pub fn finish_switch(&mut self) -> Result<Applied, String> {
+        self.dirty = true;
+        self.state.finish_switch()
+    }
+
+    /// The quad a switch is under way to.
+    pub fn switching_to(&self) -> Option<crate::machine::QuadId> {
+        self.state.settings.mux_pending
+    }
+
+    /// Relay time of a switch between quads.
+    pub fn relay_time(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.state.rules.mux.map_or(0.0, |m| m.relay_switch_s))
+    }
+
+    /// The record value of every setpoint in the catalogue (pass 0).
+    pub fn values(&self) -> Vec<(Setpoint, f64)> {
+        self.catalogue.entries().iter().map(|e| (e.setpoint, self.value(e.setpoint))).collect()
     }
 
     /// Publishes if something changed without a recompute.
@@ -172,8 +217,9 @@ impl Model {
             model: self.model.clone(),
             last_valid: self.last_valid.clone(),
             stats: self.stats,
-            beam: self.beam.state(),
+            beam: self.beam.state(self.topup()),
             bba: Arc::clone(&self.bba_view),
+            written: Arc::new(std::mem::take(&mut self.written)),
         };
         self.tx.send_replace(Arc::new(snapshot));
     }
@@ -187,28 +233,45 @@ fn placeholder() -> Snapshot {
         time: SystemTime::UNIX_EPOCH,
         settings: Arc::new(super::snapshot::Settings {
             currents_a: Vec::new(),
+            unmodelled_a: Vec::new(),
             rf_khz: 0.0,
             offsets_m: Vec::new(),
+            trims: Vec::new(),
             mux: None,
+            mux_pending: None,
             aux_a: 0.0,
+            aux_on: false,
+            topup_on: false,
+            topup_rate: 0,
             noise: super::snapshot::Noise { on: false, rms_m: 0.0 },
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
         last_valid: None,
         stats: Stats::default(),
-        beam: super::snapshot::BeamState { current_ma: 0.0, lifetime_h: 0.0 },
+        beam: super::snapshot::BeamState {
+            current_ma: 0.0,
+            lifetime_h: 0.0,
+            single_bunch_ma: 0.0,
+            injecting: false,
+            countdown_s: 0.0,
+        },
         bba: Arc::new(BbaView::idle(0)),
+        written: Arc::new(Vec::new()),
     }
 }
 
 impl Hardware for Model {
     fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String> {
-        match self.apply(setpoint, &Input::Number(value)) {
+        let result = self.apply(setpoint, &Input::Number(value));
+        // the service's own settings are not client writes
+        self.written.retain(|s| *s != setpoint);
+        match result {
             Ok(Applied::Changed) => {
                 self.recompute(1);
                 Ok(())
             }
             Ok(Applied::Unchanged) => Ok(()),
+            Ok(Applied::Switching) => Err("a multiplexer switch is under way".into()),
             Err(refusal) => Err(refusal.reason),
         }
     }

@@ -1,21 +1,22 @@
 //! The core's loop on its own thread: batches of commands, one recompute
-//! per batch, acknowledgements after publication, and the BBA service one
-//! step at a time between client writes.
+//! per batch, acknowledgements after publication, the multiplexer's relay
+//! time, and the BBA service one step at a time between client writes.
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, channel};
+use std::time::Instant;
 
-use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::UnboundedSender;
 
-use super::ack::{Ack, Barrier};
+use super::ack::{Ack, Barrier, Refusal};
 use super::bba::{BbaService, Procedure};
 use super::beam::Beam;
 use super::journal::Journal;
 use super::model::{Model, ModelParts};
 use super::snapshot::Noise;
-use super::state::{Applied, MachineState, MuxRules};
+use super::state::{Applied, MachineState, Rules};
 use super::{Command, CoreHandle, Input, Request};
 use crate::config::Config;
-use crate::machine::{Machine, Setpoint};
+use crate::machine::{Machine, QuadId, Setpoint};
 
 /// What the core starts from.
 pub struct Start<'a> {
@@ -28,11 +29,19 @@ pub struct Start<'a> {
     pub journal: Option<UnboundedSender<Journal>>,
 }
 
+/// A multiplexer switch between quads waiting for its relays.
+struct Switch {
+    quad: QuadId,
+    due: Instant,
+    acks: Vec<Ack>,
+}
+
 pub struct Core {
     model: Model,
     bba: BbaService,
-    commands: UnboundedReceiver<Command>,
+    commands: Receiver<Command>,
     barrier: Arc<Barrier>,
+    switch: Option<Switch>,
 }
 
 impl Core {
@@ -40,13 +49,9 @@ impl Core {
     pub fn new(start: Start<'_>) -> anyhow::Result<(Self, CoreHandle)> {
         let Start { machine, config, restored, generated, journal } = start;
         let noise = Noise { on: config.diagnostics.noise, rms_m: config.diagnostics.noise_rms_m };
-        let mux = machine.profile.multiplexer.as_ref();
-        let mut state = MachineState::new(
-            machine.lattice.clone(),
-            Arc::clone(&machine.schema),
-            mux.map(MuxRules::from_profile),
-            noise,
-        );
+        let rules = Rules::new(&machine.profile, Arc::clone(&machine.catalogue));
+        let schema = Arc::clone(&machine.schema);
+        let mut state = MachineState::new(machine.lattice.clone(), schema, rules, noise, config.beam.topup);
         for (sp, v) in restored {
             state.apply(*sp, *v).map_err(|e| anyhow::anyhow!("restored setpoint refused: {e}"))?;
         }
@@ -56,6 +61,7 @@ impl Core {
             journal,
             beam: Beam::new(config.beam.clone()),
             noise_seed: config.diagnostics.seed,
+            topup: machine.profile.topup.clone(),
         };
         let (mut model, snapshots) = Model::new(parts);
         for (sp, v) in generated {
@@ -66,16 +72,22 @@ impl Core {
         if !generated.is_empty() {
             model.recompute(0);
         }
+        let mux = machine.profile.multiplexer.as_ref();
         let procedure = Procedure {
             steps_a: mux.map(|m| m.bba_steps_a.clone()).unwrap_or_default(),
             readings_per_step: mux.map_or(0, |m| m.bba_readings_per_step),
             turns_ratio: mux.map_or(0.0, |m| m.turns_ratio),
         };
         let bba = BbaService::new(Arc::clone(&machine.schema), procedure);
-        let (tx, commands) = unbounded_channel();
+        let (tx, commands) = channel();
         let barrier = Barrier::new();
         let handle = CoreHandle { commands: tx, snapshots, barrier: Arc::clone(&barrier) };
-        Ok((Self { model, bba, commands, barrier }, handle))
+        Ok((Self { model, bba, commands, barrier, switch: None }, handle))
+    }
+
+    /// The value every setpoint's record starts from (the IOC's pass 0).
+    pub fn initial_values(&self) -> Vec<(Setpoint, f64)> {
+        self.model.values()
     }
 
     /// Runs the loop on its own thread until every command sender is gone.
@@ -85,17 +97,10 @@ impl Core {
 
     fn run(mut self) -> anyhow::Result<()> {
         loop {
-            let first = if self.bba.running() {
-                match self.commands.try_recv() {
-                    Ok(c) => Some(c),
-                    Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Disconnected) => return Ok(()),
-                }
-            } else {
-                match self.commands.blocking_recv() {
-                    Some(c) => Some(c),
-                    None => return Ok(()),
-                }
+            let first = match self.next_command() {
+                Ok(c) => Some(c),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             if let Some(first) = first {
                 let mut batch = vec![first];
@@ -104,10 +109,28 @@ impl Core {
                 }
                 self.handle(batch);
             }
+            if self.switch.as_ref().is_some_and(|s| s.due <= Instant::now()) {
+                self.finish_switch();
+            }
             if self.bba.running() {
                 self.bba.tick(&mut self.model)?;
                 self.model.publish_if_dirty();
             }
+        }
+    }
+
+    /// The next command: at once while BBA runs, until a pending switch is
+    /// due, else whenever one comes.
+    fn next_command(&self) -> Result<Command, RecvTimeoutError> {
+        if self.bba.running() {
+            return self.commands.try_recv().map_err(|e| match e {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            });
+        }
+        match &self.switch {
+            Some(s) => self.commands.recv_timeout(s.due.saturating_duration_since(Instant::now())),
+            None => self.commands.recv().map_err(|_| RecvTimeoutError::Disconnected),
         }
     }
 
@@ -132,21 +155,69 @@ impl Core {
                     }
                     // e.g. the record processed with its current value
                     Ok(Applied::Unchanged) => acks.push(ack),
+                    Ok(Applied::Switching) => {
+                        changed += 1;
+                        self.hold_for_switch(ack);
+                    }
                     Err(refusal) => ack.refuse(refusal),
                 },
                 // a command acts on a non-zero value; 0 is its idle state
                 Request::Bba(_) if input == Input::Number(0.0) => acks.push(ack),
                 Request::Bba(cmd) => match self.bba.command(cmd, &mut self.model) {
                     Ok(()) => acks.push(ack),
-                    Err(reason) => ack.refuse(super::Refusal { reason, restore: Some(0.0) }),
+                    Err(reason) => ack.refuse(Refusal { reason, restore: Some(0.0) }),
                 },
             }
         }
+        self.settle_switch();
         if changed > 0 {
             self.model.count_writes(changed);
             self.model.recompute(changed);
         }
         self.model.publish_if_dirty();
         self.barrier.after(self.model.seq(), acks);
+    }
+
+    /// A write that started a switch completes when the new quad is on.
+    fn hold_for_switch(&mut self, ack: Ack) {
+        let quad = self.model.switching_to();
+        let due = Instant::now() + self.model.relay_time();
+        match (&mut self.switch, quad) {
+            (Some(s), Some(q)) if s.quad == q => s.acks.push(ack),
+            (_, Some(quad)) => {
+                self.settle_switch();
+                self.switch = Some(Switch { quad, due, acks: vec![ack] });
+            }
+            (_, None) => ack.succeed(),
+        }
+    }
+
+    /// A later write cancelled or replaced the pending switch: its writes fail.
+    fn settle_switch(&mut self) {
+        let Some(s) = &self.switch else { return };
+        if self.model.switching_to() == Some(s.quad) {
+            return;
+        }
+        if let Some(s) = self.switch.take() {
+            let refusal = Refusal { reason: "the switch was cancelled by a later write".into(), restore: Some(0.0) };
+            s.acks.into_iter().for_each(|a| a.refuse(refusal.clone()));
+        }
+    }
+
+    /// The relays of the pending switch close: the new quad is on.
+    fn finish_switch(&mut self) {
+        let Some(s) = self.switch.take() else { return };
+        match self.model.finish_switch() {
+            Ok(Applied::Unchanged) => self.barrier.after(self.model.seq(), s.acks),
+            Ok(_) => {
+                self.model.recompute(0);
+                self.barrier.after(self.model.seq(), s.acks);
+            }
+            Err(reason) => {
+                let refusal = Refusal { reason: format!("switch aborted: {reason}"), restore: Some(0.0) };
+                s.acks.into_iter().for_each(|a| a.refuse(refusal.clone()));
+                self.model.publish_if_dirty();
+            }
+        }
     }
 }

@@ -5,23 +5,42 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::physics::{Invalid, Physics};
-use crate::machine::QuadId;
+use crate::machine::{QuadId, Setpoint};
 
 /// The machine's settings as the model uses them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// Converter currents, by `PcId` [A].
     pub currents_a: Vec<f64>,
+    /// Converters without a magnet in the model, by `UnmodelledId` [A].
+    pub unmodelled_a: Vec<f64>,
     /// RF master clock [kHz].
     pub rf_khz: f64,
-    /// Hidden offsets (dx, dy) per quad, by `QuadId` [m].
+    /// Hidden offsets (dx, dy) of the elements carrying magnets, by `AlignId` [m].
     pub offsets_m: Vec<[f64; 2]>,
+    /// Strength added to each magnet's converter strength, by `MagnetId`
+    /// (the magnet's strength unit: K1 [1/m²], K2 [1/m³], kick [rad]).
+    pub trims: Vec<f64>,
     /// Quad switched onto the multiplexer.
     pub mux: Option<QuadId>,
-    /// Auxiliary supply current [A].
+    /// A switch to this quad is under way (relays open, `mux` is None).
+    pub mux_pending: Option<QuadId>,
+    /// Auxiliary supply setpoint [A] ...
     pub aux_a: f64,
+    /// ... and whether the supply is on (off: no current flows).
+    pub aux_on: bool,
+    /// Automatic top-up on, and the index of its injection rate.
+    pub topup_on: bool,
+    pub topup_rate: usize,
     /// BPM read-out noise.
     pub noise: Noise,
+}
+
+impl Settings {
+    /// The auxiliary supply's current flowing [A].
+    pub fn aux_flowing_a(&self) -> f64 {
+        if self.aux_on { self.aux_a } else { 0.0 }
+    }
 }
 
 /// BPM read-out noise (Gaussian, seeded).
@@ -48,12 +67,18 @@ pub struct Stats {
     pub duration: Duration,
 }
 
-/// The stored beam.
+/// The stored beam and the top-up engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BeamState {
     pub current_ma: f64,
     /// 0 without beam [h].
     pub lifetime_h: f64,
+    /// Current of the single (camshaft) bunch [mA].
+    pub single_bunch_ma: f64,
+    /// An injection sequence is running.
+    pub injecting: bool,
+    /// Estimated time to the next injection (0 while injecting or off) [s].
+    pub countdown_s: f64,
 }
 
 /// State of the BBA service.
@@ -120,4 +145,7 @@ pub struct Snapshot {
     pub stats: Stats,
     pub beam: BeamState,
     pub bba: Arc<BbaView>,
+    /// Setpoints clients wrote since the previous snapshot (their records
+    /// show the written value already).
+    pub written: Arc<Vec<Setpoint>>,
 }

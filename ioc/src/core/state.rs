@@ -5,8 +5,8 @@ use std::sync::Arc;
 use twin_engine::lattice::{Lattice, Misalignment};
 
 use super::snapshot::{Noise, Settings};
-use crate::machine::{MagnetKind, PcId, QuadId, Schema, Setpoint};
-use crate::profile::Multiplexer;
+use crate::machine::{Catalogue, MagnetId, MagnetKind, PcId, QuadId, Schema, Setpoint, strength_scale};
+use crate::profile::Profile;
 
 /// What a valid write did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub enum Applied {
     Changed,
     /// The value was already in effect (or the command was idle).
     Unchanged,
+    /// A multiplexer switch from one quad to another: the relays are open
+    /// (recompute now); the new quad follows after the relay time.
+    Switching,
 }
 
 /// The multiplexer's electrical rules.
@@ -22,13 +25,29 @@ pub enum Applied {
 pub struct MuxRules {
     /// Effective main-coil current per ampere of the auxiliary supply.
     pub turns_ratio: f64,
-    /// (De)selecting needs |supply| below this [A].
+    /// (De)selecting needs |supply current| below this [A].
     pub switch_below_a: f64,
+    /// Switching between quads waits this long with the relays open [s].
+    pub relay_switch_s: f64,
 }
 
-impl MuxRules {
-    pub fn from_profile(m: &Multiplexer) -> Self {
-        Self { turns_ratio: m.turns_ratio, switch_below_a: m.switch_below_a }
+/// What the state needs of the machine besides the schema.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    pub mux: Option<MuxRules>,
+    /// Number of top-up injection rates (0: no top-up engine).
+    pub topup_rates: usize,
+    pub catalogue: Arc<Catalogue>,
+}
+
+impl Rules {
+    pub fn new(profile: &Profile, catalogue: Arc<Catalogue>) -> Self {
+        let mux = profile.multiplexer.as_ref().map(|m| MuxRules {
+            turns_ratio: m.turns_ratio,
+            switch_below_a: m.switch_below_a,
+            relay_switch_s: m.relay_switch_s,
+        });
+        Self { mux, topup_rates: profile.topup.as_ref().map_or(0, |t| t.rates_hz.len()), catalogue }
     }
 }
 
@@ -36,36 +55,72 @@ pub struct MachineState {
     pub lattice: Lattice,
     pub schema: Arc<Schema>,
     pub settings: Settings,
-    mux_rules: Option<MuxRules>,
+    pub rules: Rules,
+}
+
+/// The current in a magnet's coils: its converter's, plus the auxiliary
+/// supply's through the extra winding of the quad on the multiplexer [A].
+pub fn coil_current_a(s: &Settings, schema: &Schema, rules: &Rules, m: MagnetId) -> f64 {
+    let r = &schema.magnets[m.0];
+    let on_mux = s.mux.map(|q| schema.quad(q)).is_some_and(|q| q.pc == r.pc && q.magnet == r.index);
+    let extra = match (on_mux, rules.mux) {
+        (true, Some(mux)) => s.aux_flowing_a() * mux.turns_ratio,
+        _ => 0.0,
+    };
+    s.currents_a[r.pc.0] + extra
+}
+
+/// A magnet's strength in effect in its record's unit (K1, K2, kick).
+pub fn magnet_strength(s: &Settings, schema: &Schema, rules: &Rules, m: MagnetId) -> f64 {
+    let drive = schema.magnet(m);
+    strength_scale(drive.kind) * drive.strength(coil_current_a(s, schema, rules, m), schema.rigidity_tm) + s.trims[m.0]
+}
+
+/// The value a setpoint's record shows for `s` (its unit).
+pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Setpoint) -> f64 {
+    let flag = |b: bool| f64::from(u8::from(b));
+    match setpoint {
+        Setpoint::PcCurrent(id) => s.currents_a[id.0],
+        Setpoint::Unmodelled(id) => s.unmodelled_a[id.0],
+        Setpoint::MasterClock => s.rf_khz,
+        Setpoint::Offset(a, p) => s.offsets_m[a.0][p.index()],
+        Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
+        Setpoint::MagnetTrim(m) => s.trims[m.0],
+        Setpoint::MuxSelect(q) => flag(s.mux == Some(q) || s.mux_pending == Some(q)),
+        Setpoint::MuxOff => 0.0,
+        Setpoint::AuxCurrent => s.aux_a,
+        Setpoint::AuxOn => flag(s.aux_on),
+        Setpoint::TopUpOn => flag(s.topup_on),
+        Setpoint::TopUpRate => s.topup_rate as f64,
+        Setpoint::BpmNoise => flag(s.noise.on),
+        Setpoint::BpmNoiseRms => s.noise.rms_m * 1e6,
+    }
 }
 
 impl MachineState {
-    /// The design state: design currents and RF, no offsets, multiplexer off.
-    pub fn new(lattice: Lattice, schema: Arc<Schema>, mux_rules: Option<MuxRules>, noise: Noise) -> Self {
+    /// The design state: design currents and RF, no offsets or trims,
+    /// multiplexer off, supply on, top-up and noise as configured.
+    pub fn new(lattice: Lattice, schema: Arc<Schema>, rules: Rules, noise: Noise, topup_on: bool) -> Self {
         let settings = Settings {
             currents_a: schema.power_converters.iter().map(|p| p.design_current_a).collect(),
+            unmodelled_a: vec![0.0; schema.unmodelled.len()],
             rf_khz: schema.design_rf_khz,
-            offsets_m: vec![[0.0; 2]; schema.quads.len()],
+            offsets_m: vec![[0.0; 2]; schema.aligned.len()],
+            trims: vec![0.0; schema.magnets.len()],
             mux: None,
+            mux_pending: None,
             aux_a: 0.0,
+            aux_on: true,
+            topup_on,
+            topup_rate: 0,
             noise,
         };
-        Self { lattice, schema, settings, mux_rules }
+        Self { lattice, schema, settings, rules }
     }
 
-    /// The value a setpoint's record shows for the current state (its unit).
+    /// The value a setpoint's record shows for the current state.
     pub fn value(&self, setpoint: Setpoint) -> f64 {
-        let s = &self.settings;
-        match setpoint {
-            Setpoint::PcCurrent(id) => s.currents_a[id.0],
-            Setpoint::MasterClock => s.rf_khz,
-            Setpoint::QuadOffset(q, p) => s.offsets_m[q.0][p.index()],
-            Setpoint::MuxSelect(q) => f64::from(u8::from(s.mux == Some(q))),
-            Setpoint::MuxOff => 0.0,
-            Setpoint::AuxCurrent => s.aux_a,
-            Setpoint::BpmNoise => f64::from(u8::from(s.noise.on)),
-            Setpoint::BpmNoiseRms => s.noise.rms_m * 1e6,
-        }
+        setpoint_value(&self.settings, &self.schema, &self.rules, setpoint)
     }
 
     /// Validates and commits one write; the error is what the client sees.
@@ -74,92 +129,149 @@ impl MachineState {
         if !value.is_finite() {
             return Err(format!("{value} is not a finite number"));
         }
+        if let Some((lo, hi)) = self.rules.catalogue.entry(setpoint).and_then(|e| e.valid)
+            && !(lo..=hi).contains(&value)
+        {
+            return Err(format!("{value} is outside [{lo}, {hi}]"));
+        }
         if setpoint != Setpoint::MuxOff && value == self.value(setpoint) {
             return Ok(Applied::Unchanged);
         }
-        let old = self.value(setpoint);
-        let old_mux = self.settings.mux;
+        let before = self.settings.clone();
         match self.commit(setpoint, value) {
             Ok(applied) => Ok(applied),
             Err(reason) => {
-                // put back what a partial commit changed (the old values were valid)
-                self.settings.mux = old_mux;
-                self.commit(setpoint, old).map_err(|e| format!("{reason}; restoring failed too: {e}"))?;
+                // put back what a partial commit changed (the old settings were valid)
+                self.settings = before;
+                self.drive_all().map_err(|e| format!("{reason}; restoring failed too: {e}"))?;
                 Err(reason)
             }
         }
     }
 
     fn commit(&mut self, setpoint: Setpoint, v: f64) -> Result<Applied, String> {
+        let s = &mut self.settings;
         match setpoint {
             Setpoint::PcCurrent(id) => {
-                self.settings.currents_a[id.0] = v;
+                s.currents_a[id.0] = v;
                 self.drive_pc(id)?;
             }
+            Setpoint::Unmodelled(id) => s.unmodelled_a[id.0] = v,
             Setpoint::MasterClock if v > 0.0 => {
                 self.lattice.set_rf_frequency_hz(v * 1e3).map_err(|e| e.to_string())?;
-                self.settings.rf_khz = v;
+                s.rf_khz = v;
             }
             Setpoint::MasterClock => return Err(format!("RF frequency {v} kHz is not positive")),
-            Setpoint::QuadOffset(q, plane) => {
-                let mut o = self.settings.offsets_m[q.0];
-                o[plane.index()] = v;
-                let m = Misalignment { dx_m: o[0], dy_m: o[1], roll_rad: 0.0 };
-                self.lattice.set_misalignment(self.schema.quad_element(q), m).map_err(|e| e.to_string())?;
-                self.settings.offsets_m[q.0] = o;
+            Setpoint::Offset(a, plane) => {
+                s.offsets_m[a.0][plane.index()] = v;
+                let [dx_m, dy_m] = s.offsets_m[a.0];
+                let element = self.schema.aligned[a.0].element;
+                let m = Misalignment { dx_m, dy_m, ..self.lattice.element(element).misalignment };
+                self.lattice.set_misalignment(element, m).map_err(|e| e.to_string())?;
+            }
+            Setpoint::MagnetStrength(m) => {
+                let current = self.value(Setpoint::MagnetStrength(m));
+                self.settings.trims[m.0] += v - current;
+                self.drive_magnet(m)?;
+            }
+            Setpoint::MagnetTrim(m) => {
+                s.trims[m.0] = v;
+                self.drive_magnet(m)?;
             }
             Setpoint::MuxSelect(q) => return self.select(if v != 0.0 { Some(q) } else { None }, Some(q)),
             Setpoint::MuxOff if v != 0.0 => return self.select(None, None),
             Setpoint::MuxOff => return Ok(Applied::Unchanged),
             Setpoint::AuxCurrent => {
-                self.settings.aux_a = v;
-                if let Some(q) = self.settings.mux {
-                    self.drive_pc(self.schema.quad(q).pc)?;
-                }
+                s.aux_a = v;
+                self.drive_selected()?;
             }
-            Setpoint::BpmNoise => self.settings.noise.on = v != 0.0,
-            Setpoint::BpmNoiseRms if v >= 0.0 => self.settings.noise.rms_m = v * 1e-6,
+            Setpoint::AuxOn => {
+                s.aux_on = v != 0.0;
+                self.drive_selected()?;
+            }
+            Setpoint::TopUpOn => s.topup_on = v != 0.0,
+            Setpoint::TopUpRate if v >= 0.0 && (v as usize) < self.rules.topup_rates && v.fract() == 0.0 => {
+                s.topup_rate = v as usize;
+            }
+            Setpoint::TopUpRate => return Err(format!("no injection rate {v}")),
+            Setpoint::BpmNoise => s.noise.on = v != 0.0,
+            Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_m = v * 1e-6,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),
         }
         Ok(Applied::Changed)
     }
 
-    /// Multiplexer switching: refused unless the auxiliary supply is at 0.
-    /// `which` limits a deselection to that quad (writing 0 to another
-    /// quad's switch changes nothing).
+    /// Multiplexer switching: refused unless the supply's current is below
+    /// the threshold. `which` limits a deselection to that quad (writing 0
+    /// to another quad's switch changes nothing). From one quad to another
+    /// the relays open first: `Switching` (complete with `finish_switch`).
     fn select(&mut self, new: Option<QuadId>, which: Option<QuadId>) -> Result<Applied, String> {
-        let Some(rules) = self.mux_rules else { return Err("this machine has no multiplexer".into()) };
-        if new.is_none() && which.is_some() && self.settings.mux != which {
+        let Some(rules) = self.rules.mux else { return Err("this machine has no multiplexer".into()) };
+        let s = &mut self.settings;
+        let current = s.mux.or(s.mux_pending);
+        if new.is_none() && which.is_some() && current != which {
             return Ok(Applied::Unchanged);
         }
-        if self.settings.aux_a.abs() >= rules.switch_below_a {
-            return Err(format!("aux supply at {:.3} A: set it to 0 first", self.settings.aux_a));
+        if s.aux_flowing_a().abs() >= rules.switch_below_a {
+            return Err(format!("aux supply at {:.3} A: set it to 0 first", s.aux_flowing_a()));
         }
-        let old = self.settings.mux;
-        self.settings.mux = new;
-        for q in [old, new].into_iter().flatten() {
-            self.drive_pc(self.schema.quad(q).pc)?;
+        let old = s.mux;
+        s.mux_pending = None;
+        if old.is_some() && new.is_some() && old != new && rules.relay_switch_s > 0.0 {
+            s.mux = None;
+            s.mux_pending = new;
+            self.drive_quads([old, None])?;
+            return Ok(Applied::Switching);
         }
-        Ok(if old == new { Applied::Unchanged } else { Applied::Changed })
+        s.mux = new;
+        self.drive_quads([old, new])?;
+        Ok(if old == new && current == new { Applied::Unchanged } else { Applied::Changed })
     }
 
-    /// Sets the strengths of all magnets of a converter from its current
-    /// (plus the auxiliary current on the selected quad).
-    fn drive_pc(&mut self, id: PcId) -> Result<(), String> {
-        let pc = self.schema.pc(id);
-        let brho = self.schema.rigidity_tm;
-        let selected = self.settings.mux.map(|q| self.schema.quad(q)).filter(|q| q.pc == id).map(|q| q.magnet);
-        let ratio = self.mux_rules.map_or(0.0, |r| r.turns_ratio);
-        for (k, m) in pc.magnets.iter().enumerate() {
-            let extra = if selected == Some(k) { self.settings.aux_a * ratio } else { 0.0 };
-            let s = m.strength(self.settings.currents_a[id.0] + extra, brho);
-            let r = match m.kind {
-                MagnetKind::Quadrupole => self.lattice.set_polynom_b(m.element, 1, s),
-                MagnetKind::Sextupole => self.lattice.set_polynom_b(m.element, 2, s),
-                MagnetKind::Steerer(plane) => self.lattice.set_kick_rad(m.element, plane, s),
-            };
-            r.map_err(|e| e.to_string())?;
+    /// Closes the relays of a pending switch (after the relay time).
+    pub fn finish_switch(&mut self) -> Result<Applied, String> {
+        let Some(q) = self.settings.mux_pending.take() else { return Ok(Applied::Unchanged) };
+        self.select(Some(q), None)
+    }
+
+    /// Cancels a pending switch (the relays stay open).
+    pub fn cancel_switch(&mut self) {
+        self.settings.mux_pending = None;
+    }
+
+    fn drive_quads(&mut self, quads: [Option<QuadId>; 2]) -> Result<(), String> {
+        for q in quads.into_iter().flatten() {
+            self.drive_pc(self.schema.quad(q).pc)?;
         }
         Ok(())
+    }
+
+    fn drive_selected(&mut self) -> Result<(), String> {
+        self.drive_quads([self.settings.mux, None])
+    }
+
+    fn drive_all(&mut self) -> Result<(), String> {
+        for id in 0..self.schema.power_converters.len() {
+            self.drive_pc(PcId(id))?;
+        }
+        Ok(())
+    }
+
+    /// Sets the strengths of all magnets of a converter.
+    fn drive_pc(&mut self, id: PcId) -> Result<(), String> {
+        let magnets: Vec<MagnetId> = self.schema.magnets.iter().filter(|m| m.pc == id).map(|m| m.id).collect();
+        magnets.into_iter().try_for_each(|m| self.drive_magnet(m))
+    }
+
+    /// Sets one magnet's lattice strength from its coil current and trim.
+    fn drive_magnet(&mut self, m: MagnetId) -> Result<(), String> {
+        let drive = self.schema.magnet(m).clone();
+        let strength = magnet_strength(&self.settings, &self.schema, &self.rules, m) / strength_scale(drive.kind);
+        let r = match drive.kind {
+            MagnetKind::Quadrupole => self.lattice.set_polynom_b(drive.element, 1, strength),
+            MagnetKind::Sextupole => self.lattice.set_polynom_b(drive.element, 2, strength),
+            MagnetKind::Steerer(plane) => self.lattice.set_kick_rad(drive.element, plane, strength),
+        };
+        r.map_err(|e| e.to_string())
     }
 }

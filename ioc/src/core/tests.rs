@@ -20,7 +20,7 @@ fn fodo() -> (Machine, Config) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let config = Config::isolated(root.join("tests/fodo/profile.toml"), std::env::temp_dir(), [0; 3]);
     let profile = Profile::load(&config.machine.profile).expect("fodo profile");
-    (Machine::from_files(profile, &config.diagnostics).expect("fodo machine"), config)
+    (Machine::from_files(profile, &config).expect("fodo machine"), config)
 }
 
 struct Rig {

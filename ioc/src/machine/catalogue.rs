@@ -6,26 +6,43 @@ use std::collections::HashMap;
 
 use twin_engine::lattice::Plane;
 
-use super::{PcId, QuadId, Schema};
-use crate::config::DiagnosticsConfig;
+use super::{AlignId, MagnetId, MagnetKind, PcId, QuadId, Schema};
+use crate::config::Config;
 use crate::names;
 use crate::profile::Profile;
 
-/// A writable quantity the model depends on, resolved once at start-up.
+/// Index of an unmodelled converter in `Schema::unmodelled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnmodelledId(pub usize);
+
+/// A writable quantity of the machine, resolved once at start-up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Setpoint {
     /// A converter's current [A].
     PcCurrent(PcId),
+    /// A converter without a magnet in the lattice data [A].
+    Unmodelled(UnmodelledId),
     /// RF master clock [kHz].
     MasterClock,
-    /// Hidden offset of a quad [m] (twin only).
-    QuadOffset(QuadId, Plane),
+    /// Transverse offset of an element carrying magnets [m] (twin only).
+    Offset(AlignId, Plane),
+    /// A magnet's main strength in effect (K1 [1/m²], K2 [1/m³], kick
+    /// [rad]); a write sets the magnet's trim (dt4acc's `<M>:Cm:set`).
+    MagnetStrength(MagnetId),
+    /// A magnet's strength added to what its converter gives (same unit).
+    MagnetTrim(MagnetId),
     /// Multiplexer switch of a quad (bo).
     MuxSelect(QuadId),
     /// Multiplexer: disconnect all (bo).
     MuxOff,
     /// The multiplexer's auxiliary supply [A].
     AuxCurrent,
+    /// The auxiliary supply switched on (bo).
+    AuxOn,
+    /// Automatic top-up on (bo).
+    TopUpOn,
+    /// Top-up injection rate (mbbo index).
+    TopUpRate,
     /// BPM read-out noise on/off (bo, twin only).
     BpmNoise,
     /// BPM read-out noise rms [µm] (twin only).
@@ -39,6 +56,9 @@ pub enum Unit {
     KiloHertz,
     Metre,
     Micrometre,
+    PerSquareMetre,
+    PerCubicMetre,
+    Radian,
     Dimensionless,
 }
 
@@ -50,18 +70,24 @@ impl Unit {
             Unit::KiloHertz => "kHz",
             Unit::Metre => "m",
             Unit::Micrometre => "um",
+            Unit::PerSquareMetre => "1/m2",
+            Unit::PerCubicMetre => "1/m3",
+            Unit::Radian => "rad",
             Unit::Dimensionless => "",
         }
     }
 }
 
 /// The output record of a setpoint.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum OutputKind {
-    /// `ao`: drive limits (DRVL, DRVH), display range (LOPR, HOPR), PREC.
-    Analog { limits: (f64, f64), display: (f64, f64), precision: u8 },
+    /// `ao`: drive limits (DRVL, DRVH: EPICS clamps; None: the core refuses
+    /// values outside `SetpointEntry::valid`), display range, PREC.
+    Analog { limits: Option<(f64, f64)>, display: (f64, f64), precision: u8 },
     /// `bo` with its two state names (ZNAM, ONAM).
-    Binary { zero: &'static str, one: &'static str },
+    Binary { zero: String, one: String },
+    /// `mbbo` with its state names (ZRST, ONST, ...).
+    Multi { states: Vec<String> },
 }
 
 /// One row of the catalogue.
@@ -70,14 +96,18 @@ pub struct SetpointEntry {
     pub setpoint: Setpoint,
     /// PV name without the prefix; also the setpoint's name in the store.
     pub pv: String,
+    /// Further names of the same record (EPICS aliases).
+    pub aliases: Vec<String>,
     pub unit: Unit,
     pub description: String,
     pub output: OutputKind,
+    /// Values outside this range are refused (in the record's unit).
+    pub valid: Option<(f64, f64)>,
     /// Value the record starts from (design value, or the configured one).
     pub initial: f64,
-    /// Kept in the store across restarts (the multiplexer and its supply
-    /// start off, as after a power cycle; the read-out noise from the
-    /// configuration).
+    /// Kept in the store across restarts (the multiplexer, its supply and
+    /// the top-up engine start as configured, as after a power cycle; a
+    /// magnet's strength is kept as its trim).
     pub persisted: bool,
 }
 
@@ -90,56 +120,111 @@ pub struct Catalogue {
 }
 
 fn analog(limits: (f64, f64), precision: u8) -> OutputKind {
-    OutputKind::Analog { limits, display: limits, precision }
+    OutputKind::Analog { limits: Some(limits), display: limits, precision }
 }
 
-const SWITCH: OutputKind = OutputKind::Binary { zero: "Off", one: "On" };
+fn binary(zero: &str, one: &str) -> OutputKind {
+    OutputKind::Binary { zero: zero.into(), one: one.into() }
+}
+
+/// Collects the rows.
+struct Rows(Vec<SetpointEntry>);
+
+impl Rows {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        setpoint: Setpoint,
+        pv: String,
+        unit: Unit,
+        description: String,
+        output: OutputKind,
+        initial: f64,
+        persisted: bool,
+    ) {
+        self.0.push(SetpointEntry {
+            setpoint,
+            pv,
+            aliases: Vec::new(),
+            unit,
+            description,
+            output,
+            valid: None,
+            initial,
+            persisted,
+        });
+    }
+
+    fn last(&mut self) -> &mut SetpointEntry {
+        let n = self.0.len();
+        &mut self.0[n - 1]
+    }
+}
 
 impl Catalogue {
-    pub fn build(schema: &Schema, profile: &Profile, diagnostics: &DiagnosticsConfig) -> Self {
-        let mut entries = Vec::new();
-        let mut add = |setpoint, pv: String, unit, description: String, output, initial, persisted| {
-            entries.push(SetpointEntry { setpoint, pv, unit, description, output, initial, persisted });
-        };
-        for pc in &schema.power_converters {
-            let pv = format!("{}{}", pc.name, profile.magnets.setpoint_suffix);
-            let desc = super::describe(pc);
-            add(Setpoint::PcCurrent(pc.id), pv, Unit::Ampere, desc, analog(pc.limits_a, 4), pc.design_current_a, true);
-        }
+    pub fn build(schema: &Schema, profile: &Profile, config: &Config) -> Self {
+        let mut rows = Rows(Vec::new());
+        converters(&mut rows, schema, profile);
         let rf = schema.design_rf_khz;
         let range = profile.rf.range_khz;
         let rf_limits = analog((rf - range, rf + range), 4);
         let rf_desc = "Master clock = RF frequency".to_string();
-        add(Setpoint::MasterClock, profile.rf.master_clock.clone(), Unit::KiloHertz, rf_desc, rf_limits, rf, true);
-        for q in &schema.quads {
-            for (plane, axis) in [(Plane::Horizontal, 'x'), (Plane::Vertical, 'y')] {
-                let output = OutputKind::Analog { limits: (-5e-3, 5e-3), display: (-1e-3, 1e-3), precision: 9 };
-                let desc = format!("{} {} offset", q.name, if axis == 'x' { "horizontal" } else { "vertical" });
-                let pv = names::quad_offset(&q.name, axis);
-                add(Setpoint::QuadOffset(q.id, plane), pv, Unit::Metre, desc, output, 0.0, true);
-            }
-        }
+        rows.add(Setpoint::MasterClock, profile.rf.master_clock.clone(), Unit::KiloHertz, rf_desc, rf_limits, rf, true);
+        offsets(&mut rows, schema);
+        strengths(&mut rows, schema);
         if let Some(mux) = &profile.multiplexer {
             for q in schema.multiplexer_quads() {
                 let pv = format!("{}{}", mux.switch_prefix, q.name);
                 let desc = format!("Multiplexer: select {}", q.name);
-                add(Setpoint::MuxSelect(q.id), pv, Unit::Dimensionless, desc, SWITCH, 0.0, false);
+                rows.add(Setpoint::MuxSelect(q.id), pv, Unit::Dimensionless, desc, binary("Off", "On"), 0.0, false);
             }
-            let off = OutputKind::Binary { zero: "Idle", one: "Off" };
             let desc = "Multiplexer: disconnect all".to_string();
-            add(Setpoint::MuxOff, mux.off.clone(), Unit::Dimensionless, desc, off, 0.0, false);
+            rows.add(Setpoint::MuxOff, mux.off.clone(), Unit::Dimensionless, desc, binary("Idle", "Off"), 0.0, false);
             let limits = analog((-mux.supply_limit_a, mux.supply_limit_a), 4);
             let desc = "Auxiliary (muxer) supply".to_string();
-            add(Setpoint::AuxCurrent, format!("{}:set", mux.supply), Unit::Ampere, desc, limits, 0.0, false);
+            rows.add(Setpoint::AuxCurrent, format!("{}:set", mux.supply), Unit::Ampere, desc, limits, 0.0, false);
+            let pv = format!("{}{}", mux.supply, mux.supply_command_suffix);
+            let desc = "Auxiliary supply on/off".to_string();
+            rows.add(Setpoint::AuxOn, pv, Unit::Dimensionless, desc, binary("Off", "On"), 1.0, false);
         }
-        let noise = f64::from(u8::from(diagnostics.noise));
+        if let Some(t) = &profile.topup {
+            let [off, on] = &t.state_names;
+            let on_at_start = f64::from(u8::from(config.beam.topup));
+            rows.add(
+                Setpoint::TopUpOn,
+                t.state.clone(),
+                Unit::Dimensionless,
+                "Top-up automatic".into(),
+                binary(off, on),
+                on_at_start,
+                false,
+            );
+            let states = OutputKind::Multi { states: t.rate_names.clone() };
+            rows.add(
+                Setpoint::TopUpRate,
+                t.rate.clone(),
+                Unit::Dimensionless,
+                "Top-up injection rate".into(),
+                states,
+                0.0,
+                false,
+            );
+        }
+        let noise = f64::from(u8::from(config.diagnostics.noise));
         let desc = "Gaussian noise on BPM readings".to_string();
-        add(Setpoint::BpmNoise, names::bpm_noise(), Unit::Dimensionless, desc, SWITCH, noise, false);
-        let rms = OutputKind::Analog { limits: (0.0, 1000.0), display: (0.0, 100.0), precision: 3 };
-        let desc = "BPM noise rms".to_string();
-        let initial = diagnostics.noise_rms_m * 1e6;
-        add(Setpoint::BpmNoiseRms, names::bpm_noise_rms(), Unit::Micrometre, desc, rms, initial, false);
-        Self::from_entries(entries)
+        rows.add(Setpoint::BpmNoise, names::bpm_noise(), Unit::Dimensionless, desc, binary("Off", "On"), noise, false);
+        let rms = OutputKind::Analog { limits: Some((0.0, 1000.0)), display: (0.0, 100.0), precision: 3 };
+        let initial = config.diagnostics.noise_rms_m * 1e6;
+        rows.add(
+            Setpoint::BpmNoiseRms,
+            names::bpm_noise_rms(),
+            Unit::Micrometre,
+            "BPM noise rms".into(),
+            rms,
+            initial,
+            false,
+        );
+        Self::from_entries(rows.0)
     }
 
     fn from_entries(entries: Vec<SetpointEntry>) -> Self {
@@ -157,70 +242,128 @@ impl Catalogue {
         self.by_setpoint.get(&setpoint).map(|&i| &self.entries[i])
     }
 
-    /// The setpoint a PV (or stored) name stands for.
+    /// The setpoint a PV (or stored) name stands for (not its aliases).
     pub fn parse(&self, pv: &str) -> Option<Setpoint> {
         self.by_pv.get(pv).map(|&i| self.entries[i].setpoint)
+    }
+}
+
+fn converters(rows: &mut Rows, schema: &Schema, profile: &Profile) {
+    for pc in &schema.power_converters {
+        let pv = format!("{}{}", pc.name, profile.magnets.setpoint_suffix);
+        let desc = super::describe(pc);
+        rows.add(Setpoint::PcCurrent(pc.id), pv, Unit::Ampere, desc, analog(pc.limits_a, 4), pc.design_current_a, true);
+    }
+    for (i, u) in schema.unmodelled.iter().enumerate() {
+        let pv = format!("{}{}", u.name, profile.magnets.setpoint_suffix);
+        let desc = format!("{} (no magnet in the model)", u.name);
+        rows.add(Setpoint::Unmodelled(UnmodelledId(i)), pv, Unit::Ampere, desc, analog(u.limits_a, 4), 0.0, true);
+    }
+}
+
+/// Offsets of every element carrying magnets: `TWIN:<element>:x:set`, with
+/// the earlier twin's `<magnet>:x:set` of each magnet on it as aliases.
+fn offsets(rows: &mut Rows, schema: &Schema) {
+    for a in &schema.aligned {
+        for (plane, axis) in [(Plane::Horizontal, 'x'), (Plane::Vertical, 'y')] {
+            let output = OutputKind::Analog { limits: Some((-5e-3, 5e-3)), display: (-1e-3, 1e-3), precision: 9 };
+            let desc = format!("{} {} offset", a.name, if axis == 'x' { "horizontal" } else { "vertical" });
+            rows.add(Setpoint::Offset(a.id, plane), names::offset(&a.name, axis), Unit::Metre, desc, output, 0.0, true);
+            rows.last().aliases =
+                a.magnets.iter().map(|m| names::magnet_offset(&schema.magnet(*m).name, axis)).collect();
+        }
+    }
+}
+
+/// The unit, display precision and description of a magnet's strength.
+pub fn strength_unit(kind: MagnetKind) -> (Unit, u8, &'static str) {
+    match kind {
+        MagnetKind::Quadrupole => (Unit::PerSquareMetre, 6, "K1"),
+        MagnetKind::Sextupole => (Unit::PerCubicMetre, 5, "K2"),
+        MagnetKind::Steerer(_) => (Unit::Radian, 9, "kick"),
+    }
+}
+
+/// A magnet's strength per unit of lattice strength: K2 = 2 · PolynomB[2]
+/// for sextupoles (MAD's convention), 1 otherwise.
+pub fn strength_scale(kind: MagnetKind) -> f64 {
+    match kind {
+        MagnetKind::Sextupole => 2.0,
+        _ => 1.0,
+    }
+}
+
+/// Every magnet's strength (`<M>:Cm:set`) and trim (`TWIN:<M>:Cm:trim`);
+/// valid strengths are those the converter's drive range gives.
+fn strengths(rows: &mut Rows, schema: &Schema) {
+    for m in &schema.magnets {
+        let pc = schema.pc(m.pc);
+        let drive = &pc.magnets[m.index];
+        let (unit, precision, what) = strength_unit(drive.kind);
+        let scale = strength_scale(drive.kind);
+        let at = |i: f64| scale * drive.strength(i, schema.rigidity_tm);
+        let (a, b) = (at(pc.limits_a.0), at(pc.limits_a.1));
+        let valid = (a.min(b), a.max(b));
+        let design = at(pc.design_current_a);
+        let output = OutputKind::Analog { limits: None, display: valid, precision };
+        let desc = format!("{} {what}", drive.name);
+        rows.add(
+            Setpoint::MagnetStrength(m.id),
+            names::magnet_strength(&drive.name),
+            unit,
+            desc,
+            output,
+            design,
+            false,
+        );
+        rows.last().valid = Some(valid);
+        let span = valid.1 - valid.0;
+        let trim = OutputKind::Analog { limits: Some((-span, span)), display: (-span / 10.0, span / 10.0), precision };
+        let desc = format!("{} {what} trim", drive.name);
+        rows.add(Setpoint::MagnetTrim(m.id), names::magnet_trim(&drive.name), unit, desc, trim, 0.0, true);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::machine::{MagnetDrive, MagnetKind, PowerConverter, Quad};
-    use twin_engine::lattice::ElementId;
+    use crate::machine::Machine;
 
-    fn schema() -> Schema {
-        let magnet = |name: &str, kind| MagnetDrive {
-            name: name.into(),
-            element: ElementId(1),
-            kind,
-            magnetic_strength_per_a: 0.1,
-        };
-        Schema {
-            power_converters: vec![
-                PowerConverter {
-                    id: PcId(0),
-                    name: "QF".into(),
-                    magnets: vec![magnet("QF1", MagnetKind::Quadrupole)],
-                    design_current_a: 10.0,
-                    limits_a: (0.0, 15.0),
-                },
-                PowerConverter {
-                    id: PcId(1),
-                    name: "HC1".into(),
-                    magnets: vec![magnet("HC1", MagnetKind::Steerer(Plane::Horizontal))],
-                    design_current_a: 0.0,
-                    limits_a: (-1.0, 1.0),
-                },
-            ],
-            packed_slots: vec![],
-            orbit_slots: vec![],
-            rigidity_tm: 1.0,
-            design_rf_khz: 500e3,
-            harmonic_number: 10.0,
-            quads: vec![Quad { id: QuadId(0), name: "QF1".into(), pc: PcId(0), magnet: 0, on_multiplexer: false }],
-        }
-    }
-
-    fn profile() -> Profile {
+    fn fodo() -> Machine {
         let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fodo/profile.toml");
-        Profile::load(&path).expect("fodo profile")
+        Machine::from_files(Profile::load(&path).expect("fodo profile"), &Config::default()).expect("fodo")
     }
 
     #[test]
     fn one_row_per_setpoint_and_names_parse_back_exactly() {
-        let cat = Catalogue::build(&schema(), &profile(), &DiagnosticsConfig::default());
+        let m = fodo();
+        let cat = &m.catalogue;
         for e in cat.entries() {
             assert_eq!(cat.parse(&e.pv), Some(e.setpoint), "{}", e.pv);
             assert_eq!(cat.entry(e.setpoint).map(|r| &r.pv), Some(&e.pv));
         }
-        assert_eq!(cat.parse("QF:sp"), Some(Setpoint::PcCurrent(PcId(0))));
-        assert_eq!(cat.parse("TWIN:QF1:y:set"), Some(Setpoint::QuadOffset(QuadId(0), Plane::Vertical)));
+        assert_eq!(cat.parse("PQF:sp"), Some(Setpoint::PcCurrent(PcId(0))));
+        assert_eq!(cat.parse("TWIN:QF1:y:set"), Some(Setpoint::Offset(AlignId(0), Plane::Vertical)));
         // no guessing: an axis other than x or y is no setpoint at all
         assert_eq!(cat.parse("TWIN:QF1:z:set"), None);
-        assert_eq!(cat.parse("QF:rb"), None);
+        assert_eq!(cat.parse("PQF:rb"), None);
         let rms = cat.entry(Setpoint::BpmNoiseRms).expect("noise rms");
         assert_eq!((rms.unit, rms.initial), (Unit::Micrometre, 1.0));
         assert!(cat.entries().iter().filter(|e| e.persisted).all(|e| !matches!(e.setpoint, Setpoint::BpmNoise)));
+    }
+
+    #[test]
+    fn magnets_have_a_strength_a_trim_and_their_element_offset_under_their_own_name() {
+        let m = fodo();
+        let cat = &m.catalogue;
+        let xs1 = m.schema.magnets.iter().find(|r| m.schema.magnet(r.id).name == "XS1").expect("XS1");
+        let strength = cat.entry(Setpoint::MagnetStrength(xs1.id)).expect("strength");
+        assert_eq!((strength.pv.as_str(), strength.unit, strength.persisted), ("XS1:Cm:set", Unit::Radian, false));
+        let (lo, hi) = strength.valid.expect("a range");
+        assert!(lo < 0.0 && hi > 0.0 && (hi + lo).abs() < 1e-15, "a steerer's range is symmetric");
+        assert!(cat.entry(Setpoint::MagnetTrim(xs1.id)).is_some_and(|e| e.persisted));
+        let offset = cat.entry(Setpoint::Offset(xs1.align, Plane::Horizontal)).expect("offset of S1");
+        assert_eq!(offset.pv, "TWIN:S1:x:set");
+        assert_eq!(offset.aliases, ["XS1:x:set"]);
     }
 }

@@ -28,6 +28,8 @@ struct RawBpmConfig {
 #[derive(Deserialize)]
 struct RawOrbitSlot {
     name: String,
+    #[serde(default)]
+    longitudinal_position: Option<f64>,
 }
 
 /// The device tables, parsed.
@@ -55,9 +57,27 @@ pub fn load_machine_data(docs: &MachineDocs) -> anyhow::Result<MachineData> {
     })
 }
 
-fn slot(lattice: &Lattice, name: &str) -> BpmSlot {
+fn slot(lattice: &Lattice, name: &str, s_m: Option<f64>) -> BpmSlot {
     let element = lattice.find(name).ok().filter(|&id| lattice.element(id).is_bpm());
-    BpmSlot { name: name.to_string(), element }
+    let s_m = element.map(|e| lattice.s_entrance_m(e)).or(s_m).unwrap_or(f64::NAN);
+    BpmSlot { name: name.to_string(), element, s_m }
+}
+
+/// The profile's unmodelled converters: steerer-like limits; a name that
+/// is a modelled converter is an error.
+pub(super) fn unmodelled(profile: &Profile, pcs: &[PowerConverter]) -> anyhow::Result<Vec<super::Unmodelled>> {
+    let limit = profile.magnets.steerer_limit_a;
+    profile
+        .magnets
+        .unmodelled_converters
+        .iter()
+        .map(|name| {
+            if pcs.iter().any(|p| &p.name == name) {
+                bail!("profile: unmodelled converter {name} drives magnets of the lattice data");
+            }
+            Ok(super::Unmodelled { name: name.clone(), limits_a: (-limit, limit) })
+        })
+        .collect()
 }
 
 impl MachineData {
@@ -119,13 +139,14 @@ impl MachineData {
 
     /// Slots of the packed vector: slot = idx − 1 (idx is 1-based).
     pub(super) fn packed_slots(&self, lattice: &Lattice, slots: usize) -> anyhow::Result<Vec<BpmSlot>> {
-        let mut out: Vec<BpmSlot> = (0..slots).map(|_| BpmSlot { name: String::new(), element: None }).collect();
+        let mut out: Vec<BpmSlot> =
+            (0..slots).map(|_| BpmSlot { name: String::new(), element: None, s_m: f64::NAN }).collect();
         for b in &self.bpm_config {
             if b.idx == 0 || b.idx > slots {
                 bail!("bpm_config: {} has idx {} outside 1..={slots}", b.bpm_name, b.idx);
             }
             // idx is 1-based: subtract exactly once.
-            out[b.idx - 1] = slot(lattice, &b.bpm_name);
+            out[b.idx - 1] = slot(lattice, &b.bpm_name, None);
         }
         Ok(out)
     }
@@ -134,6 +155,6 @@ impl MachineData {
         if self.orbit_slots.len() != slots {
             bail!("orbit slot file has {} entries, the profile says {slots}", self.orbit_slots.len());
         }
-        Ok(self.orbit_slots.iter().map(|s| slot(lattice, &s.name)).collect())
+        Ok(self.orbit_slots.iter().map(|s| slot(lattice, &s.name, s.longitudinal_position)).collect())
     }
 }

@@ -10,7 +10,9 @@ mod loaded;
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
 
-pub use catalogue::{Catalogue, OutputKind, Setpoint, SetpointEntry, Unit};
+pub use catalogue::{
+    Catalogue, OutputKind, Setpoint, SetpointEntry, Unit, UnmodelledId, strength_scale, strength_unit,
+};
 pub use data::{MachineData, load_machine_data};
 pub use docs::{MachineDocs, machine_docs_from_files};
 pub use loaded::Machine;
@@ -60,6 +62,46 @@ pub struct PowerConverter {
 pub struct BpmSlot {
     pub name: String,
     pub element: Option<ElementId>,
+    /// s of the BPM (the lattice's, else the slot file's; NaN if unknown) [m].
+    pub s_m: f64,
+}
+
+/// Index of a magnet in `Schema::magnets`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MagnetId(pub usize);
+
+/// A magnet: its converter and its place in the converter's list.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MagnetRef {
+    pub id: MagnetId,
+    pub pc: PcId,
+    /// Index in the converter's `magnets`.
+    pub index: usize,
+    /// The element it sits on.
+    pub align: AlignId,
+}
+
+/// Index of a lattice element carrying magnets, in `Schema::aligned`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AlignId(pub usize);
+
+/// A lattice element carrying one or more magnets (a quad; a sextupole
+/// with its steering windings): its transverse offset is one state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Aligned {
+    pub id: AlignId,
+    /// The element's name.
+    pub name: String,
+    pub element: ElementId,
+    pub magnets: Vec<MagnetId>,
+}
+
+/// A converter the clients know that drives no magnet of the lattice data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unmodelled {
+    pub name: String,
+    /// Drive limits (DRVL, DRVH) [A].
+    pub limits_a: (f64, f64),
 }
 
 /// Index of a quadrupole magnet in `Schema::quads`.
@@ -76,6 +118,8 @@ pub struct Quad {
     /// Index of the magnet in its converter's `magnets`.
     pub magnet: usize,
     pub on_multiplexer: bool,
+    /// Its element (quads come first in `Schema::aligned`: `align.0 == id.0`).
+    pub align: AlignId,
 }
 
 /// The machine as the twin serves it.
@@ -94,6 +138,13 @@ pub struct Schema {
     pub harmonic_number: f64,
     /// Every quadrupole magnet (hidden offsets are set per quad).
     pub quads: Vec<Quad>,
+    /// Every magnet, converter by converter.
+    pub magnets: Vec<MagnetRef>,
+    /// Every element carrying magnets: the quads in `QuadId` order, then
+    /// the others in lattice order.
+    pub aligned: Vec<Aligned>,
+    /// Converters without a magnet in the lattice data.
+    pub unmodelled: Vec<Unmodelled>,
 }
 
 impl MagnetKind {
@@ -137,12 +188,26 @@ impl Schema {
                     pc: pc.id,
                     magnet: k,
                     on_multiplexer: reaches(&m.name),
+                    align: AlignId(0),
                 })
             })
             .collect();
         quads.sort_by_key(|q| pc_element(&power_converters, q));
-        quads.iter_mut().enumerate().for_each(|(i, q)| q.id = QuadId(i));
-        Ok(Self { power_converters, packed_slots, orbit_slots, rigidity_tm, design_rf_khz, harmonic_number, quads })
+        quads.iter_mut().enumerate().for_each(|(i, q)| (q.id, q.align) = (QuadId(i), AlignId(i)));
+        let (magnets, aligned) = aligned_elements(lattice, &power_converters, &quads);
+        let unmodelled = data::unmodelled(profile, &power_converters)?;
+        Ok(Self {
+            power_converters,
+            packed_slots,
+            orbit_slots,
+            rigidity_tm,
+            design_rf_khz,
+            harmonic_number,
+            quads,
+            magnets,
+            aligned,
+            unmodelled,
+        })
     }
 
     pub fn pc(&self, id: PcId) -> &PowerConverter {
@@ -164,6 +229,11 @@ impl Schema {
         &self.pc(q.pc).magnets[q.magnet]
     }
 
+    pub fn magnet(&self, id: MagnetId) -> &MagnetDrive {
+        let m = &self.magnets[id.0];
+        &self.pc(m.pc).magnets[m.index]
+    }
+
     /// Quads on the BBA multiplexer, in schema order.
     pub fn multiplexer_quads(&self) -> impl Iterator<Item = &Quad> {
         self.quads.iter().filter(|q| q.on_multiplexer)
@@ -182,6 +252,41 @@ pub fn describe(pc: &PowerConverter) -> String {
     } else {
         format!("{} {what}s", pc.magnets.len())
     }
+}
+
+/// Every magnet with its element, and the elements carrying magnets: the
+/// quads first (in `QuadId` order), then the others in lattice order.
+fn aligned_elements(lattice: &Lattice, pcs: &[PowerConverter], quads: &[Quad]) -> (Vec<MagnetRef>, Vec<Aligned>) {
+    let mut aligned: Vec<Aligned> = quads
+        .iter()
+        .map(|q| {
+            let element = pc_element(pcs, q);
+            Aligned { id: q.align, name: lattice.element(element).name.clone(), element, magnets: Vec::new() }
+        })
+        .collect();
+    let mut others: Vec<ElementId> = pcs
+        .iter()
+        .flat_map(|pc| pc.magnets.iter().map(|m| m.element))
+        .filter(|e| !aligned.iter().any(|a| a.element == *e))
+        .collect();
+    others.sort();
+    others.dedup();
+    for element in others {
+        let id = AlignId(aligned.len());
+        aligned.push(Aligned { id, name: lattice.element(element).name.clone(), element, magnets: Vec::new() });
+    }
+    let by_element: std::collections::HashMap<ElementId, AlignId> = aligned.iter().map(|a| (a.element, a.id)).collect();
+    let mut magnets = Vec::new();
+    for pc in pcs {
+        for (index, m) in pc.magnets.iter().enumerate() {
+            let id = MagnetId(magnets.len());
+            // every magnet's element was listed above
+            let align = by_element[&m.element];
+            aligned[align.0].magnets.push(id);
+            magnets.push(MagnetRef { id, pc: pc.id, index, align });
+        }
+    }
+    (magnets, aligned)
 }
 
 fn pc_element(pcs: &[PowerConverter], q: &Quad) -> ElementId {

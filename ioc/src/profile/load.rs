@@ -58,6 +58,14 @@ fn check(p: &Profile) -> Result<(), String> {
             "multiplexer.bba_steps_a must lie within the supply limit and include 0",
         )?;
         ensure(x.bba_readings_per_step >= 2, "multiplexer.bba_readings_per_step must be >= 2")?;
+        ensure((0.0..=5.0).contains(&x.relay_switch_s), "multiplexer.relay_switch_s must be in [0, 5] s")?;
+    }
+    if let Some(t) = &p.topup {
+        ensure(
+            !t.rates_hz.is_empty() && t.rates_hz.len() == t.rate_names.len() && t.rates_hz.len() <= 16,
+            "topup.rates_hz and topup.rate_names must have the same 1 to 16 entries",
+        )?;
+        ensure(t.rates_hz.iter().all(|r| *r > 0.0 && *r <= 10.0), "topup.rates_hz must be in (0, 10] Hz")?;
     }
     Ok(())
 }

@@ -29,6 +29,8 @@ pub struct Profile {
     pub beam: BeamMonitors,
     /// The BBA multiplexer and its auxiliary supply, if the machine has one.
     pub multiplexer: Option<Multiplexer>,
+    /// The top-up injection engine, if the machine has one.
+    pub topup: Option<TopUp>,
 }
 
 /// Data files of the machine (paths relative to the profile; absolute
@@ -66,6 +68,10 @@ pub struct MagnetRules {
     pub family_limit_factor: f64,
     /// Steerers drive within ± this [A].
     pub steerer_limit_a: f64,
+    /// Converters the machine's clients know that drive no magnet of the
+    /// lattice data (served, stated as such, never silently ignored).
+    #[serde(default)]
+    pub unmodelled_converters: Vec<String>,
 }
 
 /// The RF master clock and the cavities that follow it.
@@ -79,9 +85,14 @@ pub struct Rf {
     pub cavities: Vec<String>,
     /// Drive limits around the design frequency [kHz].
     pub range_khz: f64,
+    /// Hardware readback of the frequency = master clock + offset [kHz].
+    pub hardware_readback: Option<String>,
+    /// The summed offset the hardware adds (orbit-length feed-forward) [kHz].
+    pub offset: Option<String>,
 }
 
-/// The tune measurement.
+/// The tune measurement: posted with every computation and re-posted at
+/// the diagnostics rate, as a running measurement updates.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tunes {
@@ -89,6 +100,16 @@ pub struct Tunes {
     pub horizontal: String,
     /// frac(Q_y) · f_rev [kHz].
     pub vertical: String,
+    /// Further names of the fractional tunes (x, y) [1].
+    #[serde(default)]
+    pub fractional: Vec<[String; 2]>,
+    /// Names of the total tunes (x, y) [1].
+    #[serde(default)]
+    pub total: Vec<[String; 2]>,
+    /// Counter of tune measurements.
+    pub count: Option<String>,
+    /// Horizontal spectrum of the tune measurement (0 … f_rev/2).
+    pub spectrum: Option<String>,
 }
 
 /// The orbit interface: positions interleaved x, y per slot (nm), names,
@@ -105,6 +126,11 @@ pub struct Orbit {
     pub table: String,
     /// Half-aperture that turns positions into button signals [m].
     pub button_scale_m: f64,
+    /// s of the slots [m].
+    pub s_positions: Option<String>,
+    /// NTTable (PVA) of the model optics at the BPMs: BPM, SPos, BetaHor,
+    /// BetaVer, PhaseAdvanceHor, PhaseAdvanceVer.
+    pub model_table: Option<String>,
 }
 
 /// The classic packed vector: 8 rows × `slots` int16 (x, y, intensity z,
@@ -122,18 +148,49 @@ pub struct PackedBpm {
     pub x_sign: f64,
     /// Status word of a working BPM.
     pub status_ok: i16,
+    /// Acquisition flag: low while a vector is acquired, high once it is out.
+    pub ready: Option<String>,
 }
 
-/// Beam current and lifetime PVs (all show the one beam).
+/// Beam current and lifetime PVs. All monitors of one quantity show the
+/// one beam: the first name is the record, the others are its aliases.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BeamMonitors {
-    /// Current monitors [mA].
+    /// Stored current [mA].
     #[serde(default)]
     pub current: Vec<String>,
     /// Lifetime [h].
     #[serde(default)]
     pub lifetime: Vec<String>,
+    /// Multibunch current: the stored current without the single bunch [mA].
+    #[serde(default)]
+    pub multibunch_current: Vec<String>,
+}
+
+/// The top-up injection engine as its clients see it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopUp {
+    /// Automatic top-up on/off (bo) and its two state names.
+    pub state: String,
+    pub state_names: [String; 2],
+    /// Estimated time to the next injection [s].
+    pub countdown: String,
+    /// Injection trigger (bi) and its two state names.
+    pub trigger: String,
+    /// An injection sequence is running (bi, same state names).
+    pub busy: String,
+    pub trigger_names: [String; 2],
+    /// Injection rate (mbbo): names and rates [Hz].
+    pub rate: String,
+    pub rate_names: Vec<String>,
+    pub rates_hz: Vec<f64>,
+    /// Current of the single (camshaft) bunch [mA].
+    pub single_bunch_current: String,
+    /// Bunches filled by top-up (longin) and their number.
+    pub max_bunches: String,
+    pub max_bunches_value: i32,
 }
 
 /// The BBA multiplexer: one auxiliary supply switched onto the extra
@@ -159,6 +216,15 @@ pub struct Multiplexer {
     pub switch_below_a: f64,
     /// Supply drive limit ± [A].
     pub supply_limit_a: f64,
+    /// Relays disabled (bi, 0 = enabled).
+    pub disable: String,
+    /// Relay power supply (bi, 1 = on).
+    pub relay_ps: String,
+    /// Suffix of the supply's on/off command (bo) on `supply`.
+    pub supply_command_suffix: String,
+    /// Switching from one quad to another opens the relays first: the name
+    /// shows `off_name` for this long before the new quad [s].
+    pub relay_switch_s: f64,
     /// The BBA measurement: supply currents of the steps [A] ...
     pub bba_steps_a: Vec<f64>,
     /// ... and orbit readings per step (the first after a step is discarded).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use epics_pvxs_sys::{Field, Ioc, Update};
+use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
@@ -36,6 +36,23 @@ struct PackedFields {
     slots: Vec<Option<ElementId>>,
     data: Field<[i16]>,
     count: Field<i32>,
+    /// Acquisition flag: 0 before each vector, 1 once it is out.
+    ready: Option<Field<EnumIndex>>,
+}
+
+/// The beam and the top-up engine as the machine shows them.
+struct BeamFields {
+    current: Option<Field<f64>>,
+    lifetime: Option<Field<f64>>,
+    multibunch: Option<Field<f64>>,
+    topup: Option<TopUpFields>,
+}
+
+struct TopUpFields {
+    countdown_s: Field<f64>,
+    trigger: Field<EnumIndex>,
+    busy: Field<EnumIndex>,
+    single_bunch_ma: Field<f64>,
 }
 
 pub struct Diagnostics {
@@ -44,8 +61,7 @@ pub struct Diagnostics {
     orbit_names: Vec<String>,
     button_scale_m: f64,
     packed: Option<PackedFields>,
-    current: Vec<Field<f64>>,
-    lifetime: Vec<Field<f64>>,
+    beam: BeamFields,
     rng: StdRng,
     orbit_count: i32,
     packed_count: i32,
@@ -73,18 +89,34 @@ impl Diagnostics {
                 slots: machine.schema.packed_slots.iter().map(|s| s.element).collect(),
                 data: ioc.field(&pv(&format.data))?,
                 count: ioc.field(&pv(&format.count))?,
+                ready: format.ready.as_deref().map(|r| ioc.field(&pv(r))).transpose()?,
             }),
             None => None,
         };
-        let fields = |names: &[String]| names.iter().map(|n| ioc.field::<f64>(&pv(n))).collect::<Result<Vec<_>, _>>();
+        // the first name of a monitor list is the record, the others its aliases
+        let first = |names: &[String]| names.first().map(|n| ioc.field::<f64>(&pv(n))).transpose();
+        let topup = match &p.topup {
+            Some(t) => Some(TopUpFields {
+                countdown_s: ioc.field(&pv(&t.countdown))?,
+                trigger: ioc.field(&pv(&t.trigger))?,
+                busy: ioc.field(&pv(&t.busy))?,
+                single_bunch_ma: ioc.field(&pv(&t.single_bunch_current))?,
+            }),
+            None => None,
+        };
+        let beam = BeamFields {
+            current: first(&p.beam.current)?,
+            lifetime: first(&p.beam.lifetime)?,
+            multibunch: first(&p.beam.multibunch_current)?,
+            topup,
+        };
         Ok(Self {
             orbit,
             orbit_slots: machine.schema.orbit_slots.iter().map(|s| s.element).collect(),
             orbit_names: machine.schema.orbit_slots.iter().map(|s| s.name.clone()).collect(),
             button_scale_m: o.button_scale_m,
             packed,
-            current: fields(&p.beam.current)?,
-            lifetime: fields(&p.beam.lifetime)?,
+            beam,
             rng: StdRng::seed_from_u64(seed),
             orbit_count: 0,
             packed_count: 0,
@@ -135,11 +167,23 @@ impl Diagnostics {
 
     fn post_beam(&self, beam: BeamState) -> anyhow::Result<()> {
         let now = Update::at(SystemTime::now());
-        for f in &self.current {
-            f.post(&beam.current_ma, &now)?;
+        let f = &self.beam;
+        let values = [
+            (&f.current, beam.current_ma),
+            (&f.lifetime, beam.lifetime_h),
+            (&f.multibunch, beam.current_ma - beam.single_bunch_ma),
+        ];
+        for (field, v) in values {
+            if let Some(field) = field {
+                field.post(&v, &now)?;
+            }
         }
-        for f in &self.lifetime {
-            f.post(&beam.lifetime_h, &now)?;
+        if let Some(t) = &f.topup {
+            t.countdown_s.post(&beam.countdown_s, &now)?;
+            let injecting = EnumIndex(u16::from(beam.injecting));
+            t.trigger.post(&injecting, &now)?;
+            t.busy.post(&injecting, &now)?;
+            t.single_bunch_ma.post(&beam.single_bunch_ma, &now)?;
         }
         Ok(())
     }
@@ -155,12 +199,19 @@ impl Diagnostics {
         let orbit = readout::read(physics, &self.orbit_slots, rms, &mut self.rng);
         self.post_orbit(&orbit, snap.beam.current_ma, &update)?;
         if let Some(p) = &mut self.packed {
+            // the acquisition handshake: low, the vector and its count, high
+            if let Some(ready) = &p.ready {
+                ready.post(&EnumIndex(0), &update)?;
+            }
             let readings = readout::read(physics, &p.slots, rms, &mut self.rng);
             let intensity = (snap.beam.current_ma * 100.0).round().clamp(0.0, f64::from(i16::MAX)) as i16;
             let rms_counts = readout::counts(rms, &p.format);
             p.data.post(&readout::pack(&readings, &p.format, intensity, rms_counts), &update)?;
             self.packed_count = self.packed_count.wrapping_add(1);
             p.count.post(&self.packed_count, &update)?;
+            if let Some(ready) = &p.ready {
+                ready.post(&EnumIndex(1), &update)?;
+            }
         }
         Ok(())
     }

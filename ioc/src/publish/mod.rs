@@ -3,9 +3,13 @@
 //! barrier, so a write completes only once its effect is on their PVs.
 mod bba;
 mod diagnostics;
+mod magnets;
 mod model;
+mod mux;
 mod optics;
+mod outputs;
 pub mod readout;
+pub mod tunes;
 
 use anyhow::Context;
 use epics_pvxs_sys::{Alarm, AlarmStatus, Ioc, Severity};
@@ -14,11 +18,12 @@ use tokio::task::JoinSet;
 pub use bba::BbaPublisher;
 pub use diagnostics::Diagnostics;
 pub use model::ModelPublisher;
+pub use outputs::OutputMirror;
 
 use crate::config::Config;
 use crate::core::CoreHandle;
 use crate::core::physics::Invalid;
-use crate::machine::Machine;
+use crate::machine::{Machine, Setpoint};
 use crate::prefix::Prefix;
 
 /// Runs a publisher that completes writes on a thread of its own: it wakes
@@ -53,15 +58,18 @@ pub fn spawn(
     machine: &Machine,
     config: &Config,
     core: &CoreHandle,
+    initial: &[(Setpoint, f64)],
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     let model =
         ModelPublisher::attach(ioc, prefix, machine, config.power_converters.readback_settle_s).context("model PVs")?;
     let diagnostics = Diagnostics::attach(ioc, prefix, machine, config.diagnostics.seed).context("diagnostics PVs")?;
+    let mirror = OutputMirror::attach(ioc, prefix, machine, initial).context("setpoint records")?;
     let (snapshots, barrier) = (&core.snapshots, &core.barrier);
-    on_own_thread("publish-model", model.run(snapshots.clone(), barrier.join()), tasks)?;
     let rate = config.diagnostics.rate_hz;
+    on_own_thread("publish-model", model.run(snapshots.clone(), barrier.join(), rate), tasks)?;
     on_own_thread("publish-diag", diagnostics.run(snapshots.clone(), barrier.join(), rate), tasks)?;
+    on_own_thread("publish-outputs", mirror.run(snapshots.clone(), barrier.join()), tasks)?;
     if let Some(bba) = BbaPublisher::attach(ioc, prefix, machine).context("BBA PVs")? {
         tasks.spawn(bba.run(core.snapshots.clone()));
     }

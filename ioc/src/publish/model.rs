@@ -1,54 +1,69 @@
-//! Everything one computation shows: converter readbacks, cavities, tunes,
-//! the twin's model PVs and optics, the multiplexer hardware. Posted once
-//! per computation with its one time stamp; an invalid computation shows
-//! the last valid values with INVALID/CALC and the reason.
+//! Everything one computation shows: converter readbacks, cavities and the
+//! master clock's readback, tunes, the twin's model PVs and optics, every
+//! magnet's strength and current, the multiplexer hardware. Posted once per
+//! computation with its one time stamp (the tunes are also re-posted at
+//! the diagnostics rate, with that time stamp); an invalid computation
+//! shows the last valid values with INVALID/CALC and the reason.
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
+use epics_pvxs_sys::{Alarm, AlarmStatus, EnumIndex, Field, Ioc, Severity, Update};
 use tokio::sync::watch;
 
 use super::invalid_alarm;
-use super::optics::OpticsWaveforms;
+use super::magnets::MagnetFields;
+use super::mux::MuxFields;
+use super::optics::{ModelTable, OpticsWaveforms};
+use super::tunes::TuneFields;
 use crate::core::Participant;
 use crate::core::physics::{Invalid, Physics};
-use crate::core::snapshot::{Settings, Snapshot};
-use crate::machine::{Machine, Setpoint};
-use crate::names;
+use crate::core::snapshot::Snapshot;
+use crate::core::state::Rules;
+use crate::machine::{Machine, Schema};
+use crate::names::{self, dt4acc};
 use crate::prefix::Prefix;
 use crate::records::MODEL_SCALARS;
 
-/// The multiplexer's hardware PVs.
-struct MuxFields {
-    name: Field<str>,
-    off_name: String,
-    /// Quad names by `QuadId`.
-    quads: Vec<String>,
-    /// Switch of each quad by `QuadId` (None: not on the multiplexer).
-    switches: Vec<Option<Field<EnumIndex>>>,
-    supply_rdbk: Field<f64>,
-    stat1: Field<i32>,
-    stat2: Field<i32>,
-    shown: Option<Option<crate::machine::QuadId>>,
+/// Converter readbacks; those of unmodelled converters carry an alarm.
+struct Readbacks {
+    modelled: Vec<Arc<Field<f64>>>,
+    unmodelled: Vec<Arc<Field<f64>>>,
+    settle: Option<Duration>,
+}
+
+/// The RF as the machine shows it.
+struct RfFields {
+    cavities: Vec<Field<f64>>,
+    hardware: Option<Field<f64>>,
+    rev_freq_khz: Field<f64>,
+    harmonic_number: f64,
 }
 
 pub struct ModelPublisher {
-    readbacks: Vec<Arc<Field<f64>>>,
-    readback_settle: Option<Duration>,
-    cavities: Vec<Field<f64>>,
-    tunes_khz: [Field<f64>; 2],
-    harmonic_number: f64,
+    readbacks: Readbacks,
+    rf: RfFields,
+    tunes: TuneFields,
     status: Field<EnumIndex>,
     message: Field<str>,
+    found: Field<EnumIndex>,
     counters: [Field<i32>; 3],
     duration_ms: Field<f64>,
     /// In `MODEL_SCALARS` order.
     scalars: Vec<Field<f64>>,
     optics: OpticsWaveforms,
     bpm_optics: OpticsWaveforms,
+    table: Option<ModelTable>,
+    magnets: MagnetFields,
     mux: Option<MuxFields>,
+    schema: Arc<Schema>,
+    rules: Rules,
     shown_computation: u64,
+}
+
+/// MINOR/SOFT: a converter the model has no magnet for.
+fn unmodelled_alarm() -> Alarm {
+    Alarm::new(Severity::Minor, AlarmStatus::Soft, "no magnet in the model")
 }
 
 impl ModelPublisher {
@@ -56,41 +71,26 @@ impl ModelPublisher {
         let p = &machine.profile;
         let pv = |n: &str| prefix.pv(n);
         let d = |n: &str| ioc.field::<f64>(&pv(n));
-        let readbacks = machine
-            .schema
-            .power_converters
-            .iter()
-            .map(|pc| ioc.field(&pv(&format!("{}{}", pc.name, p.magnets.readback_suffix))).map(Arc::new))
-            .collect::<Result<_, _>>()?;
-        let mux = match &p.multiplexer {
-            Some(m) => Some(MuxFields {
-                name: ioc.field(&pv(&m.name))?,
-                off_name: m.off_name.clone(),
-                quads: machine.schema.quads.iter().map(|q| q.name.clone()).collect(),
-                switches: machine
-                    .schema
-                    .quads
-                    .iter()
-                    .map(|q| match machine.catalogue.entry(Setpoint::MuxSelect(q.id)) {
-                        Some(e) => ioc.field(&pv(&e.pv)).map(Some),
-                        None => Ok(None),
-                    })
-                    .collect::<Result<_, _>>()?,
-                supply_rdbk: d(&format!("{}:rdbk", m.supply))?,
-                stat1: ioc.field(&pv(&format!("{}:stat1", m.supply)))?,
-                stat2: ioc.field(&pv(&format!("{}:stat2", m.supply)))?,
-                shown: None,
-            }),
-            None => None,
+        let rdbk = |name: &str| ioc.field(&pv(&format!("{name}{}", p.magnets.readback_suffix))).map(Arc::new);
+        let readbacks = Readbacks {
+            modelled: machine.schema.power_converters.iter().map(|pc| rdbk(&pc.name)).collect::<Result<_, _>>()?,
+            unmodelled: machine.schema.unmodelled.iter().map(|u| rdbk(&u.name)).collect::<Result<_, _>>()?,
+            settle: (readback_settle_s > 0.0).then(|| Duration::from_secs_f64(readback_settle_s)),
         };
+        let rf = RfFields {
+            cavities: p.rf.cavities.iter().map(|c| d(c)).collect::<Result<_, _>>()?,
+            hardware: p.rf.hardware_readback.as_deref().map(d).transpose()?,
+            rev_freq_khz: d(&dt4acc::rev_freq())?,
+            harmonic_number: machine.schema.harmonic_number,
+        };
+        post_facts(ioc, prefix, machine)?;
         Ok(Self {
             readbacks,
-            readback_settle: (readback_settle_s > 0.0).then(|| Duration::from_secs_f64(readback_settle_s)),
-            cavities: p.rf.cavities.iter().map(|c| d(c)).collect::<Result<_, _>>()?,
-            tunes_khz: [d(&p.tunes.horizontal)?, d(&p.tunes.vertical)?],
-            harmonic_number: machine.schema.harmonic_number,
+            rf,
+            tunes: TuneFields::attach(ioc, prefix, machine)?,
             status: ioc.field(&pv(&names::model("STATUS")))?,
             message: ioc.field(&pv(&names::model("MESSAGE")))?,
+            found: ioc.field(&pv(&dt4acc::orbit("found")))?,
             counters: [
                 ioc.field(&pv(&names::model("RECOMPUTES")))?,
                 ioc.field(&pv(&names::model("WRITES")))?,
@@ -100,17 +100,25 @@ impl ModelPublisher {
             scalars: MODEL_SCALARS.iter().map(|(n, ..)| d(&names::model(n))).collect::<Result<_, _>>()?,
             optics: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "OPTICS", None)?,
             bpm_optics: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "BPM", Some(machine.lattice.bpms()))?,
-            mux,
+            table: ModelTable::attach(ioc, prefix, machine)?,
+            magnets: MagnetFields::attach(ioc, prefix, machine)?,
+            mux: MuxFields::attach(ioc, prefix, machine)?,
+            schema: Arc::clone(&machine.schema),
+            rules: Rules::new(&machine.profile, Arc::clone(&machine.catalogue)),
             shown_computation: 0,
         })
     }
 
-    /// Posts every computation until the core stops.
+    /// Posts every computation until the core stops; re-posts the tunes at
+    /// `rate_hz`.
     pub async fn run(
         mut self,
         mut snapshots: watch::Receiver<Arc<Snapshot>>,
         participant: Participant,
+        rate_hz: f64,
     ) -> anyhow::Result<()> {
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate_hz));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let snap = snapshots.borrow_and_update().clone();
             if snap.computation != self.shown_computation {
@@ -118,61 +126,106 @@ impl ModelPublisher {
                 self.shown_computation = snap.computation;
             }
             participant.published(snap.seq);
-            snapshots.changed().await.context("the model core stopped")?;
+            loop {
+                tokio::select! {
+                    changed = snapshots.changed() => {
+                        changed.context("the model core stopped")?;
+                        break;
+                    }
+                    _ = ticks.tick() => {
+                        let snap = snapshots.borrow().clone();
+                        self.measure_tunes(&snap)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The time stamp and alarm of what a computation shows.
+    fn shown(snap: &Snapshot) -> Update {
+        let ok = Update::at(snap.time);
+        match &snap.model {
+            Ok(_) => ok,
+            Err(invalid) => ok.with_alarm(invalid_alarm(invalid)),
+        }
+    }
+
+    fn measure_tunes(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
+        match &snap.last_valid {
+            Some(p) => self.tunes.post(p, snap.settings.rf_khz, &Self::shown(snap)),
+            None => Ok(()),
         }
     }
 
     fn publish(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
         let ok = Update::at(snap.time);
-        self.post_readbacks(&snap.settings.currents_a, &ok)?;
-        for c in &self.cavities {
-            c.post(&snap.settings.rf_khz, &ok)?;
-        }
+        self.post_readbacks(snap, &ok)?;
+        self.post_rf(snap.settings.rf_khz, &ok)?;
         let s = snap.stats;
         for (f, v) in self.counters.iter().zip([s.recomputes, s.writes, s.merged]) {
             f.post(&v, &ok)?;
         }
         self.duration_ms.post(&(s.duration.as_secs_f64() * 1e3), &ok)?;
+        self.magnets.post(&snap.settings, &self.schema, &self.rules, &ok)?;
         if let Some(mux) = &mut self.mux {
             mux.post(&snap.settings, &ok)?;
         }
-        let shown = match &snap.model {
-            Ok(_) => {
-                self.status.post(&EnumIndex(0), &ok)?;
-                self.message.post("", &ok)?;
-                ok
-            }
-            Err(invalid) => {
-                let bad = ok.with_alarm(invalid_alarm(invalid));
-                let index = match invalid {
-                    Invalid::Unstable(_) => 1,
-                    Invalid::NoOrbit(_) => 2,
-                };
-                self.status.post(&EnumIndex(index), &bad)?;
-                self.message.post(invalid.message(), &bad)?;
-                bad
-            }
+        let shown = Self::shown(snap);
+        let (index, message) = match &snap.model {
+            Ok(_) => (0, ""),
+            Err(Invalid::Unstable(m)) => (1, m.as_str()),
+            Err(Invalid::NoOrbit(m)) => (2, m.as_str()),
         };
+        self.status.post(&EnumIndex(index), &shown)?;
+        self.message.post(message, &shown)?;
+        self.found.post(&EnumIndex(u16::from(snap.model.is_ok())), &shown)?;
         match &snap.last_valid {
             Some(p) => self.post_physics(p, snap.settings.rf_khz, &shown),
             None => Ok(()),
         }
     }
 
-    fn post_readbacks(&self, currents_a: &[f64], update: &Update) -> anyhow::Result<()> {
-        let Some(delay) = self.readback_settle else {
-            for (f, v) in self.readbacks.iter().zip(currents_a) {
-                f.post(v, update)?;
+    fn post_rf(&self, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
+        for c in &self.rf.cavities {
+            c.post(&rf_khz, update)?;
+        }
+        if let Some(hw) = &self.rf.hardware {
+            // the summed offset is 0 in the twin
+            hw.post(&rf_khz, update)?;
+        }
+        self.rf.rev_freq_khz.post(&(rf_khz / self.rf.harmonic_number), update)?;
+        Ok(())
+    }
+
+    fn post_readbacks(&self, snap: &Snapshot, update: &Update) -> anyhow::Result<()> {
+        let s = &snap.settings;
+        let flagged = update.clone().with_alarm(unmodelled_alarm());
+        let posts: Vec<(Arc<Field<f64>>, f64, Update)> = self
+            .readbacks
+            .modelled
+            .iter()
+            .zip(&s.currents_a)
+            .map(|(f, v)| (Arc::clone(f), *v, update.clone()))
+            .chain(
+                self.readbacks
+                    .unmodelled
+                    .iter()
+                    .zip(&s.unmodelled_a)
+                    .map(|(f, v)| (Arc::clone(f), *v, flagged.clone())),
+            )
+            .collect();
+        let Some(delay) = self.readbacks.settle else {
+            for (f, v, u) in &posts {
+                f.post(v, u)?;
             }
             return Ok(());
         };
-        let fields = self.readbacks.clone();
-        let values = currents_a.to_vec();
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let now = Update::at(SystemTime::now());
-            for (f, v) in fields.iter().zip(&values) {
-                if let Err(e) = f.post(v, &now) {
+            let now = SystemTime::now();
+            for (f, v, u) in &posts {
+                let u = Update { time: Some(now), ..u.clone() };
+                if let Err(e) = f.post(v, &u) {
                     tracing::error!("readback {}: {e}", f.name());
                 }
             }
@@ -180,10 +233,8 @@ impl ModelPublisher {
         Ok(())
     }
 
-    fn post_physics(&self, p: &Physics, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
-        let f_rev_khz = rf_khz / self.harmonic_number;
-        self.tunes_khz[0].post(&(p.tunes[0] * f_rev_khz), update)?;
-        self.tunes_khz[1].post(&(p.tunes[1] * f_rev_khz), update)?;
+    fn post_physics(&mut self, p: &Physics, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
+        self.tunes.post(p, rf_khz, update)?;
         let total = p.optics.tunes_total();
         let values = [
             total[0],
@@ -200,25 +251,34 @@ impl ModelPublisher {
             f.post(&v, update)?;
         }
         self.optics.post(p, update)?;
-        self.bpm_optics.post(p, update)
+        self.bpm_optics.post(p, update)?;
+        match &self.table {
+            Some(t) => t.post(p, update),
+            None => Ok(()),
+        }
     }
 }
 
-impl MuxFields {
-    /// The multiplexer and its supply as the machine shows them.
-    fn post(&mut self, s: &Settings, update: &Update) -> anyhow::Result<()> {
-        let name = s.mux.map_or(&self.off_name, |q| &self.quads[q.0]);
-        self.name.post(name, update)?;
-        self.supply_rdbk.post(&s.aux_a, update)?;
-        self.stat1.post(&i32::from(s.aux_a != 0.0), update)?;
-        self.stat2.post(&0, update)?;
-        if let Some(shown) = self.shown
-            && shown != s.mux
-            && let Some(old) = shown.and_then(|q| self.switches[q.0].as_ref())
-        {
-            old.set_and_post(&EnumIndex(0))?;
-        }
-        self.shown = Some(s.mux);
-        Ok(())
+/// Facts of the lattice that never change: the earlier twin's RF names,
+/// the summed frequency offset (0), the orbit slots' s, top-up's bunches.
+fn post_facts(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> anyhow::Result<()> {
+    let now = Update::at(SystemTime::now());
+    let pv = |n: &str| prefix.pv(n);
+    let rf = machine.schema.design_rf_khz;
+    ioc.field::<f64>(&pv(&dt4acc::lattice_info("ref_freq")))?.post(&rf, &now)?;
+    ioc.field::<i32>(&pv(&dt4acc::lattice_info("ref_freq:khz:up")))?.post(&(rf.floor() as i32), &now)?;
+    ioc.field::<i32>(&pv(&dt4acc::lattice_info("ref_freq:khz:frac")))?
+        .post(&((rf.fract() * 1e3).round() as i32), &now)?;
+    ioc.field::<i32>(&pv(&dt4acc::rf_buckets()))?.post(&(machine.schema.harmonic_number as i32), &now)?;
+    if let Some(off) = &machine.profile.rf.offset {
+        ioc.field::<f64>(&pv(off))?.post(&0.0, &now)?;
     }
+    if let Some(s) = &machine.profile.orbit.s_positions {
+        let values: Vec<f64> = machine.schema.orbit_slots.iter().map(|s| s.s_m).collect();
+        ioc.field::<[f64]>(&pv(s))?.post(&values, &now)?;
+    }
+    if let Some(t) = &machine.profile.topup {
+        ioc.field::<i32>(&pv(&t.max_bunches))?.post(&t.max_bunches_value, &now)?;
+    }
+    Ok(())
 }

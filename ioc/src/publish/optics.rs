@@ -5,7 +5,8 @@ use twin_engine::coords::{X, Y};
 use twin_engine::lattice::{ElementId, Lattice};
 
 use crate::core::physics::Physics;
-use crate::names;
+use crate::machine::Machine;
+use crate::names::{self, dt4acc};
 use crate::prefix::Prefix;
 use crate::records::columns::OpticsColumn;
 
@@ -14,6 +15,50 @@ pub struct OpticsWaveforms {
     points: Vec<usize>,
     /// In `OpticsColumn::ALL` order.
     columns: Vec<Field<[f64]>>,
+    /// The earlier twin's phase advance in units of 2π (x, y), along the ring.
+    nu: Option<[Field<[f64]>; 2]>,
+}
+
+/// The model's optics at the BPMs of the orbit slots as an NTTable.
+pub struct ModelTable {
+    /// (index into the computation's points) of every slot with a lattice BPM.
+    points: Vec<usize>,
+    /// SPos, BetaHor, BetaVer, PhaseAdvanceHor, PhaseAdvanceVer; the last triggers.
+    columns: Vec<Field<[f64]>>,
+}
+
+impl ModelTable {
+    /// None when the profile has no model table; posts the BPM names.
+    pub fn attach(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> anyhow::Result<Option<Self>> {
+        let Some(table) = &machine.profile.orbit.model_table else { return Ok(None) };
+        let slots: Vec<_> =
+            machine.schema.orbit_slots.iter().filter_map(|s| Some((s.element?, s.name.clone()))).collect();
+        let pv = |c: &str| prefix.pv(&format!("{table}:{c}"));
+        let names: Vec<String> = slots.iter().map(|(_, n)| n.clone()).collect();
+        ioc.field::<[String]>(&pv("BPM"))?.post(&names, &Update::at(std::time::SystemTime::now()))?;
+        let columns = ["SPos", "BetaHor", "BetaVer", "PhaseAdvanceHor", "PhaseAdvanceVer"]
+            .iter()
+            .map(|c| ioc.field::<[f64]>(&pv(c)))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Self { points: slots.iter().map(|(e, _)| e.0).collect(), columns }))
+    }
+
+    pub fn post(&self, p: &Physics, update: &Update) -> anyhow::Result<()> {
+        let at = |f: &dyn Fn(&twin_engine::optics::OpticsPoint) -> f64| -> Vec<f64> {
+            self.points.iter().map(|&i| f(&p.optics.points[i])).collect()
+        };
+        let values = [
+            at(&|o| o.s_m),
+            at(&|o| o.twiss[0].beta_m),
+            at(&|o| o.twiss[1].beta_m),
+            at(&|o| o.mu_rad[0] / std::f64::consts::TAU),
+            at(&|o| o.mu_rad[1] / std::f64::consts::TAU),
+        ];
+        for (field, v) in self.columns.iter().zip(&values) {
+            field.post(v, update)?;
+        }
+        Ok(())
+    }
 }
 
 fn value(column: OpticsColumn, p: &Physics, i: usize) -> f64 {
@@ -43,6 +88,7 @@ impl OpticsWaveforms {
         group: &str,
         at: Option<Vec<ElementId>>,
     ) -> anyhow::Result<Self> {
+        let at_every_element = at.is_none();
         let points: Vec<usize> = match at {
             Some(ids) => ids.iter().map(|e| e.0).collect(),
             None => (0..=lattice.len()).collect(),
@@ -62,13 +108,27 @@ impl OpticsWaveforms {
             .iter()
             .map(|c| ioc.field::<[f64]>(&prefix.pv(&names::optics(group, c.suffix()))))
             .collect::<Result<_, _>>()?;
-        Ok(Self { points, columns })
+        let nu = match at_every_element {
+            true => Some([
+                ioc.field::<[f64]>(&prefix.pv(&dt4acc::twiss('x', "nu")))?,
+                ioc.field::<[f64]>(&prefix.pv(&dt4acc::twiss('y', "nu")))?,
+            ]),
+            false => None,
+        };
+        Ok(Self { points, columns, nu })
     }
 
     pub fn post(&self, p: &Physics, update: &Update) -> anyhow::Result<()> {
         for (column, field) in OpticsColumn::ALL.iter().zip(&self.columns) {
             let values: Vec<f64> = self.points.iter().map(|&i| value(*column, p, i)).collect();
             field.post(&values, update)?;
+        }
+        if let Some(nu) = &self.nu {
+            for (k, field) in nu.iter().enumerate() {
+                let values: Vec<f64> =
+                    self.points.iter().map(|&i| p.optics.points[i].mu_rad[k] / std::f64::consts::TAU).collect();
+                field.post(&values, update)?;
+            }
         }
         Ok(())
     }

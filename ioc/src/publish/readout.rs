@@ -83,6 +83,7 @@ mod tests {
             full_scale_m: 10e-3,
             x_sign: -1.0,
             status_ok: 3,
+            ready: None,
         }
     }
 

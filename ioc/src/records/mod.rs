@@ -4,10 +4,15 @@
 //! committed files equal to the generator's output). The publishers and
 //! the router resolve their handles by the same names.
 pub mod columns;
+mod diagnostics;
 mod generate;
+mod magnets;
+mod model;
 mod render;
 
-pub use generate::{DbFile, MODEL_SCALARS, Section, db_files, output};
+pub use diagnostics::SPECTRUM_POINTS;
+pub use generate::{DbFile, Section, db_files, output};
+pub use model::MODEL_SCALARS;
 pub use render::render;
 
 /// EPICS record types the twin uses.
@@ -15,9 +20,11 @@ pub use render::render;
 pub enum RecordType {
     Ai,
     Ao,
+    Bi,
     Bo,
     Longin,
     Mbbi,
+    Mbbo,
     Stringin,
     Waveform,
 }
@@ -27,9 +34,11 @@ impl RecordType {
         match self {
             RecordType::Ai => "ai",
             RecordType::Ao => "ao",
+            RecordType::Bi => "bi",
             RecordType::Bo => "bo",
             RecordType::Longin => "longin",
             RecordType::Mbbi => "mbbi",
+            RecordType::Mbbo => "mbbo",
             RecordType::Stringin => "stringin",
             RecordType::Waveform => "waveform",
         }
@@ -45,11 +54,13 @@ pub struct Record {
     pub fields: Vec<(&'static str, String)>,
     /// `info(name, value)`; a value starting with `{` is JSON, written raw.
     pub info: Vec<(&'static str, String)>,
+    /// Further names of this record (without the prefix).
+    pub aliases: Vec<String>,
 }
 
 impl Record {
     pub fn new(kind: RecordType, name: impl Into<String>) -> Self {
-        Self { kind, name: name.into(), fields: Vec::new(), info: Vec::new() }
+        Self { kind, name: name.into(), fields: Vec::new(), info: Vec::new(), aliases: Vec::new() }
     }
 
     pub fn field(mut self, name: &'static str, value: impl std::fmt::Display) -> Self {
@@ -71,6 +82,18 @@ impl Record {
 
     pub fn info(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.info.push((name, value.into()));
+        self
+    }
+
+    /// Another name of this record.
+    pub fn alias(mut self, name: impl Into<String>) -> Self {
+        self.aliases.push(name.into());
+        self
+    }
+
+    /// Other names of this record.
+    pub fn aliases(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.aliases.extend(names);
         self
     }
 }

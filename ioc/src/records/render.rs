@@ -19,6 +19,9 @@ fn record(out: &mut String, r: &Record) {
         let v = if value.starts_with('{') { value.clone() } else { quoted(value) };
         let _ = writeln!(out, "    info({name}, {v})");
     }
+    for alias in &r.aliases {
+        let _ = writeln!(out, "    alias(\"$(P){alias}\")");
+    }
     out.push_str("}\n");
 }
 

@@ -152,7 +152,9 @@ impl BbaService {
         let phase = std::mem::replace(&mut run.phase, Phase::Select(QuadId(0)));
         run.phase = match phase {
             Phase::Select(quad) => {
+                // from off, never from another quad: no relay switch under way
                 hw.set(Setpoint::AuxCurrent, 0.0)?;
+                hw.set(Setpoint::MuxOff, 1.0)?;
                 hw.set(Setpoint::MuxSelect(quad), 1.0)?;
                 Phase::Step { quad, index: 0, x: Vec::new(), y: Vec::new() }
             }

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{BbaCommand, BbaService, Hardware, Procedure};
-use crate::config::DiagnosticsConfig;
+use crate::config::Config;
 use crate::core::journal::BbaRecord;
 use crate::core::physics::{Physics, compute};
 use crate::core::snapshot::{BbaStatus, BbaView, Noise};
-use crate::core::state::{Applied, MachineState, MuxRules};
+use crate::core::state::{Applied, MachineState, Rules};
 use crate::machine::{Machine, QuadId, Setpoint};
 use crate::profile::Profile;
 use twin_engine::lattice::{Lattice, Plane};
@@ -25,9 +25,9 @@ struct Fake {
 
 impl Fake {
     fn new(machine: &Machine) -> Self {
-        let mux = machine.profile.multiplexer.as_ref().map(MuxRules::from_profile);
+        let rules = Rules::new(&machine.profile, Arc::clone(&machine.catalogue));
         let noise = Noise { on: false, rms_m: 0.0 };
-        let state = MachineState::new(machine.lattice.clone(), Arc::clone(&machine.schema), mux, noise);
+        let state = MachineState::new(machine.lattice.clone(), Arc::clone(&machine.schema), rules, noise, false);
         let mut me = Self { state, physics: None, views: Vec::new(), records: Vec::new(), reads_left: None };
         me.recompute();
         me
@@ -44,7 +44,7 @@ impl Fake {
 
 impl Hardware for Fake {
     fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String> {
-        if self.state.apply(setpoint, value)? == Applied::Changed {
+        if matches!(self.state.apply(setpoint, value)?, Applied::Changed | Applied::Switching) {
             self.recompute();
         }
         Ok(())
@@ -79,7 +79,7 @@ impl Hardware for Fake {
 fn bessy2() -> Machine {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let profile = Profile::load(&root.join("config/bessy2/profile.toml")).expect("profile");
-    Machine::from_files(profile, &DiagnosticsConfig::default()).expect("machine")
+    Machine::from_files(profile, &Config::default()).expect("machine")
 }
 
 fn service(machine: &Machine) -> BbaService {
@@ -111,8 +111,8 @@ fn a_run_finds_a_hidden_offset_and_leaves_the_hardware_released() {
     let machine = bessy2();
     let q = quad(&machine, "Q3M2D1R");
     let mut hw = Fake::new(&machine);
-    hw.set(Setpoint::QuadOffset(q, Plane::Horizontal), 40e-6).expect("offset");
-    hw.set(Setpoint::QuadOffset(q, Plane::Vertical), -30e-6).expect("offset");
+    hw.set(Setpoint::Offset(machine.schema.quad(q).align, Plane::Horizontal), 40e-6).expect("offset");
+    hw.set(Setpoint::Offset(machine.schema.quad(q).align, Plane::Vertical), -30e-6).expect("offset");
     let mut bba = service(&machine);
     bba.command(BbaCommand::Run(q), &mut hw).expect("started");
     assert_eq!(hw.last().status, BbaStatus::Running);
