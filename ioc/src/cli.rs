@@ -72,6 +72,9 @@ pub struct ModelArgs {
     /// Include the orbit response matrix of all steerers at all BPMs (m/rad).
     #[arg(long)]
     pub orm: bool,
+    /// Include the closed orbit at every element entrance and the ring end.
+    #[arg(long)]
+    pub elements: bool,
 }
 
 impl Cli {

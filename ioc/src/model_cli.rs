@@ -5,7 +5,7 @@ use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use twin_engine::coords::{DELTA, X, Y};
 use twin_engine::integrators::Dynamics;
-use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
+use twin_engine::lattice::{Lattice, Misalignment, Plane, from_lat2db_json};
 use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
 use twin_engine::orm::{Corrector, orbit_response};
 use twin_engine::tracking::orbit_along;
@@ -39,6 +39,14 @@ struct Orm {
 }
 
 #[derive(Serialize)]
+struct ElementRow {
+    name: String,
+    s: f64,
+    x: f64,
+    y: f64,
+}
+
+#[derive(Serialize)]
 struct Output {
     tunes: [f64; 2],
     tunes_total: [f64; 2],
@@ -53,6 +61,9 @@ struct Output {
     bpms: Vec<BpmRow>,
     #[serde(skip_serializing_if = "Option::is_none")]
     orm: Option<Orm>,
+    /// closed orbit at every element entrance and the ring end
+    #[serde(skip_serializing_if = "Option::is_none")]
+    elements: Option<Vec<ElementRow>>,
 }
 
 /// Loads a lat2db lattice file.
@@ -140,15 +151,18 @@ pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
         tunes = [six.tunes[0], six.tunes[1]];
         synchrotron_tune = Some(six.tunes[2]);
         delta = six.orbit.coords[DELTA];
-        six_d_orbit = Some(orbit_along(&lattice, &six.orbit.coords, Dynamics::SixDRadiation)?);
+        // the orbit at every element entrance and the ring end, as the twin publishes it
+        let mut along = vec![six.orbit.coords];
+        along.extend(orbit_along(&lattice, &six.orbit.coords, Dynamics::SixDRadiation)?);
+        six_d_orbit = Some(along);
     }
-    // a BPM is a zero-length element: its exit is its entrance
-    let orbit_at = |id: ElementId| six_d_orbit.as_ref().map_or(optics.at(id).orbit, |o| o[id.0]);
+    // at the entrance of element i (for a BPM, a zero-length element, also its exit)
+    let orbit_at = |i: usize| six_d_orbit.as_ref().map_or(optics.points[i].orbit, |o| o[i]);
     let rows = bpms
         .iter()
         .map(|&id| {
             let p = optics.at(id);
-            let o = orbit_at(id);
+            let o = orbit_at(id.0);
             BpmRow {
                 name: lattice.element(id).name.clone(),
                 s: p.s_m,
@@ -176,6 +190,15 @@ pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let elements = args.elements.then(|| {
+        (0..=lattice.len())
+            .map(|i| {
+                let o = orbit_at(i);
+                let name = lattice.elements().get(i).map_or_else(|| "RING_END".to_string(), |e| e.name.clone());
+                ElementRow { name, s: optics.points[i].s_m, x: o[X], y: o[Y] }
+            })
+            .collect()
+    });
     let out = Output {
         tunes,
         tunes_total: optics.tunes_total(),
@@ -187,6 +210,7 @@ pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
         delta,
         bpms: rows,
         orm,
+        elements,
     };
     serde_json::to_writer(std::io::stdout().lock(), &out)?;
     println!();
