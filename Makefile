@@ -13,15 +13,19 @@ TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
 MONGO_PACKAGES := secantusdb==0.7.0b3
 
 PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0
+# pyAML with its EPICS backend (ophyd-async, aioca, p4p) for tests/test_pyaml.py
+PYAML_PACKAGES := accelerator-middle-layer==0.3.2 'pyaml-cs-oa[epics]==0.3.1'
 
 EPICS_VENV := .venv-epics
 TEST_VENV := .venv
 PYAT_VENV := .venv-pyat
 MONGO_VENV := .venv-mongo
+PYAML_VENV := .venv-pyaml
 EPICS_STAMP := $(EPICS_VENV)/.installed
 TEST_STAMP := $(TEST_VENV)/.installed
 PYAT_STAMP := $(PYAT_VENV)/.installed
 MONGO_STAMP := $(MONGO_VENV)/.installed
+PYAML_STAMP := $(PYAML_VENV)/.installed
 
 ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
@@ -47,6 +51,12 @@ $(MONGO_STAMP):
 	$(MONGO_VENV)/bin/pip install --quiet --disable-pip-version-check $(MONGO_PACKAGES)
 	touch $@
 
+# HZB's facility software, each in a venv of its own (their pins conflict)
+$(PYAML_STAMP):
+	$(PYTHON) -m venv $(PYAML_VENV)
+	$(PYAML_VENV)/bin/pip install --quiet --disable-pip-version-check $(PYAML_PACKAGES)
+	touch $@
+
 $(TEST_STAMP):
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check $(TEST_PACKAGES)
@@ -67,7 +77,7 @@ test: test-rust test-e2e
 test-rust: build
 	$(CARGO) test --release --locked --workspace
 
-test-e2e: build $(TEST_STAMP) $(MONGO_STAMP)
+test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
@@ -97,4 +107,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV) $(MONGO_VENV)
+	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV) $(MONGO_VENV) $(PYAML_VENV)
