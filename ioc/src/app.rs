@@ -100,16 +100,17 @@ struct Twin {
     store: Store,
     outage: Option<String>,
     journal: UnboundedReceiver<Journal>,
+    notices: Vec<String>,
 }
 
 impl Twin {
     fn new(loaded: Loaded, config: &Config) -> anyhow::Result<Self> {
-        let Loaded { machine, store, outage, restored, generated } = loaded;
+        let Loaded { machine, store, outage, restored, generated, notices } = loaded;
         let (journal_tx, journal) = unbounded_channel();
         let start =
             Start { machine: &machine, config, restored: &restored, generated: &generated, journal: Some(journal_tx) };
         let (core, handle) = Core::new(start)?;
-        Ok(Self { machine, core, handle, store, outage, journal })
+        Ok(Self { machine, core, handle, store, outage, journal, notices })
     }
 
     /// Starts the persister, the publishers, the core and its clock, and
@@ -122,10 +123,10 @@ impl Twin {
         router: &mut Router,
         tasks: &mut JoinSet<anyhow::Result<()>>,
     ) -> anyhow::Result<UnboundedSender<Control>> {
-        let Twin { machine, core, handle, store, outage, journal } = self;
+        let Twin { machine, core, handle, store, outage, journal, notices } = self;
         let initial = core.initial_values();
         let backend = Backend::from_config(&config.store).describe();
-        let fields = StoreFields::attach(ioc, prefix, &backend).context("store status PVs")?;
+        let fields = StoreFields::attach(ioc, prefix, &backend, &notices).context("store status PVs")?;
         let (control_tx, control_rx) = unbounded_channel();
         tasks.spawn(persister::run(store, journal, control_rx, config.store.clone(), fields, outage));
         publish::spawn(ioc, prefix, &machine, config, &handle, &initial, tasks)?;

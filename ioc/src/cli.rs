@@ -22,6 +22,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
 
+    /// Start from design: set the stored machine and state aside (kept for
+    /// inspection) instead of refusing to start on a store that cannot be used.
+    #[arg(long)]
+    pub reset_store: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -80,6 +85,6 @@ pub struct ModelArgs {
 impl Cli {
     /// What the command line sets in the configuration.
     pub fn overrides(&self) -> CliOverrides {
-        CliOverrides { config_file: self.config.clone(), prefix: self.prefix.clone() }
+        CliOverrides { config_file: self.config.clone(), prefix: self.prefix.clone(), reset_store: self.reset_store }
     }
 }

@@ -23,16 +23,32 @@ pub struct Loaded {
     /// Hidden state drawn at start-up (`[alignment]`) for the setpoints the
     /// store holds none for; persisted once the twin runs.
     pub generated: Vec<(Setpoint, f64)>,
+    /// What the start-up repaired or reset (shown on `TWIN:STORE:NOTICE`).
+    pub notices: Vec<String>,
 }
+
+/// Where to go from a store that cannot be used.
+const RESET_HINT: &str = "start with --reset-store to set the stored state aside and start from design";
 
 /// Opens the store and loads the machine from it; an empty store is seeded
 /// from the profile's files, an unreachable one leaves the twin on them
-/// (the persister retries). Malformed documents are an error.
+/// (the persister retries). A store that cannot be used (unreadable or
+/// malformed documents, out-of-range values, an invalid lattice, a machine
+/// other than the records') stops the start-up with the document, field
+/// and reason — unless the configuration asks to start from design.
 pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
     let profile = Profile::load(&config.machine.profile)?;
     let backend = Backend::from_config(&config.store);
-    let store = Store::open(&backend, &profile.name).await.context("opening the store")?;
-    let (docs, mut outage) = machine_docs(&store, &backend, &profile).await?;
+    let store = Store::open(&backend, &profile.name, &config.store).await.context("opening the store")?;
+    let mut notices: Vec<String> = store.repaired().map(str::to_string).into_iter().collect();
+    if config.store.reset {
+        let stamp = format!("{:x}", crate::store::model::epoch_ms(std::time::SystemTime::now()));
+        let aside = store.reset(&stamp).await.context("setting the stored state aside")?;
+        tracing::warn!(store = %backend.describe(), aside = %aside, "STARTING FROM DESIGN (--reset-store): the stored machine and state were set aside");
+        notices.push(format!("started from design (--reset-store); stored state set aside in {aside}"));
+    }
+    let hint = |e: anyhow::Error| e.context(format!("the store {} cannot be used ({RESET_HINT})", backend.describe()));
+    let (docs, mut outage) = machine_docs(&store, &backend, &profile).await.map_err(hint)?;
     let setpoints = match outage {
         Some(_) => Vec::new(),
         None => match store.load_setpoints().await {
@@ -41,18 +57,27 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
                 outage = Some(e.to_string());
                 Vec::new()
             }
-            Err(e) => return Err(anyhow::Error::from(e).context("loading the setpoints from the store")),
+            Err(e) => return Err(hint(anyhow::Error::from(e).context("loading the setpoints"))),
         },
     };
-    let machine = Machine::from_docs(profile, &docs, config)?;
-    let restored = setpoints.iter().map(|d| restore(&machine, d)).collect::<anyhow::Result<Vec<_>>>()?;
+    let machine = Machine::from_docs(profile.clone(), &docs, config).map_err(hint)?;
+    let generated_from = Machine::from_files(profile, config).context("the profile's machine")?;
+    if let Some(difference) = machine.shape_difference(&generated_from) {
+        anyhow::bail!(
+            "the machine in the store {} differs from the records generated from the profile ({}): {difference} \
+             — import the profile's machine (twin-ioc import) or regenerate the records from this machine (twin-ioc records)",
+            backend.describe(),
+            machine.profile.files.records.display()
+        );
+    }
+    let restored = setpoints.iter().map(|d| restore(&machine, d)).collect::<anyhow::Result<Vec<_>>>().map_err(hint)?;
     tracing::info!(restored = restored.len(), "setpoints restored");
     let generated = generated_offsets(&machine.schema, &config.alignment, &restored);
     if !generated.is_empty() {
         let a = &config.alignment;
         tracing::info!(count = generated.len(), rms_m = a.quad_offset_rms_m, seed = a.seed, "quad offsets drawn");
     }
-    Ok(Loaded { machine, store, outage, restored, generated })
+    Ok(Loaded { machine, store, outage, restored, generated, notices })
 }
 
 async fn machine_docs(
@@ -80,19 +105,43 @@ async fn machine_docs(
             tracing::warn!("{e}: serving the machine from the profile's files and retrying the store");
             Ok((machine_docs_from_files(profile, None)?, Some(e.to_string())))
         }
-        Err(e) => Err(anyhow::Error::from(e).context("loading the machine from the store")),
+        Err(e) => Err(anyhow::Error::from(e).context("loading the machine")),
     }
 }
 
-/// A stored setpoint, by its exact name in the catalogue.
+/// A stored setpoint, by its exact name in the catalogue, with a value its
+/// record accepts.
 fn restore(machine: &Machine, d: &SetpointDoc) -> anyhow::Result<(Setpoint, f64)> {
-    anyhow::ensure!(d.value.is_finite(), "malformed setpoints document {:?}: field `value` is not finite", d.name);
+    let what = || format!("setpoints document {:?}", d.name);
+    anyhow::ensure!(d.value.is_finite(), "{}: field `value` is not finite", what());
     let setpoint = machine
         .catalogue
         .parse(&d.name)
-        .ok_or_else(|| anyhow::anyhow!("setpoints document {:?}: no such setpoint in this machine", d.name))?;
-    let persisted = machine.catalogue.entry(setpoint).is_some_and(|e| e.persisted);
-    anyhow::ensure!(persisted, "setpoints document {:?}: this setpoint is not kept across restarts", d.name);
+        .ok_or_else(|| anyhow::anyhow!("{}: no such setpoint in this machine", what()))?;
+    let entry = machine.catalogue.entry(setpoint).ok_or_else(|| anyhow::anyhow!("{}: no catalogue row", what()))?;
+    anyhow::ensure!(entry.persisted, "{}: this setpoint is not kept across restarts", what());
+    let range = match &entry.output {
+        OutputKind::Analog { limits: Some(l), .. } => Some((*l, "the drive limits")),
+        OutputKind::Analog { limits: None, .. } => entry.valid.map(|v| (v, "the valid range")),
+        OutputKind::Binary { .. } => Some(((0.0, 1.0), "the states")),
+        OutputKind::Multi { states } => Some(((0.0, states.len() as f64 - 1.0), "the states")),
+    };
+    if let Some(((lo, hi), what_range)) = range {
+        anyhow::ensure!(
+            (lo..=hi).contains(&d.value),
+            "{}: field `value` {} is outside {what_range} [{lo}, {hi}] {}",
+            what(),
+            d.value,
+            entry.unit.egu()
+        );
+    }
+    anyhow::ensure!(
+        d.unit == entry.unit.egu(),
+        "{}: field `unit` is {:?}, expected {:?}",
+        what(),
+        d.unit,
+        entry.unit.egu()
+    );
     Ok((setpoint, d.value))
 }
 

@@ -166,6 +166,12 @@ pub fn from_lat2db_value(name: &str, value: serde_json::Value) -> Result<Lattice
 }
 
 fn build(name: &str, doc: Document) -> Result<Lattice, Lat2DbError> {
+    if !(doc.default_energy.is_finite() && doc.default_energy > 0.0) {
+        return Err(Lat2DbError::Field {
+            path: "default_energy".into(),
+            message: format!("{} eV is not a positive energy", doc.default_energy),
+        });
+    }
     let elements = doc
         .sequences
         .into_iter()
@@ -236,16 +242,29 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
     let el = match raw {
         RawElement::Marker(p) => plain(p.name, p.group, ElementKind::Marker),
         RawElement::Monitor(p) => plain(p.name, p.group, ElementKind::Monitor),
+        RawElement::Drift(d) if !(d.length.is_finite() && d.length >= 0.0) => {
+            return Err(Lat2DbError::Element {
+                index,
+                name: d.name,
+                problem: format!("length {} m is not >= 0", d.length),
+            });
+        }
         RawElement::Drift(d) => plain(d.name, None, ElementKind::Drift { length_m: d.length }),
-        RawElement::Quadrupole(m) | RawElement::Sextupole(m) if m.length <= 0.0 => {
+        RawElement::Quadrupole(m) | RawElement::Sextupole(m) if !(m.length.is_finite() && m.length > 0.0) => {
             return Err(Lat2DbError::Element { index, name: m.name, problem: "length must be > 0".into() });
         }
         RawElement::Quadrupole(m) => magnet(index, m, ElementKind::Quadrupole)?,
         RawElement::Sextupole(m) => magnet(index, m, ElementKind::Sextupole)?,
-        RawElement::Dipole(d) if d.length <= 0.0 => {
+        RawElement::Dipole(d) if !(d.length.is_finite() && d.length > 0.0) => {
             return Err(Lat2DbError::Element { index, name: d.name, problem: "length must be > 0".into() });
         }
         RawElement::Dipole(d) => {
+            let geometry =
+                [d.bending_angle, d.entranceangle, d.exitangle, d.gradient, d.fringeint1, d.fringeint2, d.fullgap];
+            if geometry.iter().any(|v| !v.is_finite()) {
+                let problem = "angles, gradient, fringe integrals and gap must be finite".into();
+                return Err(Lat2DbError::Element { index, name: d.name, problem });
+            }
             let w = windings(&d.tags);
             let body = body(index, &d.name, &d.passmethod, d.element_configuration, Some(d.gradient))?;
             let bend = Bend {
@@ -264,6 +283,12 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
         }
         RawElement::RFCavity(c) => {
             let cc = c.cavity_configuration;
+            let finite = [c.length, cc.voltage, cc.timelag].iter().all(|v| v.is_finite());
+            if !(finite && c.length >= 0.0 && cc.frequency.is_finite() && cc.frequency > 0.0 && c.harmonic_number > 0.0)
+            {
+                let problem = "length, voltage and time lag must be finite, frequency and harmonic number > 0".into();
+                return Err(Lat2DbError::Element { index, name: c.name, problem });
+            }
             let cavity = Cavity {
                 length_m: c.length,
                 voltage_v: cc.voltage,
@@ -321,5 +346,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(r#"{"sequences": [], "closed": true}"#).unwrap();
         let e = from_lat2db_value("t", v).unwrap_err().to_string();
         assert!(e.contains("default_energy"), "{e}");
+        let negative = doc(r#"{"type": "Drift", "name": "D", "length": -5.0}"#);
+        let e = from_lat2db_json("t", &negative).unwrap_err().to_string();
+        assert!(e.contains("element #0 (D)") && e.contains("length -5"), "{e}");
+        let no_energy = doc(r#"{"type": "Drift", "name": "D", "length": 1.0}"#).replace("1.7e9", "-1");
+        let e = from_lat2db_json("t", &no_energy).unwrap_err().to_string();
+        assert!(e.contains("default_energy") && e.contains("-1"), "{e}");
     }
 }

@@ -49,6 +49,8 @@ impl Environment {
 pub struct CliOverrides {
     pub config_file: Option<PathBuf>,
     pub prefix: Option<String>,
+    /// `--reset-store`: start from design.
+    pub reset_store: bool,
 }
 
 /// Why the configuration cannot be used.
@@ -90,6 +92,9 @@ pub(super) fn layered(env: &Environment, cli: &CliOverrides) -> Result<Layered, 
     if let Some(prefix) = &cli.prefix {
         figment = figment.merge(Serialized::default("prefix", prefix));
     }
+    if cli.reset_store {
+        figment = figment.merge(Serialized::default("store.reset", true));
+    }
     let mut config: Config = figment.extract().map_err(Box::new)?;
     config.qsrv_enable_preset = env.get(ENV_QSRV).is_some();
     Ok(Layered { config, file: file.display().to_string() })
@@ -116,7 +121,7 @@ mod tests {
     fn layers_win_in_order_defaults_file_environment_command_line() {
         let dir = tmp();
         let file = write(&dir, "prefix = \"FILE:\"\n[store]\ndir = \"from-file\"\nflush_interval_s = 0.25\n");
-        let cli = CliOverrides { config_file: Some(file.clone()), prefix: None };
+        let cli = CliOverrides { config_file: Some(file.clone()), ..CliOverrides::default() };
         let c = Config::load(&Environment::default(), &cli).expect("loads");
         assert_eq!((c.prefix.as_str(), c.store.flush_interval_s), ("FILE:", 0.25));
         assert_eq!(c.store.max_backoff_s, 10.0, "default kept");
@@ -133,7 +138,7 @@ mod tests {
         let file = write(&dir, "prefix = \"X:\"\n");
         let env = Environment::from_pairs([("TWIN_CONFIG", file.to_str().expect("utf-8"))]);
         assert_eq!(Config::load(&env, &CliOverrides::default()).expect("loads").prefix, "X:");
-        let missing = CliOverrides { config_file: Some(dir.join("nope.toml")), prefix: None };
+        let missing = CliOverrides { config_file: Some(dir.join("nope.toml")), ..CliOverrides::default() };
         assert!(matches!(Config::load(&env, &missing), Err(ConfigError::Missing(_))));
     }
 
@@ -141,15 +146,15 @@ mod tests {
     fn errors_name_the_key_and_the_file() {
         let dir = tmp();
         let file = write(&dir, "[store]\nflush_interval_s = \"soon\"\n");
-        let cli = CliOverrides { config_file: Some(file), prefix: None };
+        let cli = CliOverrides { config_file: Some(file), ..CliOverrides::default() };
         let e = Config::load(&Environment::default(), &cli).expect_err("wrong type").to_string();
         assert!(e.contains("flush_interval_s") && e.contains("twin.toml"), "{e}");
         let file = write(&dir, "[store]\nflush_interval_s = 5.0\n");
-        let cli = CliOverrides { config_file: Some(file), prefix: None };
+        let cli = CliOverrides { config_file: Some(file), ..CliOverrides::default() };
         let e = Config::load(&Environment::default(), &cli).expect_err("out of range").to_string();
         assert!(e.contains("store.flush_interval_s"), "{e}");
         let file = write(&dir, "[stroe]\n");
-        let cli = CliOverrides { config_file: Some(file), prefix: None };
+        let cli = CliOverrides { config_file: Some(file), ..CliOverrides::default() };
         assert!(Config::load(&Environment::default(), &cli).is_err(), "unknown section refused");
     }
 

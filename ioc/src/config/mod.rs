@@ -95,6 +95,15 @@ pub struct StoreConfig {
     pub flush_interval_s: f64,
     /// Retry backoff after a failed flush grows up to this [s].
     pub max_backoff_s: f64,
+    /// The write log is bounded: the file store rotates its log after this
+    /// many entries and keeps `log_keep_files` rotated files; MongoDB keeps
+    /// the newest `log_rotate_entries × (log_keep_files + 1)` entries.
+    pub log_rotate_entries: u64,
+    pub log_keep_files: u32,
+    /// Start from design: set the stored state aside (kept for inspection)
+    /// instead of refusing to start on a store that cannot be used
+    /// (`--reset-store`).
+    pub reset: bool,
 }
 
 /// Hidden quadrupole offsets drawn at start-up (see `core::alignment`).
@@ -167,6 +176,9 @@ impl Default for StoreConfig {
             dir: PathBuf::from("var/twin-store"),
             flush_interval_s: 0.5,
             max_backoff_s: 10.0,
+            log_rotate_entries: 100_000,
+            log_keep_files: 10,
+            reset: false,
         }
     }
 }
@@ -228,6 +240,7 @@ impl Config {
         let st = &self.store;
         check(st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0, "store.flush_interval_s must be in (0, 1]")?;
         check(st.max_backoff_s >= st.flush_interval_s, "store.max_backoff_s must be >= store.flush_interval_s")?;
+        check(st.log_rotate_entries >= 100, "store.log_rotate_entries must be >= 100")?;
         check(!self.prefix.contains(char::is_whitespace), "prefix must not contain white space")?;
         Ok(())
     }

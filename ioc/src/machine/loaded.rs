@@ -29,6 +29,31 @@ impl Machine {
         Ok(Self { profile: Arc::new(profile), lattice, schema: Arc::new(schema), catalogue: Arc::new(catalogue) })
     }
 
+    /// What of the records this machine needs differs from those `other`
+    /// needs (names of setpoints, sizes of waveforms): None when the same
+    /// records serve both.
+    pub fn shape_difference(&self, other: &Machine) -> Option<String> {
+        let pvs = |m: &Machine| m.catalogue.entries().iter().map(|e| e.pv.clone()).collect::<Vec<_>>();
+        let (mine, theirs) = (pvs(self), pvs(other));
+        if let Some(pv) = mine.iter().find(|p| !theirs.contains(p)) {
+            return Some(format!("setpoint {pv} is not in the records"));
+        }
+        if let Some(pv) = theirs.iter().find(|p| !mine.contains(p)) {
+            return Some(format!("the records' setpoint {pv} is not in this machine"));
+        }
+        let names = |m: &Machine| m.lattice.elements().iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        if names(self) != names(other) {
+            return Some(format!("{} lattice elements, the records have {}", self.lattice.len(), other.lattice.len()));
+        }
+        let slots = |s: &[super::BpmSlot]| s.iter().map(|b| b.name.clone()).collect::<Vec<_>>();
+        if slots(&self.schema.orbit_slots) != slots(&other.schema.orbit_slots)
+            || slots(&self.schema.packed_slots) != slots(&other.schema.packed_slots)
+        {
+            return Some("the BPM slots differ".into());
+        }
+        None
+    }
+
     /// From the profile's data files only (offline tools, record generation).
     pub fn from_files(profile: Profile, config: &Config) -> anyhow::Result<Self> {
         let docs = machine_docs_from_files(&profile, None)?;

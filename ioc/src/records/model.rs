@@ -126,6 +126,7 @@ pub(super) fn store() -> Section {
             .posted(),
         stringin(names::store("MESSAGE"), "Last store error"),
         stringin(names::store("BACKEND"), "mongodb or files"),
+        stringin(names::store("NOTICE"), "Repair or reset at start-up"),
         longin(names::store("PENDING"), "Setpoint writes not yet durable"),
         longin(names::store("FLUSHED"), "Setpoint writes made durable"),
         ai(names::store("LAG"), "Age of the oldest pending write", "s", 2),

@@ -9,7 +9,7 @@ pub mod transfer;
 
 use std::path::PathBuf;
 
-use files::FileStore;
+use files::{FileStore, LogLimits};
 use model::{MachineDocs, SetpointDoc, SetpointLogDoc};
 use mongo::MongoStore;
 
@@ -31,7 +31,7 @@ pub enum StoreError {
 /// The configured store.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Mongo(MongoStore),
+    Mongo { db: MongoStore, keep_log: u64 },
     Files(FileStore),
 }
 
@@ -59,59 +59,89 @@ impl Backend {
 }
 
 impl Store {
-    pub async fn open(backend: &Backend, machine: &str) -> Result<Self, StoreError> {
+    pub async fn open(backend: &Backend, machine: &str, cfg: &StoreConfig) -> Result<Self, StoreError> {
+        let limits = LogLimits { rotate_entries: cfg.log_rotate_entries, keep_files: cfg.log_keep_files };
         Ok(match backend {
-            Backend::Mongo { uri, database } => Store::Mongo(MongoStore::connect(uri, database, machine).await?),
-            Backend::Files { dir } => Store::Files(FileStore::open(dir)?),
+            Backend::Mongo { uri, database } => Store::Mongo {
+                db: MongoStore::connect(uri, database, machine).await?,
+                keep_log: limits.rotate_entries * (u64::from(limits.keep_files) + 1),
+            },
+            Backend::Files { dir } => Store::Files(FileStore::open(dir, limits)?),
         })
+    }
+
+    /// What opening the store repaired (a torn last line of the file log).
+    pub fn repaired(&self) -> Option<&str> {
+        match self {
+            Store::Mongo { .. } => None,
+            Store::Files(f) => f.repaired(),
+        }
     }
 
     pub async fn load_machine(&self) -> Result<Option<MachineDocs>, StoreError> {
         match self {
-            Store::Mongo(m) => m.load_machine().await,
+            Store::Mongo { db: m, .. } => m.load_machine().await,
             Store::Files(f) => f.load_machine(),
         }
     }
 
     pub async fn save_machine(&self, docs: &MachineDocs) -> Result<(), StoreError> {
         match self {
-            Store::Mongo(m) => m.save_machine(docs).await,
+            Store::Mongo { db: m, .. } => m.save_machine(docs).await,
             Store::Files(f) => f.save_machine(docs),
         }
     }
 
     pub async fn load_setpoints(&self) -> Result<Vec<SetpointDoc>, StoreError> {
         match self {
-            Store::Mongo(m) => m.load_setpoints().await,
+            Store::Mongo { db: m, .. } => m.load_setpoints().await,
             Store::Files(f) => f.load_setpoints(),
         }
     }
 
-    pub async fn persist(&self, log: &[SetpointLogDoc], latest: &[SetpointDoc]) -> Result<(), StoreError> {
+    /// Appends accepted writes to the log (bounded: see `StoreConfig`).
+    pub async fn append_log(&self, log: &[SetpointLogDoc]) -> Result<(), StoreError> {
         match self {
-            Store::Mongo(m) => m.persist(log, latest).await,
-            Store::Files(f) => f.persist(log, latest),
+            Store::Mongo { db, keep_log } => db.append_log(log, *keep_log).await,
+            Store::Files(f) => f.append_log(log),
+        }
+    }
+
+    /// Replaces the latest values of these setpoints.
+    pub async fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
+        match self {
+            Store::Mongo { db, .. } => db.write_latest(latest).await,
+            Store::Files(f) => f.write_latest(latest),
+        }
+    }
+
+    /// Sets everything stored aside (kept for inspection); the store
+    /// starts empty. Returns where it went.
+    pub async fn reset(&self, stamp: &str) -> Result<String, StoreError> {
+        match self {
+            Store::Mongo { db, .. } => db.reset(stamp).await,
+            Store::Files(f) => f.reset(stamp).map(|p| p.display().to_string()),
         }
     }
 
     /// Appends BBA results (history: a retried insert replaces the same id).
     pub async fn insert_bba(&self, docs: &[model::BbaResultDoc]) -> Result<(), StoreError> {
         match self {
-            Store::Mongo(m) => m.insert_bba(docs).await,
+            Store::Mongo { db: m, .. } => m.insert_bba(docs).await,
             Store::Files(f) => f.insert_bba(docs),
         }
     }
 
     pub async fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
         match self {
-            Store::Mongo(m) => m.setpoint_log().await,
+            Store::Mongo { db: m, .. } => m.setpoint_log().await,
             Store::Files(f) => f.setpoint_log(),
         }
     }
 
     pub async fn close(self) {
-        if let Store::Mongo(m) = self {
-            m.shutdown().await;
+        if let Store::Mongo { db, .. } = self {
+            db.shutdown().await;
         }
     }
 }

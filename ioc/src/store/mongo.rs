@@ -151,18 +151,39 @@ impl MongoStore {
         self.typed(SETPOINTS).await
     }
 
-    pub async fn persist(&self, log: &[SetpointLogDoc], latest: &[SetpointDoc]) -> Result<(), StoreError> {
-        if !log.is_empty() {
-            let docs = log
-                .iter()
-                .map(|d| bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string())))
-                .collect::<Result<Vec<_>, _>>()?;
-            match self.coll(SETPOINT_LOG).insert_many(docs).ordered(false).await {
-                Ok(_) => {}
-                Err(e) if only_duplicates(&e) => {}
-                Err(e) => return Err(unavailable(e)),
-            }
+    /// Appends accepted writes (ids are unique: a retried append inserts
+    /// nothing twice); keeps the newest `keep` entries.
+    pub async fn append_log(&self, log: &[SetpointLogDoc], keep: u64) -> Result<(), StoreError> {
+        if log.is_empty() {
+            return Ok(());
         }
+        let docs = log
+            .iter()
+            .map(|d| bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        match self.coll(SETPOINT_LOG).insert_many(docs).ordered(false).await {
+            Ok(_) => {}
+            Err(e) if only_duplicates(&e) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
+        self.trim_log(keep).await
+    }
+
+    /// Deletes log entries older than the newest `keep`.
+    async fn trim_log(&self, keep: u64) -> Result<(), StoreError> {
+        let coll = self.coll(SETPOINT_LOG);
+        if coll.estimated_document_count().await.map_err(unavailable)? <= keep {
+            return Ok(());
+        }
+        let cutoff = coll.find_one(doc! {}).sort(doc! {"at_ms": -1}).skip(keep).await.map_err(unavailable)?;
+        if let Some(at) = cutoff.and_then(|d| d.get("at_ms").cloned()) {
+            coll.delete_many(doc! {"at_ms": {"$lte": at}}).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the latest values of `latest`.
+    pub async fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
         for d in latest {
             let doc = bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string()))?;
             self.coll(SETPOINTS).replace_one(doc! {"_id": &d.name}, doc).upsert(true).await.map_err(unavailable)?;
@@ -185,7 +206,23 @@ impl MongoStore {
     }
 
     pub async fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
-        self.typed(SETPOINT_LOG).await
+        let mut log: Vec<SetpointLogDoc> = self.typed(SETPOINT_LOG).await?;
+        log.sort_by(|a, b| (a.at_ms, &a.id).cmp(&(b.at_ms, &b.id)));
+        Ok(log)
+    }
+
+    /// Copies every stored collection to `<name>_reset_<stamp>` (kept for
+    /// inspection) and empties it: the store starts empty.
+    pub async fn reset(&self, stamp: &str) -> Result<String, StoreError> {
+        for name in [LATTICES, MAGNETS, BPM_CONFIG, BPM_SLOTS, SETPOINTS, SETPOINT_LOG, super::model::BBA_RESULTS] {
+            let cursor = self.coll(name).find(doc! {}).await.map_err(unavailable)?;
+            let docs: Vec<Document> = cursor.try_collect().await.map_err(unavailable)?;
+            if !docs.is_empty() {
+                self.coll(&format!("{name}_reset_{stamp}")).insert_many(docs).await.map_err(unavailable)?;
+            }
+            self.coll(name).delete_many(doc! {}).await.map_err(unavailable)?;
+        }
+        Ok(format!("collections *_reset_{stamp}"))
     }
 
     pub async fn shutdown(self) {

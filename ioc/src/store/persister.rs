@@ -49,6 +49,9 @@ struct Pending {
     flushed: i32,
     error: Option<String>,
     bba: Vec<BbaResultDoc>,
+    /// How many of the pending log entries are in the store's log already
+    /// (a flush whose latest values failed): a retry appends only the rest.
+    appended: usize,
 }
 
 impl Pending {
@@ -83,12 +86,17 @@ impl Pending {
         if self.log.is_empty() {
             return Ok(());
         }
+        if self.appended < self.log.len() {
+            store.append_log(&self.log[self.appended..]).await?;
+            self.appended = self.log.len();
+        }
         let latest: Vec<SetpointDoc> = self.latest.values().cloned().collect();
-        store.persist(&self.log, &latest).await?;
+        store.write_latest(&latest).await?;
         self.flushed = self.flushed.wrapping_add(self.log.len() as i32);
         self.log.clear();
         self.latest.clear();
         self.oldest = None;
+        self.appended = 0;
         Ok(())
     }
 
@@ -122,6 +130,7 @@ pub async fn run(
         flushed: 0,
         error: initial_error,
         bba: Vec::new(),
+        appended: 0,
     };
     let mut wait = interval;
     let mut next = tokio::time::Instant::now() + wait;

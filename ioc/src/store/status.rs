@@ -16,10 +16,19 @@ pub struct StoreFields {
 }
 
 impl StoreFields {
-    /// Resolves the PVs and shows the backend once.
-    pub fn attach(ioc: &Ioc, prefix: &Prefix, backend: &str) -> anyhow::Result<Self> {
+    /// Resolves the PVs and shows the backend and what the start-up
+    /// repaired or reset (MINOR/STATE alarm) once.
+    pub fn attach(ioc: &Ioc, prefix: &Prefix, backend: &str, notices: &[String]) -> anyhow::Result<Self> {
         let pv = |n: &str| prefix.pv(&names::store(n));
-        ioc.field::<str>(&pv("BACKEND"))?.post(backend, &Update::at(SystemTime::now()))?;
+        let now = Update::at(SystemTime::now());
+        ioc.field::<str>(&pv("BACKEND"))?.post(backend, &now)?;
+        let notice = ioc.field::<str>(&pv("NOTICE"))?;
+        match notices.join("; ") {
+            n if n.is_empty() => notice.post("", &now)?,
+            n => {
+                notice.post(&n, &now.clone().with_alarm(Alarm::new(Severity::Minor, AlarmStatus::State, n.clone())))?
+            }
+        }
         Ok(Self {
             status: ioc.field(&pv("STATUS"))?,
             pending: ioc.field(&pv("PENDING"))?,

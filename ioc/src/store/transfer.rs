@@ -11,7 +11,7 @@ use crate::profile::Profile;
 
 async fn open(config: &Config, machine: &str) -> anyhow::Result<(Store, Backend)> {
     let backend = Backend::from_config(&config.store);
-    let store = Store::open(&backend, machine).await?;
+    let store = Store::open(&backend, machine, &config.store).await?;
     Ok((store, backend))
 }
 

@@ -11,7 +11,9 @@ use super::{Control, StatusSink, StoreStatus, run};
 use crate::config::StoreConfig;
 use crate::core::journal::{Journal, SetpointChange};
 use crate::store::Store;
-use crate::store::files::FileStore;
+use crate::store::files::{FileStore, LogLimits};
+
+const LIMITS: LogLimits = LogLimits { rotate_entries: 1000, keep_files: 2 };
 
 #[derive(Clone, Default)]
 struct Seen(Arc<Mutex<Vec<StoreStatus>>>);
@@ -56,7 +58,7 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
 #[tokio::test]
 async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
     let d = dir("order");
-    let files = FileStore::open(&d).expect("store");
+    let files = FileStore::open(&d, LIMITS).expect("store");
     let (tx, rx) = unbounded_channel();
     let (_ctl, control) = unbounded_channel();
     let seen = Seen::default();
@@ -80,7 +82,7 @@ async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
 #[tokio::test]
 async fn an_outage_keeps_writes_pending_and_flushes_them_when_the_store_returns() {
     let d = dir("outage");
-    let files = FileStore::open(&d).expect("store");
+    let files = FileStore::open(&d, LIMITS).expect("store");
     let (tx, rx) = unbounded_channel();
     let (_ctl, control) = unbounded_channel();
     let seen = Seen::default();
@@ -104,7 +106,7 @@ async fn an_outage_keeps_writes_pending_and_flushes_them_when_the_store_returns(
 #[tokio::test]
 async fn a_flush_request_makes_everything_durable_before_it_answers() {
     let d = dir("flush");
-    let files = FileStore::open(&d).expect("store");
+    let files = FileStore::open(&d, LIMITS).expect("store");
     let (tx, rx) = unbounded_channel();
     let (ctl, control) = unbounded_channel();
     let slow = StoreConfig { flush_interval_s: 1.0, max_backoff_s: 1.0, ..config(&d) };
@@ -114,6 +116,31 @@ async fn a_flush_request_makes_everything_durable_before_it_answers() {
     ctl.send(Control::Flush(reply)).expect("persister");
     answer.await.expect("answered").expect("flushed");
     assert_eq!(files.load_setpoints().expect("setpoints")[0].value, 5.0);
+    drop(tx);
+    task.await.expect("joined").expect("clean stop");
+}
+
+#[tokio::test]
+async fn a_retried_flush_never_appends_an_entry_twice() {
+    let d = dir("retry");
+    let files = FileStore::open(&d, LIMITS).expect("store");
+    // the latest values cannot be written (a directory stands where the file goes): the log is
+    let blocker = d.join("setpoints.json");
+    std::fs::create_dir_all(&blocker).expect("blocker");
+    let (tx, rx) = unbounded_channel();
+    let (_ctl, control) = unbounded_channel();
+    let seen = Seen::default();
+    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    tx.send(change("A:set", 1.0)).expect("persister");
+    until("an outage", || seen.last().outage.is_some()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // several retries
+    tx.send(change("B:set", 2.0)).expect("persister");
+    std::fs::remove_dir(&blocker).expect("unblock");
+    until("both durable", || seen.last().flushed == 2 && seen.last().outage.is_none()).await;
+    let log = files.setpoint_log().expect("log");
+    assert_eq!(log.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["A:set", "B:set"], "each once, in order");
+    let raw = std::fs::read_to_string(d.join("setpoint_log.jsonl")).expect("log file");
+    assert_eq!(raw.lines().count(), 2, "no duplicate lines in the file");
     drop(tx);
     task.await.expect("joined").expect("clean stop");
 }

@@ -3,44 +3,62 @@
 //! log. Chosen over an embedded database crate because the files are
 //! readable and diffable by people, need no extra dependency, and rename
 //! gives crash safety: a kill leaves either the old or the new file.
+mod log;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use log::LogLimits;
+use log::WriteLog;
+
 use super::StoreError;
-use super::model::{
-    BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, SETPOINT_LOG, SETPOINTS, SetpointDoc, SetpointLogDoc,
-};
+use super::model::{BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, SETPOINTS, SetpointDoc, SetpointLogDoc};
 
 #[derive(Clone, Debug)]
 pub struct FileStore {
     dir: PathBuf,
+    log: WriteLog,
+    /// What opening the store repaired (a torn last log line).
+    repaired: Option<String>,
 }
 
-fn io(path: &Path, e: std::io::Error) -> StoreError {
+pub(crate) fn io(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{}: {e}", path.display()))
 }
 
+fn malformed(path: &Path, problem: impl Into<String>) -> StoreError {
+    StoreError::Malformed { document: path.display().to_string(), problem: problem.into() }
+}
+
 impl FileStore {
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+    pub fn open(dir: &Path, limits: LogLimits) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        Ok(Self { dir: dir.to_path_buf() })
+        let (log, repaired) = WriteLog::open(dir, limits)?;
+        Ok(Self { dir: dir.to_path_buf(), log, repaired })
+    }
+
+    /// What opening the store repaired, if anything.
+    pub fn repaired(&self) -> Option<&str> {
+        self.repaired.as_deref()
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.json"))
     }
 
+    /// A stored document: None if absent; bytes that are not UTF-8 or not
+    /// JSON are a malformed document (never an outage).
     fn read(&self, name: &str) -> Result<Option<serde_json::Value>, StoreError> {
         let path = self.path(name);
-        match fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| StoreError::Malformed { document: path.display().to_string(), problem: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path, e)),
-        }
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path, e)),
+        };
+        let text = String::from_utf8(bytes).map_err(|e| malformed(&path, format!("not UTF-8: {e}")))?;
+        serde_json::from_str(&text).map(Some).map_err(|e| malformed(&path, e.to_string()))
     }
 
     fn write_atomic(&self, name: &str, value: &serde_json::Value) -> Result<(), StoreError> {
@@ -56,14 +74,8 @@ impl FileStore {
     fn array(&self, name: &str, value: Option<serde_json::Value>) -> Result<Vec<serde_json::Value>, StoreError> {
         match value {
             Some(serde_json::Value::Array(items)) => Ok(items),
-            Some(_) => Err(StoreError::Malformed {
-                document: self.path(name).display().to_string(),
-                problem: "expected a JSON array".into(),
-            }),
-            None => Err(StoreError::Malformed {
-                document: self.path(name).display().to_string(),
-                problem: "missing".into(),
-            }),
+            Some(_) => Err(malformed(&self.path(name), "expected a JSON array")),
+            None => Err(malformed(&self.path(name), "missing")),
         }
     }
 
@@ -85,22 +97,29 @@ impl FileStore {
         self.write_atomic(LATTICES, &docs.lattice)
     }
 
+    /// The latest value of every setpoint; a setpoint stored twice is malformed.
     pub fn load_setpoints(&self) -> Result<Vec<SetpointDoc>, StoreError> {
         let Some(v) = self.read(SETPOINTS)? else { return Ok(Vec::new()) };
-        let document = self.path(SETPOINTS).display().to_string();
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| StoreError::Malformed { document, problem: format!("{}: {}", e.path(), e.inner()) })
+        let path = self.path(SETPOINTS);
+        let docs: Vec<SetpointDoc> = serde_path_to_error::deserialize(v)
+            .map_err(|e| malformed(&path, format!("field `{}`: {}", e.path(), e.inner())))?;
+        let mut seen = std::collections::HashSet::new();
+        if let Some(d) = docs.iter().find(|d| !seen.insert(d.name.as_str())) {
+            return Err(malformed(&path, format!("setpoint {:?} stored twice", d.name)));
+        }
+        Ok(docs)
     }
 
-    pub fn persist(&self, log: &[SetpointLogDoc], latest: &[SetpointDoc]) -> Result<(), StoreError> {
-        let log_path = self.dir.join(format!("{SETPOINT_LOG}.jsonl"));
-        let mut f = OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| io(&log_path, e))?;
-        let mut lines = Vec::new();
-        for entry in log {
-            serde_json::to_writer(&mut lines, entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            lines.push(b'\n');
+    /// Appends accepted writes to the log (durable on return).
+    pub fn append_log(&self, log: &[SetpointLogDoc]) -> Result<(), StoreError> {
+        self.log.append(log)
+    }
+
+    /// Replaces the latest values of `latest`, keeping the others.
+    pub fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
+        if latest.is_empty() {
+            return Ok(());
         }
-        f.write_all(&lines).and_then(|()| f.sync_data()).map_err(|e| io(&log_path, e))?;
         let mut all: BTreeMap<String, SetpointDoc> =
             self.load_setpoints()?.into_iter().map(|d| (d.name.clone(), d)).collect();
         for d in latest {
@@ -122,23 +141,22 @@ impl FileStore {
         f.write_all(&lines).and_then(|()| f.sync_data()).map_err(|e| io(&path, e))
     }
 
-    /// All logged writes (duplicates of a retried append removed by id).
+    /// Every logged write kept (rotated files included), oldest first.
     pub fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
-        let path = self.dir.join(format!("{SETPOINT_LOG}.jsonl"));
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&path, e)),
-        };
-        let mut seen = std::collections::HashSet::new();
-        let mut out = Vec::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let d: SetpointLogDoc = serde_json::from_str(line)
-                .map_err(|e| StoreError::Malformed { document: path.display().to_string(), problem: e.to_string() })?;
-            if seen.insert(d.id.clone()) {
-                out.push(d);
-            }
+        self.log.read_all()
+    }
+
+    /// Moves everything stored into `reset-<stamp>/` (kept for inspection):
+    /// the store starts empty.
+    pub fn reset(&self, stamp: &str) -> Result<PathBuf, StoreError> {
+        let backup = self.dir.join(format!("reset-{stamp}"));
+        fs::create_dir_all(&backup).map_err(|e| io(&backup, e))?;
+        let names = [LATTICES, MAGNETS, BPM_CONFIG, BPM_SLOTS, SETPOINTS].map(|n| self.path(n));
+        let bba = self.dir.join(format!("{}.jsonl", super::model::BBA_RESULTS));
+        for path in names.into_iter().chain(self.log.files()).chain([bba]).filter(|p| p.exists()) {
+            let to = backup.join(path.file_name().unwrap_or_default());
+            fs::rename(&path, &to).map_err(|e| io(&to, e))?;
         }
-        Ok(out)
+        Ok(backup)
     }
 }

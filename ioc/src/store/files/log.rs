@@ -1,0 +1,201 @@
+//! The embedded store's write log: JSON lines appended to
+//! `setpoint_log.jsonl`, rotated to `setpoint_log.1.jsonl`, `.2`, … when it
+//! holds `rotate_entries` lines; the oldest beyond `keep_files` are
+//! removed. A crash mid-append leaves a torn last line: it is cut off when
+//! the store opens (and skipped, should it remain, when the log is read).
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::super::StoreError;
+use super::super::model::SetpointLogDoc;
+use super::io;
+
+/// How far the log may grow.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogLimits {
+    /// Lines of the current file before it is rotated.
+    pub rotate_entries: u64,
+    /// Rotated files kept besides the current one.
+    pub keep_files: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct WriteLog {
+    dir: PathBuf,
+    limits: LogLimits,
+}
+
+fn malformed(path: &Path, problem: String) -> StoreError {
+    StoreError::Malformed { document: path.display().to_string(), problem }
+}
+
+impl WriteLog {
+    const STEM: &'static str = "setpoint_log";
+
+    /// Opens the log; cuts off a torn last line and says so.
+    pub fn open(dir: &Path, limits: LogLimits) -> Result<(Self, Option<String>), StoreError> {
+        let log = Self { dir: dir.to_path_buf(), limits };
+        let repaired = log.repair_tail()?;
+        Ok((log, repaired))
+    }
+
+    /// The current file (n = 0) or rotated file n.
+    fn file(&self, n: u32) -> PathBuf {
+        match n {
+            0 => self.dir.join(format!("{}.jsonl", Self::STEM)),
+            n => self.dir.join(format!("{}.{n}.jsonl", Self::STEM)),
+        }
+    }
+
+    fn repair_tail(&self) -> Result<Option<String>, StoreError> {
+        let path = self.file(0);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(&path, e)),
+        };
+        if bytes.is_empty() || bytes.ends_with(b"\n") {
+            return Ok(None);
+        }
+        let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let torn = String::from_utf8_lossy(&bytes[keep..]).chars().take(80).collect::<String>();
+        let f = OpenOptions::new().write(true).open(&path).map_err(|e| io(&path, e))?;
+        f.set_len(keep as u64).and_then(|()| f.sync_all()).map_err(|e| io(&path, e))?;
+        Ok(Some(format!("{}: cut off a torn last line (a crash mid-append): {torn:?}", path.display())))
+    }
+
+    fn lines(path: &Path) -> Result<u64, StoreError> {
+        match fs::read(path) {
+            Ok(b) => Ok(b.iter().filter(|c| **c == b'\n').count() as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(io(path, e)),
+        }
+    }
+
+    /// Appends `entries` (durable on return), rotating first when full.
+    pub fn append(&self, entries: &[SetpointLogDoc]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let path = self.file(0);
+        if Self::lines(&path)? >= self.limits.rotate_entries {
+            self.rotate()?;
+        }
+        let mut text = Vec::new();
+        for entry in entries {
+            serde_json::to_writer(&mut text, entry).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            text.push(b'\n');
+        }
+        let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
+        f.write_all(&text).and_then(|()| f.sync_data()).map_err(|e| io(&path, e))
+    }
+
+    fn rotate(&self) -> Result<(), StoreError> {
+        let oldest = self.file(self.limits.keep_files);
+        if oldest.exists() {
+            fs::remove_file(&oldest).map_err(|e| io(&oldest, e))?;
+        }
+        for n in (0..self.limits.keep_files).rev() {
+            let from = self.file(n);
+            if from.exists() {
+                let to = self.file(n + 1);
+                fs::rename(&from, &to).map_err(|e| io(&to, e))?;
+            }
+        }
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(|e| io(&self.dir, e))
+    }
+
+    /// Every logged write kept, oldest first (duplicates of an id removed;
+    /// a torn last line skipped).
+    pub fn read_all(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for n in (0..=self.limits.keep_files).rev() {
+            let path = self.file(n);
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&path, e)),
+            };
+            let text = String::from_utf8(bytes).map_err(|e| malformed(&path, format!("not UTF-8: {e}")))?;
+            let complete = text.ends_with('\n');
+            let lines: Vec<&str> = text.lines().collect();
+            for (i, line) in lines.iter().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match serde_json::from_str::<SetpointLogDoc>(line) {
+                    Ok(d) if seen.insert(d.id.clone()) => out.push(d),
+                    Ok(_) => {}
+                    // a torn last line is what a crash mid-append leaves
+                    Err(_) if i + 1 == lines.len() && !complete => {}
+                    Err(e) => return Err(malformed(&path, format!("line {}: {e}", i + 1))),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The log files, for a reset's backup.
+    pub fn files(&self) -> Vec<PathBuf> {
+        (0..=self.limits.keep_files).map(|n| self.file(n)).filter(|p| p.exists()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("twin-log-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).expect("dir");
+        d
+    }
+
+    fn entry(k: u64) -> SetpointLogDoc {
+        SetpointLogDoc {
+            id: format!("run-{k:09}"),
+            name: "A:set".into(),
+            value: k as f64,
+            unit: "A".into(),
+            at_ms: k as i64,
+        }
+    }
+
+    #[test]
+    fn the_log_rotates_keeps_its_bound_and_reads_back_in_order() {
+        let d = dir("rotate");
+        let (log, _) = WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 2 }).expect("open");
+        for k in 0..450 {
+            log.append(&[entry(k)]).expect("append");
+        }
+        let all = log.read_all().expect("read");
+        // the current file (400..449) and 2 rotated files of 100: the oldest 200 are gone
+        assert_eq!(all.len(), 250, "bounded");
+        assert_eq!(all.first().map(|e| e.value), Some(200.0));
+        assert!(all.windows(2).all(|w| w[0].value < w[1].value), "oldest first");
+        assert_eq!(log.files().len(), 3);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_at_open_and_skipped_when_read() {
+        let d = dir("torn");
+        let limits = LogLimits { rotate_entries: 1000, keep_files: 1 };
+        let (log, repaired) = WriteLog::open(&d, limits).expect("open");
+        assert!(repaired.is_none());
+        log.append(&[entry(1), entry(2)]).expect("append");
+        let path = d.join("setpoint_log.jsonl");
+        let mut f = OpenOptions::new().append(true).open(&path).expect("file");
+        f.write_all(br#"{"_id": "run-3", "name": "A:s"#).expect("torn");
+        assert_eq!(log.read_all().expect("a torn tail is skipped").len(), 2);
+        let (log, repaired) = WriteLog::open(&d, limits).expect("reopen");
+        assert!(repaired.is_some_and(|r| r.contains("torn")));
+        log.append(&[entry(3)]).expect("append after repair");
+        assert_eq!(log.read_all().expect("read").iter().map(|e| e.value).collect::<Vec<_>>(), [1.0, 2.0, 3.0]);
+        // a broken line in the middle is corruption, not a crash mid-append
+        fs::write(&path, "{\"not\": 1}\n{}\n").expect("corrupt");
+        assert!(matches!(log.read_all(), Err(StoreError::Malformed { .. })));
+    }
+}
