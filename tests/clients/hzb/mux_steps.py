@@ -70,6 +70,8 @@ def main():
         sel.stage()
         pc.stage()
         out["staged_state"] = str(sel.state_machine.state)
+        sel.trigger().wait(timeout=5)  # HZB triggers name, relay (disable) and off
+        out["relay"] = {"disable": sel.relay.get(), "relay_ps": sel.relay_ps.get()}
         out["supply_stage_report"] = {k: float(v) for k, v in pc.stage_report.items()}
         step(f"select {args.quad_a}", lambda: sel.set(args.quad_a), 15)
         for current in args.steps:
