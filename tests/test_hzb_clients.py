@@ -207,9 +207,13 @@ def test_bba_scan_with_bluesky_over_three_quads(hzb_twin, bba_run):
     a, b, c = QUADS
     seq = data["name_sequence"]
     assert seq == [MUX_OFF, a, MUX_OFF, b, MUX_OFF, c, MUX_OFF], seq
+    events = data["name_events"]
     for first, second in zip(QUADS, QUADS[1:]):
         i = seq.index(first)
         assert seq[i + 1:i + 3] == [MUX_OFF, second], (first, second, seq)
+        # the relays take their time (0.2 s in the profile); the client waits 10 s at most
+        gap = events[i + 2]["timestamp"] - events[i + 1]["timestamp"]
+        assert 0.15 <= gap < 10.0, (first, second, gap)
     states = [t["state"] for t in data["state_trace"]]
     assert states == ["off", "selected", "off_for_switch", "intermediate", "selected",
                       "off_for_switch", "intermediate", "selected"], data["state_trace"]
