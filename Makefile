@@ -13,6 +13,10 @@ TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
 MONGO_PACKAGES := secantusdb==0.7.0b3
 
 PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0
+# HZB's client stack (ophyd/bluesky) for tests/test_hzb_clients.py: a venv of
+# its own because it pins numpy < 2 and pyepics 3.5.2 (verified on Python 3.11)
+HZB_PACKAGES := bact-bessyii-mls-ophyd==0.2.0 bluesky==1.10.0 ophyd==1.9.0 \
+                pyepics==3.5.2 numpy==1.26.4
 # pyAML with its EPICS backend (ophyd-async, aioca, p4p) for tests/test_pyaml.py
 PYAML_PACKAGES := accelerator-middle-layer==0.3.2 'pyaml-cs-oa[epics]==0.3.1'
 
@@ -21,11 +25,13 @@ TEST_VENV := .venv
 PYAT_VENV := .venv-pyat
 MONGO_VENV := .venv-mongo
 PYAML_VENV := .venv-pyaml
+HZB_VENV := .venv-hzb
 EPICS_STAMP := $(EPICS_VENV)/.installed
 TEST_STAMP := $(TEST_VENV)/.installed
 PYAT_STAMP := $(PYAT_VENV)/.installed
 MONGO_STAMP := $(MONGO_VENV)/.installed
 PYAML_STAMP := $(PYAML_VENV)/.installed
+HZB_STAMP := $(HZB_VENV)/.installed
 
 ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
@@ -57,6 +63,11 @@ $(PYAML_STAMP):
 	$(PYAML_VENV)/bin/pip install --quiet --disable-pip-version-check $(PYAML_PACKAGES)
 	touch $@
 
+$(HZB_STAMP):
+	$(PYTHON) -m venv $(HZB_VENV)
+	$(HZB_VENV)/bin/pip install --quiet --disable-pip-version-check $(HZB_PACKAGES)
+	touch $@
+
 $(TEST_STAMP):
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check $(TEST_PACKAGES)
@@ -77,7 +88,7 @@ test: test-rust test-e2e
 test-rust: build
 	$(CARGO) test --release --locked --workspace
 
-test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP)
+test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP) $(HZB_STAMP)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
@@ -107,4 +118,4 @@ fmt:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV) $(MONGO_VENV) $(PYAML_VENV)
+	rm -rf $(EPICS_VENV) $(TEST_VENV) $(PYAT_VENV) $(MONGO_VENV) $(PYAML_VENV) $(HZB_VENV)
