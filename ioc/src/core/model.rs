@@ -44,8 +44,9 @@ pub struct Model {
     bba_noise: StdRng,
     /// Injection rates of the top-up engine [Hz].
     topup_rates_hz: Vec<f64>,
-    /// Setpoints clients wrote since the last snapshot.
-    written: Vec<Setpoint>,
+    /// Setpoints clients wrote since the last snapshot, with the value each
+    /// record holds from that write.
+    written: Vec<(Setpoint, f64)>,
     /// Something clients see changed without a recompute.
     dirty: bool,
 }
@@ -108,7 +109,7 @@ impl Model {
         if applied == Applied::Changed {
             self.journal_setpoint(setpoint);
         }
-        self.written.push(setpoint);
+        self.written.push((setpoint, value));
         Ok(applied)
     }
 
@@ -264,7 +265,7 @@ impl Hardware for Model {
     fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String> {
         let result = self.apply(setpoint, &Input::Number(value));
         // the service's own settings are not client writes
-        self.written.retain(|s| *s != setpoint);
+        self.written.retain(|(s, _)| *s != setpoint);
         match result {
             Ok(Applied::Changed) => {
                 self.recompute(1);

@@ -145,7 +145,7 @@ pub struct Snapshot {
     pub stats: Stats,
     pub beam: BeamState,
     pub bba: Arc<BbaView>,
-    /// Setpoints clients wrote since the previous snapshot (their records
-    /// show the written value already).
-    pub written: Arc<Vec<Setpoint>>,
+    /// Setpoints clients wrote since the previous snapshot, with the value
+    /// each record holds from that write.
+    pub written: Arc<Vec<(Setpoint, f64)>>,
 }

@@ -62,14 +62,15 @@ impl OutputMirror {
 
     fn mirror(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
         for (setpoint, output, shown) in &mut self.outputs {
+            // a client's write left its value in the record (the last one wins)
+            if let Some((_, v)) = snap.written.iter().rev().find(|(s, _)| s == setpoint) {
+                *shown = *v;
+            }
             let value = setpoint_value(&snap.settings, &self.schema, &self.rules, *setpoint);
             if value == *shown {
                 continue;
             }
             *shown = value;
-            if snap.written.contains(setpoint) {
-                continue;
-            }
             match output {
                 Output::Analog(f) => f.set_and_post(&value)?,
                 Output::Enum(f) => f.set_and_post(&EnumIndex(value as u16))?,
