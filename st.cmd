@@ -6,7 +6,7 @@
 # Macro and environment variable P hold the PV prefix (config `prefix`,
 # TWIN_PREFIX, --prefix; default "TWIN:"). TWIN_DB is the directory of the
 # machine's records, generated from its profile (`twin-ioc records`).
-# Paths are relative to the directory twin-ioc is started in.
+# TOP is the directory twin-ioc is started in; other paths are relative to it.
 
 epicsEnvSet("IOCNAME", "twin-ioc")
 # large waveforms (optics at every element, string arrays) over CA
@@ -32,5 +32,8 @@ dbLoadRecords("$(TWIN_DB)/model.db", "P=$(P)")
 
 ## Persistence status ($(P)TWIN:STORE:...)
 dbLoadRecords("$(TWIN_DB)/store.db", "P=$(P)")
+
+## Access security: clients write values only, never configuration fields
+asSetFilename("$(TOP)/db/twin_access.acf")
 
 iocInit

@@ -12,20 +12,30 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const ENV_VARS: &[&str] = &["EPICS_BASE", "EPICS_HOST_ARCH", "PVXS", "PVXS_LIBEVENT", "EPICS_PY_SITE_PACKAGES"];
+const ENV_VARS: &[&str] =
+    &["EPICS_BASE", "EPICS_HOST_ARCH", "PVXS", "PVXS_LIBEVENT", "PVXS_CXX_OLD_ABI", "EPICS_PY_SITE_PACKAGES"];
 
 /// Header, library and DBD directories of one EPICS + pvxs installation.
 struct Layout {
     include_dirs: Vec<PathBuf>,
     lib_dirs: Vec<PathBuf>,
     dbd_dirs: Vec<PathBuf>,
+    /// pvxs was built with the pre-C++11 std::string ABI (the wheels are).
+    cxx_old_abi: bool,
 }
+
+/// The C shim's translation units.
+const SHIM_SOURCES: [&str; 5] =
+    ["shim/twin_ioc.c", "shim/twin_access.c", "shim/twin_devsup.c", "shim/twin_trap.c", "shim/twin_trap_ca.c"];
+
+/// The C++ part: the PV Access put guard (pvxs interfaces).
+const SHIM_CXX_SOURCE: &str = "shim/twin_pva_guard.cpp";
 
 fn main() {
     for v in ENV_VARS {
         println!("cargo:rerun-if-env-changed={v}");
     }
-    for f in ["shim/twin_shim.h", "shim/twin_ioc.c", "shim/twin_devsup.c", "shim/twin.dbd"] {
+    for f in SHIM_SOURCES.iter().chain([SHIM_CXX_SOURCE, "shim/twin_shim.h", "shim/twin.dbd"].iter()) {
         println!("cargo:rerun-if-changed={f}");
     }
     let layout = match locate() {
@@ -67,7 +77,9 @@ fn site_layout(base: PathBuf) -> Result<Layout, String> {
     }
     let dbd_dirs = vec![base.join("dbd"), pvxs.join("dbd")];
     check_exists(&[&base.join("include/epicsVersion.h"), &pvxs.join("dbd/pvxsIoc.dbd")])?;
-    Ok(Layout { include_dirs, lib_dirs, dbd_dirs })
+    // a site pvxs is built with the compiler's default ABI unless told
+    let cxx_old_abi = env::var("PVXS_CXX_OLD_ABI").is_ok_and(|v| v == "1");
+    Ok(Layout { include_dirs, lib_dirs, dbd_dirs, cxx_old_abi })
 }
 
 fn wheel_layout(site: &Path) -> Result<Layout, String> {
@@ -78,6 +90,7 @@ fn wheel_layout(site: &Path) -> Result<Layout, String> {
         include_dirs: vec![core.join("include"), pvxs.join("include")],
         lib_dirs: vec![core.join("lib"), pvxs.join("lib")],
         dbd_dirs: vec![core.join("dbd"), pvxs.join("dbd")],
+        cxx_old_abi: true,
     })
 }
 
@@ -108,11 +121,21 @@ fn check_exists(paths: &[&Path]) -> Result<(), String> {
 
 fn compile_shim(layout: &Layout) {
     let mut build = cc::Build::new();
-    build.file("shim/twin_ioc.c").file("shim/twin_devsup.c").include("shim");
+    build.files(SHIM_SOURCES).include("shim");
     for d in &layout.include_dirs {
         build.include(d);
     }
     build.warnings(true).compile("twin_shim");
+
+    let mut cxx = cc::Build::new();
+    cxx.cpp(true).std("c++11").file(SHIM_CXX_SOURCE).include("shim");
+    for d in &layout.include_dirs {
+        cxx.include(d);
+    }
+    if layout.cxx_old_abi {
+        cxx.define("_GLIBCXX_USE_CXX11_ABI", "0");
+    }
+    cxx.warnings(true).compile("twin_shim_cxx");
 }
 
 fn link(layout: &Layout) {

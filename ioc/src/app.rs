@@ -175,6 +175,9 @@ async fn start_ioc(
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let prepared = epics_pvxs_sys::prepare(&env).context("preparing the IOC core")?;
     prepared.set_env("P", prefix.as_str())?;
+    // TOP: the directory twin-ioc runs in, absolute (asLib wants absolute paths)
+    let top = std::env::current_dir().context("the working directory")?;
+    prepared.set_env("TOP", &top.display().to_string())?;
     if let Some(t) = twin {
         prepared.set_env("TWIN_DB", &t.machine.profile.files.records.display().to_string())?;
         for (record, value) in startup::initial_record_values(&t.machine, &t.core.initial_values(), prefix) {

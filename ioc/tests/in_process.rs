@@ -40,6 +40,8 @@ async fn selftest_device_in_process() {
     let prepared = prepare(&env).expect("prepare");
     assert!(matches!(prepare(&[]), Err(EpicsError::AlreadyStarted)), "second IOC in one process must be refused");
     prepared.set_env("P", "INPROC:").expect("env");
+    let top = std::env::current_dir().expect("cwd");
+    prepared.set_env("TOP", &top.display().to_string()).expect("env");
     let mut ioc = prepared.run_script("tests/st-selftest.cmd".as_ref(), "P=INPROC:").expect("st-selftest.cmd");
     let writes = ioc.take_writes().expect("write stream");
     assert!(ioc.take_writes().is_none());

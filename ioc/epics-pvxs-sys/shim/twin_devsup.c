@@ -9,6 +9,8 @@
  */
 #define USE_TYPED_DSET
 #define USE_TYPED_RSET
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +18,11 @@
 #include <callback.h>
 #include <dbAccess.h>
 #include <dbCommon.h>
+#include <dbNotify.h>
 #include <devSup.h>
 #include <epicsMutex.h>
+#include <errMdef.h>
+#include <errSymTbl.h>
 #include <errlog.h>
 #include <recGbl.h>
 #include <registryDeviceSupport.h>
@@ -36,7 +41,37 @@ typedef struct twin_dpvt {
     epicsCallback cb;
     int status;
     char msg[TWIN_AMSG_SIZE];
+    /* ao: the last value the twin accepted or restored (what a refused
+     * non-finite write puts back) */
+    int is_ao;
+    double last;
+    /* +1 at every first pass: tells the write trap whether a put processed */
+    unsigned gen;
+    /* client puts the write trap is refusing right now (DISP is held set
+     * while this is > 0) */
+    int vetoes;
+    /* a client's put refused while this record was busy with an earlier
+     * write: its alarm is shown when that write completes */
+    char deferred[TWIN_AMSG_SIZE];
 } twin_dpvt;
+
+/* Statuses of refusals, registered with errSymbolAdd so that PVA clients
+ * get their text. */
+#define M_twin (530 << 16)
+#define S_twin_notFinite (M_twin | 1)
+#define S_twin_refused (M_twin | 2)
+
+static int symbols_added;
+
+void twin_devsup_add_symbols(void);
+void twin_devsup_add_symbols(void)
+{
+    if (symbols_added)
+        return;
+    symbols_added = 1;
+    errSymbolAdd(S_twin_notFinite, "value is not a finite number");
+    errSymbolAdd(S_twin_refused, "write refused by the twin");
+}
 
 static twin_write_fn write_handler;
 static void *write_ctx;
@@ -56,6 +91,79 @@ static long init_dpvt(dbCommon *prec)
     }
     prec->dpvt = p;
     return 0;
+}
+
+/* A refusal: the alarm fields directly (a pending UDF/INVALID from a NaN
+ * would make recGblSetSevrMsg ignore WRITE/INVALID), and a put-callback
+ * (CA) or blocking put (PVA) that waits on this record fails. Setting
+ * ppn->status is outside dbNotify's documented contract: it is the only
+ * way Base gives to fail a put because of device support (see README,
+ * Reliability). */
+static void refuse(dbCommon *prec, const char *why)
+{
+    prec->nsta = WRITE_ALARM;
+    prec->nsev = INVALID_ALARM;
+    strncpy(prec->namsg, why, sizeof(prec->namsg) - 1);
+    prec->namsg[sizeof(prec->namsg) - 1] = '\0';
+    if (prec->ppn && prec->ppn->status == notifyOK)
+        prec->ppn->status = notifyError;
+}
+
+int twin_devsup_owns(const dbCommon *prec);
+
+/* Keeps an ao's last good value in step with a value Rust put into it. */
+void twin_devsup_value_set(dbCommon *prec);
+void twin_devsup_value_set(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (twin_devsup_owns(prec) && p && p->is_ao)
+        p->last = ((aoRecord *)prec)->val;
+}
+
+/* The processing generation of a Twin record (0 for other records). */
+unsigned twin_devsup_generation(const dbCommon *prec);
+unsigned twin_devsup_generation(const dbCommon *prec)
+{
+    const twin_dpvt *p = prec->dpvt;
+    return twin_devsup_owns(prec) && p ? p->gen : 0;
+}
+
+/* The write trap refuses a client's put: DISP stays set until the last
+ * concurrent refusal ends. Both calls run under dbScanLock. Returns 0 if
+ * the record is not the twin's. */
+int twin_devsup_veto_begin(dbCommon *prec);
+int twin_devsup_veto_begin(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p)
+        return 0;
+    if (p->vetoes++ == 0)
+        prec->disp = 1;
+    return 1;
+}
+
+void twin_devsup_veto_end(dbCommon *prec);
+void twin_devsup_veto_end(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p || p->vetoes <= 0)
+        return;
+    if (--p->vetoes == 0)
+        prec->disp = 0;
+}
+
+/* Shows a refused put as WRITE/INVALID; while the record is busy (PACT)
+ * the alarm waits for the end of the write in flight, which would
+ * otherwise clear it. Returns 1 if deferred. Called under dbScanLock. */
+int twin_devsup_defer_refusal(dbCommon *prec, const char *why);
+int twin_devsup_defer_refusal(dbCommon *prec, const char *why)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p || !prec->pact)
+        return 0;
+    strncpy(p->deferred, why, sizeof(p->deferred) - 1);
+    p->deferred[sizeof(p->deferred) - 1] = '\0';
+    return 1;
 }
 
 int twin_complete(void *record, int status, const char *msg)
@@ -80,14 +188,27 @@ static long twin_write(dbCommon *prec, twin_write_event *ev)
     if (!p)
         return S_dev_noDeviceFound;
     if (prec->pact) {
-        /* Second pass: Rust has finished with this write. */
+        /* Second pass: Rust has finished with this write (and put back the
+         * record's last good value if it refused it). */
+        if (p->is_ao)
+            p->last = ((aoRecord *)prec)->val;
         if (p->status) {
-            recGblSetSevrMsg(prec, WRITE_ALARM, INVALID_ALARM, "%s",
-                             p->msg[0] ? p->msg : "write failed");
-            return -1;
+            p->deferred[0] = '\0';
+            refuse(prec, p->msg[0] ? p->msg : "write refused");
+            return S_twin_refused;
+        }
+        if (p->deferred[0]) {
+            /* the write in flight succeeded; a later put was refused */
+            prec->nsta = WRITE_ALARM;
+            prec->nsev = INVALID_ALARM;
+            strncpy(prec->namsg, p->deferred, sizeof(prec->namsg) - 1);
+            prec->namsg[sizeof(prec->namsg) - 1] = '\0';
+            p->deferred[0] = '\0';
         }
         return 0;
     }
+    p->gen++;
+    p->deferred[0] = '\0'; /* a new write supersedes an earlier refusal */
     if (!write_handler)
         return 0; /* nobody listens yet: complete synchronously */
     ev->record = prec;
@@ -99,7 +220,16 @@ static long twin_write(dbCommon *prec, twin_write_event *ev)
     return 0;
 }
 
-static long init_ao(aoRecord *prec) { long s = init_dpvt((dbCommon *)prec); return s ? s : 2; }
+static long init_ao(aoRecord *prec)
+{
+    long s = init_dpvt((dbCommon *)prec);
+    if (s)
+        return s;
+    twin_dpvt *p = prec->dpvt;
+    p->is_ao = 1;
+    p->last = isfinite(prec->val) ? prec->val : 0.0;
+    return 2;
+}
 static long init_bo(boRecord *prec) { long s = init_dpvt((dbCommon *)prec); return s ? s : 2; }
 static long init_mbbo(mbboRecord *prec) { long s = init_dpvt((dbCommon *)prec); return s ? s : 2; }
 static long init_lo(longoutRecord *prec) { return init_dpvt((dbCommon *)prec); }
@@ -116,6 +246,15 @@ static long init_aao(aaoRecord *prec)
 
 static long write_ao(aoRecord *prec)
 {
+    twin_dpvt *p = prec->dpvt;
+    if (!prec->pact && p && !isfinite(prec->val)) {
+        /* refused at once: the put fails (CA ECA_PUTFAIL, PVA "value is
+         * not a finite number"), the record keeps its last good value */
+        prec->val = prec->oval = prec->pval = p->last;
+        prec->udf = FALSE;
+        refuse((dbCommon *)prec, "value is not a finite number");
+        return S_twin_notFinite;
+    }
     twin_write_event ev = {0};
     ev.kind = TWIN_KIND_DOUBLE;
     ev.count = 1;
@@ -174,6 +313,13 @@ static mbbodset devTwinMbbo = {{5, NULL, NULL, (DEVSUPFUN)init_mbbo, NULL}, writ
 static longoutdset devTwinLo = {{5, NULL, NULL, (DEVSUPFUN)init_lo, NULL}, write_lo};
 static stringoutdset devTwinSo = {{5, NULL, NULL, (DEVSUPFUN)init_so, NULL}, write_so};
 static aaodset devTwinAao = {{5, NULL, NULL, (DEVSUPFUN)init_aao, NULL}, write_aao};
+
+int twin_devsup_owns(const dbCommon *prec)
+{
+    const void *d = prec->dset;
+    return d == &devTwinAo || d == &devTwinBo || d == &devTwinMbbo || d == &devTwinLo || d == &devTwinSo
+        || d == &devTwinAao;
+}
 
 /* Called by twin_prepare before registerAllRecordDeviceDrivers. */
 int twin_register_device_support(void);

@@ -65,6 +65,12 @@ int twin_initial_value_failures(void) { return init_value_failures; }
 static void twin_init_hook(initHookState state)
 {
     DBENTRY entry;
+    if (state == initHookAtIocRun) {
+        /* QSRV2 added its source at initHookAfterIocBuilt; its server
+         * starts after this */
+        twin_pva_guard_install();
+        return;
+    }
     if (state != initHookAfterInitDevSup || !init_values)
         return;
     dbInitEntry(pdbbase, &entry);
@@ -98,6 +104,9 @@ int twin_prepare(const char *dbd_path)
         return -1;
     if (twin_register_device_support())
         return -2;
+    twin_devsup_add_symbols();
+    if (twin_trap_register())
+        return -5;
     if (registerAllRecordDeviceDrivers(pdbbase))
         return -3;
     return 0;
@@ -190,6 +199,8 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count,
         return S_db_badDbrtype;
     dbScanLock(addr->precord);
     status = dbPut(addr, dbr, data, count);
+    if (!status)
+        twin_devsup_value_set(addr->precord);
     if (!status && post_events)
         db_post_events(addr->precord, addr->pfield, DBE_VALUE | DBE_LOG);
     dbScanUnlock(addr->precord);

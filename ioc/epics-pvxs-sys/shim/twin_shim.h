@@ -7,6 +7,7 @@
 #ifndef TWIN_SHIM_H
 #define TWIN_SHIM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -62,6 +63,24 @@ int twin_initial_value_failures(void);
 
 /* Start-up, in this order. */
 int twin_prepare(const char *dbd_path);     /* load DBD, register support */
+int twin_trap_register(void);               /* the write trap (twin_trap.c) */
+int twin_access_audit(char *why, size_t why_len); /* twin_access.c: 0 = locked */
+
+/* The PVA put guard (twin_pva_guard.cpp), installed at initHookAtIocRun. */
+enum {
+    TWIN_PVA_GUARD_PENDING = 0,
+    TWIN_PVA_GUARD_INSTALLED = 1,
+    TWIN_PVA_GUARD_NO_QSRV = 2, /* QSRV2 disabled: no PVA server for records */
+    TWIN_PVA_GUARD_FAILED = 3,
+};
+void twin_pva_guard_install(void);
+int twin_pva_guard_status(void);
+/* Shows a refused put on the record `name` (WRITE/INVALID, reason), if it
+ * is one of the twin's (twin_trap.c). */
+void twin_trap_refused_by_name(const char *name, const char *why);
+void twin_devsup_add_symbols(void);         /* error texts of refusals */
+struct dbCommon;
+void twin_devsup_value_set(struct dbCommon *prec);
 int twin_iocsh_load(const char *path, const char *macros);
 int twin_iocsh_cmd(const char *cmd);
 int twin_iocsh_interactive(void);

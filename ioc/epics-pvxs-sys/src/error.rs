@@ -15,6 +15,10 @@ pub enum EpicsError {
     InitialValues(i32),
     #[error("startup script {0} did not call iocInit")]
     NotInitialised(PathBuf),
+    #[error("access security refused: {0}; see db/twin_access.acf")]
+    AccessSecurity(String),
+    #[error("the PV Access put guard could not wrap QSRV2 (status {0}): see the IOC output")]
+    PvaGuard(i32),
     #[error("iocsh command `{command}` failed (status {status})")]
     Command { command: String, status: i32 },
     #[error("string contains a NUL byte: {0:?}")]

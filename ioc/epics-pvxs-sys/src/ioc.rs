@@ -1,5 +1,5 @@
 //! Start-up of the one IOC a process may hold.
-use std::ffi::{CStr, CString};
+use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -57,6 +57,7 @@ pub fn prepare(env: &[(&str, &str)]) -> Result<Prepared> {
             -1 => "dbLoadDatabase",
             -2 => "registryDeviceSupportAdd",
             -4 => "initHookRegister",
+            -5 => "asTrapWriteRegisterListener",
             _ => "registerAllRecordDeviceDrivers",
         };
         return Err(EpicsError::Prepare { step, status });
@@ -109,8 +110,30 @@ impl Prepared {
         if failures != 0 {
             return Err(EpicsError::InitialValues(failures));
         }
+        audit_access_security()?;
+        // SAFETY: reads a status the init hook wrote during iocInit.
+        match unsafe { raw::twin_pva_guard_status() } {
+            raw::PVA_GUARD_INSTALLED | raw::PVA_GUARD_NO_QSRV => {}
+            other => return Err(EpicsError::PvaGuard(other)),
+        }
         Ok(Ioc { writes: Some(self.writes) })
     }
+}
+
+/// Refuses an IOC whose access security would let clients write the
+/// records' configuration fields (level 1) or would bypass the write trap
+/// (a write rule without TRAPWRITE), or that loaded no access security file.
+fn audit_access_security() -> Result<()> {
+    let mut why = [0 as c_char; 256];
+    // SAFETY: the shim writes at most why.len() bytes, NUL-terminated; it
+    // reads asLib's tables, which iocInit has built and nothing changes now.
+    let status = unsafe { raw::twin_access_audit(why.as_mut_ptr(), why.len()) };
+    if status == 0 {
+        return Ok(());
+    }
+    // SAFETY: why is NUL-terminated by snprintf in the shim.
+    let text = unsafe { CStr::from_ptr(why.as_ptr()) };
+    Err(EpicsError::AccessSecurity(text.to_string_lossy().into_owned()))
 }
 
 /// The running IOC.

@@ -34,6 +34,11 @@ pub(crate) struct PostMeta {
 
 pub(crate) type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, ev: *const WriteEvent) -> c_int;
 
+/// `twin_pva_guard_status()`: the guard wraps QSRV2's source.
+pub(crate) const PVA_GUARD_INSTALLED: c_int = 1;
+/// `twin_pva_guard_status()`: QSRV2 is disabled, nothing to guard.
+pub(crate) const PVA_GUARD_NO_QSRV: c_int = 2;
+
 unsafe extern "C" {
     pub(crate) fn twin_set_write_handler(f: Option<WriteFn>, ctx: *mut c_void);
     pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
@@ -44,6 +49,8 @@ unsafe extern "C" {
     pub(crate) fn twin_iocsh_cmd(cmd: *const c_char) -> c_int;
     pub(crate) fn twin_iocsh_interactive() -> c_int;
     pub(crate) fn twin_ioc_running() -> c_int;
+    pub(crate) fn twin_access_audit(why: *mut c_char, why_len: usize) -> c_int;
+    pub(crate) fn twin_pva_guard_status() -> c_int;
     pub(crate) fn twin_env_set(name: *const c_char, value: *const c_char);
     pub(crate) fn twin_epics_version() -> *const c_char;
     pub(crate) fn twin_exit(code: c_int);

@@ -244,7 +244,7 @@ fn placeholder() -> Snapshot {
             aux_on: false,
             topup_on: false,
             topup_rate: 0,
-            noise: super::snapshot::Noise { on: false, rms_m: 0.0 },
+            noise: super::snapshot::Noise { on: false, rms_um: 0.0 },
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
         last_valid: None,

@@ -48,7 +48,7 @@ impl Core {
     /// The core with its first computation; nothing runs yet.
     pub fn new(start: Start<'_>) -> anyhow::Result<(Self, CoreHandle)> {
         let Start { machine, config, restored, generated, journal } = start;
-        let noise = Noise { on: config.diagnostics.noise, rms_m: config.diagnostics.noise_rms_m };
+        let noise = Noise { on: config.diagnostics.noise, rms_um: config.diagnostics.noise_rms_m * 1e6 };
         let rules = Rules::new(&machine.profile, Arc::clone(&machine.catalogue));
         let schema = Arc::clone(&machine.schema);
         let mut state = MachineState::new(machine.lattice.clone(), schema, rules, noise, config.beam.topup);

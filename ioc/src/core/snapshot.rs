@@ -47,13 +47,15 @@ impl Settings {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Noise {
     pub on: bool,
-    pub rms_m: f64,
+    /// rms [µm], the unit of its record: what a client wrote is what the
+    /// model holds, with no conversion round trip.
+    pub rms_um: f64,
 }
 
 impl Noise {
     /// rms in effect [m]: 0 when switched off.
     pub fn effective_rms_m(self) -> f64 {
-        if self.on { self.rms_m } else { 0.0 }
+        if self.on { self.rms_um * 1e-6 } else { 0.0 }
     }
 }
 

@@ -93,7 +93,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::TopUpOn => flag(s.topup_on),
         Setpoint::TopUpRate => s.topup_rate as f64,
         Setpoint::BpmNoise => flag(s.noise.on),
-        Setpoint::BpmNoiseRms => s.noise.rms_m * 1e6,
+        Setpoint::BpmNoiseRms => s.noise.rms_um,
     }
 }
 
@@ -195,7 +195,7 @@ impl MachineState {
             }
             Setpoint::TopUpRate => return Err(format!("no injection rate {v}")),
             Setpoint::BpmNoise => s.noise.on = v != 0.0,
-            Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_m = v * 1e-6,
+            Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_um = v,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),
         }
         Ok(Applied::Changed)

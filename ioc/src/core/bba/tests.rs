@@ -26,7 +26,7 @@ struct Fake {
 impl Fake {
     fn new(machine: &Machine) -> Self {
         let rules = Rules::new(&machine.profile, Arc::clone(&machine.catalogue));
-        let noise = Noise { on: false, rms_m: 0.0 };
+        let noise = Noise { on: false, rms_um: 0.0 };
         let state = MachineState::new(machine.lattice.clone(), Arc::clone(&machine.schema), rules, noise, false);
         let mut me = Self { state, physics: None, views: Vec::new(), records: Vec::new(), reads_left: None };
         me.recompute();

@@ -1,0 +1,136 @@
+/* twin_trap.c - the write trap: every client put to a record of the twin
+ * passes here before and after it is written (asTrapWrite listener; the
+ * access security file's TRAPWRITE rule enables it).
+ *
+ * Channel Access (the listener gets the client's payload):
+ * - a put to a numeric value field whose data are not complete finite
+ *   numbers ("", "1.0abc", "1,5", "0x10", "nan") is vetoed: the record's
+ *   puts are disabled (DISP) for this one request, so the value never
+ *   reaches the record and the client's put fails (ECA_PUTFAIL); afterwards
+ *   the record shows WRITE/INVALID with the reason.
+ * PV Access (QSRV2 passes no data):
+ * - a put that wrote the value field without processing the record
+ *   (pvRequest record[process=false]) is processed right after, so the
+ *   twin's model takes it like any other write. */
+#define USE_TYPED_RSET
+#include <stdlib.h>
+#include <string.h>
+
+#include <alarm.h>
+#include <asTrapWrite.h>
+#include <dbAccess.h>
+#include <dbChannel.h>
+#include <dbCommon.h>
+#include <dbEvent.h>
+#include <dbLock.h>
+#include <recGbl.h>
+
+#include "twin_shim.h"
+
+int twin_devsup_owns(const dbCommon *prec);
+unsigned twin_devsup_generation(const dbCommon *prec);
+int twin_devsup_veto_begin(dbCommon *prec);
+int twin_devsup_defer_refusal(dbCommon *prec, const char *why);
+void twin_devsup_veto_end(dbCommon *prec);
+int twin_ca_put_is_number(int dbr_type, long count, const void *data, int integer, char *why, size_t why_len);
+
+/* What the before-call leaves for the after-call. */
+typedef struct twin_trap_state {
+    int vetoed;
+    unsigned gen;
+    char why[TWIN_AMSG_SIZE];
+} twin_trap_state;
+
+static twin_trap_state *state_new(void)
+{
+    return calloc(1, sizeof(twin_trap_state));
+}
+
+/* The Twin record whose value field the channel addresses, or NULL. */
+static dbCommon *twin_value_channel(struct dbChannel *chan)
+{
+    if (!chan)
+        return NULL;
+    dbCommon *prec = dbChannelRecord(chan);
+    if (!twin_devsup_owns(prec) || !dbIsValueField(dbChannelFldDes(chan)))
+        return NULL;
+    return prec;
+}
+
+static void before(asTrapWriteMessage *m, dbCommon *prec)
+{
+    twin_trap_state *st = state_new();
+    if (!st)
+        return;
+    m->userPvt = st;
+    st->gen = twin_devsup_generation(prec);
+    dbfType type = dbChannelFldDes(m->serverSpecific)->field_type;
+    int floating = type == DBF_DOUBLE || type == DBF_FLOAT;
+    int integer = type >= DBF_CHAR && type <= DBF_UINT64;
+    if (m->data && (floating || integer)
+        && !twin_ca_put_is_number(m->dbrType, m->no_elements, m->data, integer, st->why, sizeof(st->why))) {
+        dbScanLock(prec);
+        st->vetoed = twin_devsup_veto_begin(prec);
+        dbScanUnlock(prec);
+    }
+}
+
+/* The record shows a refused put: WRITE/INVALID with the reason, posted
+ * with its (unchanged) value. Called with the record locked. */
+static void show_refusal(dbCommon *prec, void *value_field, const char *why)
+{
+    if (twin_devsup_defer_refusal(prec, why))
+        return;
+    recGblSetSevrMsg(prec, WRITE_ALARM, INVALID_ALARM, "%s", why);
+    unsigned short mask = recGblResetAlarms(prec);
+    db_post_events(prec, value_field, mask | DBE_ALARM);
+}
+
+void twin_trap_refused_by_name(const char *name, const char *why)
+{
+    DBADDR addr;
+    if (dbNameToAddr(name, &addr) || !twin_devsup_owns(addr.precord))
+        return;
+    dbScanLock(addr.precord);
+    show_refusal(addr.precord, addr.pfield, why);
+    dbScanUnlock(addr.precord);
+}
+
+static void after(asTrapWriteMessage *m, dbCommon *prec)
+{
+    twin_trap_state *st = m->userPvt;
+    if (!st)
+        return;
+    dbScanLock(prec);
+    if (st->vetoed) {
+        twin_devsup_veto_end(prec);
+        show_refusal(prec, dbChannelField(m->serverSpecific), st->why);
+    } else if (!m->data && st->gen == twin_devsup_generation(prec) && !prec->ppn) {
+        /* a PV Access put wrote the value without processing: process now */
+        if (prec->pact)
+            prec->rpro = TRUE;
+        else {
+            prec->putf = TRUE;
+            dbProcess(prec);
+        }
+    }
+    dbScanUnlock(prec);
+    free(st);
+    m->userPvt = NULL;
+}
+
+static void twin_trap(asTrapWriteMessage *m, int is_after)
+{
+    dbCommon *prec = twin_value_channel(m->serverSpecific);
+    if (!prec)
+        return;
+    if (is_after)
+        after(m, prec);
+    else
+        before(m, prec);
+}
+
+int twin_trap_register(void)
+{
+    return asTrapWriteRegisterListener(twin_trap) ? 0 : -1;
+}
