@@ -37,7 +37,7 @@ ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba reference fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba bench-load reference fmt clean
 
 all: build
 
@@ -108,6 +108,11 @@ bench-store: build $(TEST_STAMP) $(MONGO_STAMP)
 
 bench-bba: build $(TEST_STAMP) $(PYAT_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_bba.py
+
+# 100 CA + 20 PVA monitors, 1000 put-callback writes/s for 60 s
+# (BENCH_LOAD_SECONDS, BENCH_LOAD_RATE_HZ; a soak is a long run)
+bench-load: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_load.py
 
 ## Regenerate the pyAT reference data the engine is validated against.
 reference: $(PYAT_STAMP)

@@ -81,7 +81,7 @@ def terminate(proc, timeout=10.0):
 class IocProcess:
     """A twin-ioc child process with its output in a file."""
 
-    def __init__(self, st_cmd, prefix=None, env=None, extra_env=None):
+    def __init__(self, st_cmd, prefix=None, env=None, extra_env=None, args=()):
         self.prefix = prefix or f"T{uuid.uuid4().hex[:8]}:"
         self.log = tempfile.NamedTemporaryFile(prefix="twin-ioc-", suffix=".log", delete=False)
         full_env = dict(os.environ)
@@ -94,7 +94,7 @@ class IocProcess:
         full_env.setdefault("RUST_LOG", "info")
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [str(BINARY), str(st_cmd)],
+            [str(BINARY), str(st_cmd), *args],
             cwd=ROOT,
             env=full_env,
             stdin=subprocess.DEVNULL,

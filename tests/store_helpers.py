@@ -76,10 +76,12 @@ class StoreIoc:
         self.store_env = store_env
         self.prefix = prefix
         self.st_cmd = st_cmd
+        self.start_args = []  # command-line options of twin-ioc (e.g. --reset-store)
         self.ioc = None
 
     def start(self):
-        self.ioc = IocProcess(self.st_cmd, prefix=self.prefix, env=self.env, extra_env=self.store_env)
+        self.ioc = IocProcess(self.st_cmd, prefix=self.prefix, env=self.env, extra_env=self.store_env,
+                              args=self.start_args)
         self.ioc.wait_running()
         return self
 

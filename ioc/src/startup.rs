@@ -41,6 +41,9 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
     let backend = Backend::from_config(&config.store);
     let store = Store::open(&backend, &profile.name, &config.store).await.context("opening the store")?;
     let mut notices: Vec<String> = store.repaired().map(str::to_string).into_iter().collect();
+    for n in &notices {
+        tracing::warn!(store = %backend.describe(), "store repaired at open: {n}");
+    }
     if config.store.reset {
         let stamp = format!("{:x}", crate::store::model::epoch_ms(std::time::SystemTime::now()));
         let aside = store.reset(&stamp).await.context("setting the stored state aside")?;
