@@ -226,8 +226,11 @@ class Fuzzer:
                 stat = self.ca_get(r.name + ".STAT", string=True)
                 want = ("WRITE", "INVALID") if r.alarm == "refused" else ("NO_ALARM", "NO_ALARM")
                 assert (stat, sevr) == want, f"{r.name}: alarm {stat}/{sevr}, expected {want} after {r.last}"
+                amsg = self.ca_get(r.name + ".AMSG", string=True)
                 if r.alarm == "refused":
-                    assert self.ca_get(r.name + ".AMSG", string=True), f"{r.name}: refusal without reason"
+                    assert amsg, f"{r.name}: refusal without reason after {r.last}"
+                else:
+                    assert amsg == "", f"{r.name}: old reason {amsg!r} without alarm after {r.last}"
         for (name, field), before in self.config.items():
             assert self.ca_get(f"{name}.{field}", string=True) == before, f"{name}.{field} changed"
         beat = self.ca_get("TWIN:HEARTBEAT")

@@ -209,6 +209,7 @@ static long twin_write(dbCommon *prec, twin_write_event *ev)
     }
     p->gen++;
     p->deferred[0] = '\0'; /* a new write supersedes an earlier refusal */
+    prec->namsg[0] = '\0'; /* and its message (see twin_post) */
     if (!write_handler)
         return 0; /* nobody listens yet: complete synchronously */
     ev->record = prec;

@@ -176,6 +176,10 @@ long twin_post(void *paddr, int kind, const void *data, uint32_t count,
     dbScanLock(prec);
     status = dbPut(addr, dbr, data, count);
     if (!status) {
+        /* Base's recGblResetAlarms leaves NAMSG set when AMSG already held
+         * the same text, so an alarm message raised on two cycles in a row
+         * would outlive its alarm: every post starts with no message. */
+        prec->namsg[0] = '\0';
         if (meta && meta->severity > NO_ALARM)
             recGblSetSevrMsg(prec, (epicsEnum16)meta->status,
                              (epicsEnum16)meta->severity, "%s",
