@@ -173,3 +173,6 @@ pub fn machine_records_loaded(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> 
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod restore_props;

@@ -2,10 +2,16 @@
 //!
 //! `{sequences: [...], closed, enable_6d, default_energy}`; element
 //! conventions are those of pyAT (see config/bessy2/README.md).
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use super::Lattice;
 use super::element::{Bend, Cavity, Element, ElementKind, MagnetBody, Misalignment, Multipole, Windings};
+
+/// Most integration steps an element may ask for: AT lattices use 10–40;
+/// beyond this a typo (or a hostile document) would make every pass crawl.
+pub const MAX_STEPS: usize = 10_000;
 
 /// Why a lat2db document was refused, naming the element and field.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +20,11 @@ pub enum Lat2DbError {
     Field { path: String, message: String },
     #[error("element #{index} ({name}): {problem}")]
     Element { index: usize, name: String, problem: String },
+    #[error("lattice document: text after the document ({0})")]
+    TrailingText(String),
+    /// Names are unique in lat2db lattices: the twin finds elements by name.
+    #[error("element #{index} ({name}): field `name` repeats the name of element #{first}")]
+    DuplicateName { index: usize, name: String, first: usize },
 }
 
 #[derive(Deserialize)]
@@ -157,7 +168,11 @@ fn field_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Lat2Db
 /// Parses a lat2db document (JSON text) into a lattice.
 pub fn from_lat2db_json(name: &str, json: &str) -> Result<Lattice, Lat2DbError> {
     let de = &mut serde_json::Deserializer::from_str(json);
-    build(name, serde_path_to_error::deserialize(de).map_err(field_error)?)
+    let doc = serde_path_to_error::deserialize(&mut *de).map_err(field_error)?;
+    // text after the document (two documents run together, a botched
+    // edit) is refused, not ignored (issue 12)
+    de.end().map_err(|e| Lat2DbError::TrailingText(e.to_string()))?;
+    build(name, doc)
 }
 
 /// Parses a lat2db document already decoded (e.g. read from a database).
@@ -172,12 +187,23 @@ fn build(name: &str, doc: Document) -> Result<Lattice, Lat2DbError> {
             message: format!("{} eV is not a positive energy", doc.default_energy),
         });
     }
-    let elements = doc
-        .sequences
-        .into_iter()
-        .enumerate()
-        .map(|(index, v)| convert(index, parse_element(index, v)?))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut elements = Vec::with_capacity(doc.sequences.len());
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut s_m = 0.0;
+    for (index, v) in doc.sequences.into_iter().enumerate() {
+        let element = convert(index, parse_element(index, v)?)?;
+        if let Some(&first) = first_of.get(&element.name) {
+            return Err(Lat2DbError::DuplicateName { index, name: element.name, first });
+        }
+        // finite lengths may still sum to an infinite s (issue 12)
+        s_m += element.length_m();
+        if !s_m.is_finite() {
+            let problem = format!("field `length` {} m takes s beyond any finite position", element.length_m());
+            return Err(Lat2DbError::Element { index, name: element.name, problem });
+        }
+        first_of.insert(element.name.clone(), index);
+        elements.push(element);
+    }
     Ok(Lattice::new(name, doc.default_energy, elements))
 }
 
@@ -190,12 +216,18 @@ fn body(
     index: usize,
     name: &str,
     passmethod: &str,
+    length_m: f64,
     cfg: RawConfig,
     gradient: Option<f64>,
 ) -> Result<MagnetBody, Lat2DbError> {
     let me = cfg.magnetic_element;
     let bad = |problem: String| Lat2DbError::Element { index, name: name.into(), problem };
     let order = me.integration_parameters.max_order;
+    // checked before the coefficients are padded to it: a huge order would
+    // allocate without bound (issue 12)
+    if order > super::element::MAX_ORDER_LIMIT {
+        return Err(bad(format!("max_order {order} above the supported {}", super::element::MAX_ORDER_LIMIT)));
+    }
     let mut b = me.coeffs.normal_coefficients;
     let mut a = me.coeffs.skew_coefficients;
     b.resize(b.len().max(order + 1), 0.0);
@@ -206,11 +238,11 @@ fn body(
         }
         b[1] = g;
     }
-    if order > super::element::MAX_ORDER_LIMIT {
-        return Err(bad(format!("max_order {order} above the supported {}", super::element::MAX_ORDER_LIMIT)));
-    }
-    if me.integration_parameters.n_steps == 0 {
-        return Err(bad("integration_parameters.n_steps is 0".into()));
+    if !(1..=MAX_STEPS).contains(&me.integration_parameters.n_steps) {
+        return Err(bad(format!(
+            "integration_parameters.n_steps is {} (1..={MAX_STEPS})",
+            me.integration_parameters.n_steps
+        )));
     }
     if let Some(v) = a.iter().chain(&b).find(|v| !v.is_finite()) {
         return Err(bad(format!("coefficient {v} is not finite")));
@@ -221,14 +253,20 @@ fn body(
         other => return Err(bad(format!("passmethod {other} is not supported"))),
     };
     let kick = cfg.kickangle.map_or([0.0, 0.0], |k| [k.x, k.y]);
-    Ok(MagnetBody {
+    let body = MagnetBody {
         polynom_a: a,
         polynom_b: b,
         max_order: order,
         n_steps: me.integration_parameters.n_steps,
         kick_angle_rad: kick,
         radiates,
-    })
+    };
+    // the steering kick spread over a (tiny) length must stay finite (issue 12)
+    let pass = body.kick_coefficients(length_m);
+    if let Some(v) = pass.a.iter().chain(&pass.b).find(|v| !v.is_finite()) {
+        return Err(bad(format!("field `kickangle` {kick:?} over length {length_m} m gives the kick {v}")));
+    }
+    Ok(body)
 }
 
 fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
@@ -258,29 +296,7 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
         RawElement::Dipole(d) if !(d.length.is_finite() && d.length > 0.0) => {
             return Err(Lat2DbError::Element { index, name: d.name, problem: "length must be > 0".into() });
         }
-        RawElement::Dipole(d) => {
-            let geometry =
-                [d.bending_angle, d.entranceangle, d.exitangle, d.gradient, d.fringeint1, d.fringeint2, d.fullgap];
-            if geometry.iter().any(|v| !v.is_finite()) {
-                let problem = "angles, gradient, fringe integrals and gap must be finite".into();
-                return Err(Lat2DbError::Element { index, name: d.name, problem });
-            }
-            let w = windings(&d.tags);
-            let body = body(index, &d.name, &d.passmethod, d.element_configuration, Some(d.gradient))?;
-            let bend = Bend {
-                length_m: d.length,
-                angle_rad: d.bending_angle,
-                entrance_angle_rad: d.entranceangle,
-                exit_angle_rad: d.exitangle,
-                full_gap_m: d.fullgap,
-                fint_entrance: d.fringeint1,
-                fint_exit: d.fringeint2,
-                body,
-            };
-            let mut e = plain(d.name, None, ElementKind::Dipole(bend));
-            e.windings = w;
-            e
-        }
+        RawElement::Dipole(d) => dipole(index, d)?,
         RawElement::RFCavity(c) => {
             let cc = c.cavity_configuration;
             let finite = [c.length, cc.voltage, cc.timelag].iter().all(|v| v.is_finite());
@@ -302,9 +318,40 @@ fn convert(index: usize, raw: RawElement) -> Result<Element, Lat2DbError> {
     Ok(el)
 }
 
+fn dipole(index: usize, d: RawDipole) -> Result<Element, Lat2DbError> {
+    let bad = |problem: String| Lat2DbError::Element { index, name: d.name.clone(), problem };
+    let geometry = [d.bending_angle, d.entranceangle, d.exitangle, d.gradient, d.fringeint1, d.fringeint2, d.fullgap];
+    if geometry.iter().any(|v| !v.is_finite()) {
+        return Err(bad("angles, gradient, fringe integrals and gap must be finite".into()));
+    }
+    // a finite angle over a (tiny) length can still bend infinitely (issue 12)
+    if !(d.bending_angle / d.length).is_finite() {
+        let (angle, length) = (d.bending_angle, d.length);
+        return Err(bad(format!("field `bending_angle` {angle} rad over length {length} m is no finite curvature")));
+    }
+    let body = body(index, &d.name, &d.passmethod, d.length, d.element_configuration, Some(d.gradient))?;
+    let bend = Bend {
+        length_m: d.length,
+        angle_rad: d.bending_angle,
+        entrance_angle_rad: d.entranceangle,
+        exit_angle_rad: d.exitangle,
+        full_gap_m: d.fullgap,
+        fint_entrance: d.fringeint1,
+        fint_exit: d.fringeint2,
+        body,
+    };
+    Ok(Element {
+        name: d.name,
+        group: None,
+        kind: ElementKind::Dipole(bend),
+        misalignment: Misalignment::default(),
+        windings: windings(&d.tags),
+    })
+}
+
 fn magnet(index: usize, m: RawMagnet, kind: fn(Multipole) -> ElementKind) -> Result<Element, Lat2DbError> {
     let w = windings(&m.tags);
-    let body = body(index, &m.name, &m.passmethod, m.element_configuration, None)?;
+    let body = body(index, &m.name, &m.passmethod, m.length, m.element_configuration, None)?;
     Ok(Element {
         name: m.name,
         group: None,

@@ -29,7 +29,7 @@ pub enum StoreError {
 }
 
 /// The configured store.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Store {
     Mongo { db: MongoStore, keep_log: u64 },
     Files(FileStore),

@@ -6,6 +6,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use super::super::StoreError;
 use super::super::model::SetpointLogDoc;
@@ -20,10 +21,13 @@ pub struct LogLimits {
     pub keep_files: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct WriteLog {
     dir: PathBuf,
     limits: LogLimits,
+    /// Lines in the current file (counted at open, kept by `append`, so an
+    /// append does not read the file).
+    lines: Mutex<u64>,
 }
 
 fn malformed(path: &Path, problem: String) -> StoreError {
@@ -35,8 +39,9 @@ impl WriteLog {
 
     /// Opens the log; cuts off a torn last line and says so.
     pub fn open(dir: &Path, limits: LogLimits) -> Result<(Self, Option<String>), StoreError> {
-        let log = Self { dir: dir.to_path_buf(), limits };
+        let log = Self { dir: dir.to_path_buf(), limits, lines: Mutex::new(0) };
         let repaired = log.repair_tail()?;
+        *log.lines.lock().unwrap_or_else(|p| p.into_inner()) = Self::count_lines(&log.file(0))?;
         Ok((log, repaired))
     }
 
@@ -65,7 +70,7 @@ impl WriteLog {
         Ok(Some(format!("{}: cut off a torn last line (a crash mid-append): {torn:?}", path.display())))
     }
 
-    fn lines(path: &Path) -> Result<u64, StoreError> {
+    fn count_lines(path: &Path) -> Result<u64, StoreError> {
         match fs::read(path) {
             Ok(b) => Ok(b.iter().filter(|c| **c == b'\n').count() as u64),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
@@ -79,8 +84,10 @@ impl WriteLog {
             return Ok(());
         }
         let path = self.file(0);
-        if Self::lines(&path)? >= self.limits.rotate_entries {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if *lines >= self.limits.rotate_entries {
             self.rotate()?;
+            *lines = 0;
         }
         let mut text = Vec::new();
         for entry in entries {
@@ -88,7 +95,15 @@ impl WriteLog {
             text.push(b'\n');
         }
         let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io(&path, e))?;
-        f.write_all(&text).and_then(|()| f.sync_data()).map_err(|e| io(&path, e))
+        let before = f.metadata().map_err(|e| io(&path, e))?.len();
+        if let Err(e) = f.write_all(&text).and_then(|()| f.sync_data()) {
+            // a partial append (a full disk) must not leave a torn line for
+            // the next append to glue onto: cut back to the last whole line
+            let _ = f.set_len(before);
+            return Err(io(&path, e));
+        }
+        *lines += entries.len() as u64;
+        Ok(())
     }
 
     fn rotate(&self) -> Result<(), StoreError> {
@@ -118,18 +133,17 @@ impl WriteLog {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io(&path, e)),
             };
-            let text = String::from_utf8(bytes).map_err(|e| malformed(&path, format!("not UTF-8: {e}")))?;
-            let complete = text.ends_with('\n');
-            let lines: Vec<&str> = text.lines().collect();
-            for (i, line) in lines.iter().enumerate() {
+            // a torn last line (bytes after the last newline, UTF-8 or not)
+            // is what a crash mid-append leaves: skipped
+            let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            let text = std::str::from_utf8(&bytes[..whole]).map_err(|e| malformed(&path, format!("not UTF-8: {e}")))?;
+            for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
                 match serde_json::from_str::<SetpointLogDoc>(line) {
                     Ok(d) if seen.insert(d.id.clone()) => out.push(d),
                     Ok(_) => {}
-                    // a torn last line is what a crash mid-append leaves
-                    Err(_) if i + 1 == lines.len() && !complete => {}
                     Err(e) => return Err(malformed(&path, format!("line {}: {e}", i + 1))),
                 }
             }
@@ -177,6 +191,21 @@ mod tests {
         assert_eq!(all.first().map(|e| e.value), Some(200.0));
         assert!(all.windows(2).all(|w| w[0].value < w[1].value), "oldest first");
         assert_eq!(log.files().len(), 3);
+    }
+
+    #[test]
+    fn a_torn_tail_that_is_not_utf8_is_skipped_when_read() {
+        let d = dir("torn-binary");
+        let (log, _) = WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("open");
+        log.append(&[entry(1), entry(2)]).expect("append");
+        let mut f = OpenOptions::new().append(true).open(log.file(0)).expect("open log");
+        f.write_all(b"{\"_id\": \"run-3\xff\xfe").expect("torn");
+        assert_eq!(log.read_all().expect("a torn tail is skipped").len(), 2);
+        let (reopened, repaired) =
+            WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("reopen");
+        assert!(repaired.is_some());
+        reopened.append(&[entry(3)]).expect("append after repair");
+        assert_eq!(reopened.read_all().expect("read").len(), 3);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! readable and diffable by people, need no extra dependency, and rename
 //! gives crash safety: a kill leaves either the old or the new file.
 mod log;
+#[cfg(test)]
+mod proptests;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -16,7 +18,7 @@ use log::WriteLog;
 use super::StoreError;
 use super::model::{BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, SETPOINTS, SetpointDoc, SetpointLogDoc};
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
     log: WriteLog,

@@ -62,7 +62,14 @@ async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
     let (tx, rx) = unbounded_channel();
     let (_ctl, control) = unbounded_channel();
     let seen = Seen::default();
-    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    let task = tokio::spawn(run(
+        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
+        rx,
+        control,
+        config(&d),
+        seen.clone(),
+        None,
+    ));
     for k in 0..20 {
         tx.send(change(if k % 2 == 0 { "A:set" } else { "B:set" }, f64::from(k))).expect("persister");
     }
@@ -83,13 +90,14 @@ async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
 async fn an_outage_keeps_writes_pending_and_flushes_them_when_the_store_returns() {
     let d = dir("outage");
     let files = FileStore::open(&d, LIMITS).expect("store");
+    let writer = FileStore::open(&d, LIMITS).expect("writer");
     let (tx, rx) = unbounded_channel();
     let (_ctl, control) = unbounded_channel();
     let seen = Seen::default();
     // the store's directory replaced by a file: every write fails
     std::fs::remove_dir_all(&d).expect("rm");
     std::fs::write(&d, b"not a directory").expect("blocker");
-    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    let task = tokio::spawn(run(Store::Files(writer), rx, control, config(&d), seen.clone(), None));
     tx.send(change("A:set", 1.0)).expect("persister");
     tx.send(change("A:set", 2.0)).expect("persister");
     until("an outage", || seen.last().outage.is_some()).await;
@@ -110,7 +118,14 @@ async fn a_flush_request_makes_everything_durable_before_it_answers() {
     let (tx, rx) = unbounded_channel();
     let (ctl, control) = unbounded_channel();
     let slow = StoreConfig { flush_interval_s: 1.0, max_backoff_s: 1.0, ..config(&d) };
-    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, slow, Seen::default(), None));
+    let task = tokio::spawn(run(
+        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
+        rx,
+        control,
+        slow,
+        Seen::default(),
+        None,
+    ));
     tx.send(change("B:set", 5.0)).expect("persister");
     let (reply, answer) = oneshot::channel();
     ctl.send(Control::Flush(reply)).expect("persister");
@@ -130,7 +145,14 @@ async fn a_retried_flush_never_appends_an_entry_twice() {
     let (tx, rx) = unbounded_channel();
     let (_ctl, control) = unbounded_channel();
     let seen = Seen::default();
-    let task = tokio::spawn(run(Store::Files(files.clone()), rx, control, config(&d), seen.clone(), None));
+    let task = tokio::spawn(run(
+        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
+        rx,
+        control,
+        config(&d),
+        seen.clone(),
+        None,
+    ));
     tx.send(change("A:set", 1.0)).expect("persister");
     until("an outage", || seen.last().outage.is_some()).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // several retries
