@@ -66,6 +66,8 @@ def test_read_with_metadata_caproto(selftest_ioc):
 
 def test_read_with_metadata_p4p(selftest_ioc, pva):
     caput(st(selftest_ioc, "SETPOINT"), 4.5)
+    # Rust posts the echo after the put completes
+    wait_for("the echo", lambda: pva.get(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S) == 4.5)
     v = pva.get(st(selftest_ioc, "ECHO"), timeout=TIMEOUT_S)
     assert v == 4.5 and v.severity == 0
     assert abs(v.timestamp - time.time()) < 1.0

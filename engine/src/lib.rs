@@ -9,6 +9,7 @@ pub mod bba;
 pub mod bba_model;
 pub mod constants;
 pub mod coords;
+pub mod hyper_dual;
 pub mod integrators;
 pub mod jacobian;
 pub mod lattice;
@@ -18,6 +19,7 @@ pub mod orbit;
 pub mod orbit_match;
 pub mod orm;
 pub mod real;
+pub mod recompute;
 pub mod tracking;
 
 /// Version string of the engine crate, published by the IOC.

@@ -87,6 +87,54 @@ where
     Err(NewtonError::NotConverged { iterations: options.max_iterations, step: step_norm })
 }
 
+/// How a chord iteration ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Chord<const N: usize> {
+    /// A step fell below the tolerance: `x` is the root to that tolerance.
+    Converged(Solution<N>),
+    /// The approximate Jacobian no longer contracts (a step did not halve,
+    /// was not finite, or the iterations ran out): solve by Newton from
+    /// `x`, the best iterate.
+    GaveUp { x: SVector<f64, N> },
+}
+
+/// Broyden's ("good") quasi-Newton method from a nearby exact Jacobian
+/// `jacobian` (typically ∂f/∂x at an earlier, nearby root): each iteration
+/// needs f only, not ∂f/∂x; the Jacobian is corrected by the rank-one
+/// update J ← J + (Δf − J s) sᵀ / (sᵀ s) after each step s, which makes the
+/// convergence superlinear (a plain chord iteration with the fixed J is
+/// only linear). Err only when f cannot be evaluated.
+pub fn chord<const N: usize, E>(
+    start: SVector<f64, N>,
+    jacobian: &SMatrix<f64, N, N>,
+    options: &NewtonOptions,
+    mut f: impl FnMut(&SVector<f64, N>) -> Result<SVector<f64, N>, E>,
+) -> Result<Chord<N>, E>
+where
+    Const<N>: DimMin<Const<N>, Output = Const<N>>,
+{
+    let mut j = *jacobian;
+    let mut x = start;
+    let mut fx = f(&x)?;
+    let mut last = f64::INFINITY;
+    for iteration in 1..=options.max_iterations {
+        let Some(step) = j.lu().solve(&(-fx)) else { return Ok(Chord::GaveUp { x }) };
+        let norm = step.norm();
+        if !norm.is_finite() || norm > 0.5 * last {
+            return Ok(Chord::GaveUp { x });
+        }
+        x += step;
+        last = norm;
+        if norm < options.tolerance {
+            return Ok(Chord::Converged(Solution { x, iterations: iteration, last_step: norm }));
+        }
+        let next = f(&x)?;
+        j += (next - fx - j * step) * step.transpose() / step.norm_squared();
+        fx = next;
+    }
+    Ok(Chord::GaveUp { x })
+}
+
 #[cfg(test)]
 mod tests {
     use nalgebra::{Matrix2, Vector1, Vector2};
@@ -154,6 +202,30 @@ mod tests {
         let coarse = solve(Vector2::new(1.0, 0.5), &loose, circle_and_diagonal).unwrap();
         let fine = solve(Vector2::new(1.0, 0.5), &NewtonOptions::default(), circle_and_diagonal).unwrap();
         assert!(coarse.iterations < fine.iterations);
+    }
+
+    #[test]
+    fn chord_steps_with_a_nearby_jacobian_reach_the_root() {
+        let root = std::f64::consts::SQRT_2;
+        // the exact Jacobian at a point near the root, then only f
+        let near = circle_and_diagonal(&Vector2::new(1.4, 1.4)).unwrap().jacobian;
+        let value = |v: &Vector2<f64>| circle_and_diagonal(v).map(|l| l.value);
+        match chord(Vector2::new(1.4, 1.41), &near, &NewtonOptions::default(), value) {
+            Ok(Chord::Converged(s)) => {
+                assert!((s.x[0] - root).abs() < 1e-14 && (s.x[1] - root).abs() < 1e-14, "{:?}", s.x);
+                assert!(s.iterations >= 2, "{} iterations", s.iterations);
+            }
+            other => panic!("expected convergence, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn chord_gives_up_when_the_jacobian_no_longer_contracts() {
+        // a Jacobian of the wrong sign makes every step go the wrong way
+        let wrong = -circle_and_diagonal(&Vector2::new(1.4, 1.4)).unwrap().jacobian;
+        let value = |v: &Vector2<f64>| circle_and_diagonal(v).map(|l| l.value);
+        let got = chord(Vector2::new(1.0, 0.5), &wrong, &NewtonOptions::default(), value).unwrap();
+        assert!(matches!(got, Chord::GaveUp { .. }), "{got:?}");
     }
 
     #[test]

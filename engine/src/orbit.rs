@@ -94,6 +94,19 @@ pub fn closed_orbit_6d(
     closed_orbit_6d_with(lattice, dynamics, guess, &NewtonOptions::default())
 }
 
+/// θ of the 6D fixed point track(z) = z + θ: (0, 0, 0, 0, 0, c·h/f_RF − C),
+/// the path length the RF frequency asks for beyond the circumference [m].
+pub fn rf_path_offset(lattice: &Lattice) -> Result<Vector6<f64>, OrbitError> {
+    match (lattice.rf_frequency_hz(), lattice.harmonic_number()) {
+        (Some(f_rf), Some(h)) => {
+            let mut theta = Vector6::zeros();
+            theta[CT] = SPEED_OF_LIGHT_M_PER_S * h / f_rf - lattice.circumference_m();
+            Ok(theta)
+        }
+        _ => Err(OrbitError::NoCavity),
+    }
+}
+
 /// 6D closed orbit with the cavities (and radiation if `dynamics` says
 /// so). The RF frequency sets the revolution time: the fixed point
 /// satisfies track(z) = z + (0, 0, 0, 0, 0, c·h/f_RF − C).
@@ -103,13 +116,8 @@ pub fn closed_orbit_6d_with(
     guess: Option<&Coords<f64>>,
     options: &NewtonOptions,
 ) -> Result<ClosedOrbit, OrbitError> {
-    let (f_rf, h) = match (lattice.rf_frequency_hz(), lattice.harmonic_number()) {
-        (Some(f), Some(h)) => (f, h),
-        _ => return Err(OrbitError::NoCavity),
-    };
+    let theta = rf_path_offset(lattice)?;
     let ctx = context(lattice, dynamics, 0);
-    let mut theta = Vector6::zeros();
-    theta[CT] = SPEED_OF_LIGHT_M_PER_S * h / f_rf - lattice.circumference_m();
     let start = Vector6::from(guess.copied().unwrap_or([0.0; 6]));
     let solution = newton::solve(start, options, |x| {
         let m = one_turn(lattice, &(*x).into(), &ctx)?;

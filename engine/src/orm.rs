@@ -34,10 +34,10 @@ fn kick_derivative(lattice: &Lattice, c: Corrector, entrance: &Coords<f64>) -> R
     let ctx = context(lattice, Dynamics::FourD, 0);
     let mut el = lattice.element(c.element).clone();
     let not_a_corrector = || OpticsError::NotACorrector(lattice.element(c.element).name.clone());
-    let base = el.body().ok_or_else(not_a_corrector)?.kick_angle_rad[c.plane.index()];
+    let base = el.body().ok_or_else(not_a_corrector)?.kick_angle_rad()[c.plane.index()];
     let mut out = [[0.0; 6]; 2];
     for (k, sign) in [1.0, -1.0].into_iter().enumerate() {
-        el.body_mut().ok_or_else(not_a_corrector)?.kick_angle_rad[c.plane.index()] = base + sign * KICK_STEP_RAD;
+        el.body_mut().ok_or_else(not_a_corrector)?.set_kick_angle_rad(c.plane.index(), base + sign * KICK_STEP_RAD);
         let mut r = *entrance;
         pass(&el, &mut r, &ctx);
         out[k] = r;

@@ -18,11 +18,11 @@ pub struct Lost {
 
 /// Pass context for `turn` of `lattice`.
 pub fn context(lattice: &Lattice, dynamics: Dynamics, turn: u64) -> PassContext {
-    PassContext {
+    PassContext::new(
         dynamics,
-        energy_ev: lattice.energy_ev(),
-        clock: TurnClock { turn, t0_s: lattice.circumference_m() / SPEED_OF_LIGHT_M_PER_S },
-    }
+        lattice.energy_ev(),
+        TurnClock { turn, t0_s: lattice.circumference_m() / SPEED_OF_LIGHT_M_PER_S },
+    )
 }
 
 /// Tracks one turn, calling `observe(id, r)` after every element.

@@ -242,7 +242,7 @@ fn check_body(body: &MagnetBody, length_m: f64) -> Result<(), String> {
     }
     all_finite("skew coefficient", &body.polynom_a)?;
     all_finite("normal coefficient", &body.polynom_b)?;
-    all_finite("kick angle", &body.kick_angle_rad)?;
+    all_finite("kick angle", &body.kick_angle_rad())?;
     let kick = body.kick_coefficients(length_m);
     all_finite("kick coefficient A", &kick.a)?;
     all_finite("kick coefficient B", &kick.b)

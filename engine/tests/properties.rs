@@ -14,12 +14,12 @@ use twin_engine::real::Dual;
 use twin_engine::tracking::track_particles;
 
 fn ctx(dynamics: Dynamics) -> PassContext {
-    PassContext { dynamics, energy_ev: 1.7185e9, clock: TurnClock { turn: 0, t0_s: 240.0 / 299_792_458.0 } }
+    PassContext::new(dynamics, 1.7185e9, TurnClock { turn: 0, t0_s: 240.0 / 299_792_458.0 })
 }
 
 fn body(b: Vec<f64>, kick: [f64; 2], n_steps: usize) -> MagnetBody {
     let max_order = b.len() - 1;
-    MagnetBody { polynom_a: vec![0.0; b.len()], polynom_b: b, max_order, n_steps, kick_angle_rad: kick, radiates: true }
+    MagnetBody::new(vec![0.0; b.len()], b, max_order, n_steps, kick, true)
 }
 
 fn element(kind: ElementKind, m: Misalignment) -> Element {
@@ -151,8 +151,8 @@ mod oracle {
             let mut bn = b.polynom_b[n];
             let mut an = b.polynom_a[n];
             if n == 0 {
-                bn -= b.kick_angle_rad[0].sin() / length;
-                an += b.kick_angle_rad[1].sin() / length;
+                bn -= b.kick_angle_rad()[0].sin() / length;
+                an += b.kick_angle_rad()[1].sin() / length;
             }
             sum += Complex::new(bn, an) * z.powu(n as u32);
         }

@@ -10,6 +10,7 @@ use twin_engine::lattice::{Lattice, Misalignment, Plane};
 use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
 use twin_engine::orbit::closed_orbit_4d;
 use twin_engine::orm::{Corrector, orbit_response};
+use twin_engine::recompute::{Memory, recompute};
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / b.abs()
@@ -32,6 +33,11 @@ fn tunes_chromaticity_and_momentum_compaction() {
     assert!((optics.tunes[0] - 0.848006).abs() < 1e-6 && (optics.tunes[1] - 0.726750).abs() < 1e-6);
     let chrom = chromaticity_4d(&lattice, 0.0, None).unwrap();
     assert_close("chromaticity", &chrom, &floats(&r["chromaticity"]), 2e-3);
+    // the twin's model: the same tunes, the chromaticity without a step
+    let (model, _) = recompute(&lattice, &Memory::default()).unwrap();
+    assert_close("model tunes", &model.optics.tunes, &floats(&r["tunes"]), 1e-6);
+    assert_close("model chromaticity", &model.chromaticity, &floats(&r["chromaticity"]), 2e-3);
+    assert_close("model vs central difference", &model.chromaticity, &chrom, 1e-6);
     assert!(rel(optics.momentum_compaction, r["momentum_compaction"].as_f64().unwrap()) < 1e-5);
 }
 

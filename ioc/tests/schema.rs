@@ -77,7 +77,7 @@ fn design_currents_reproduce_the_lattice_strengths() {
             let lattice_strength = match mag.kind {
                 MagnetKind::Quadrupole => body.polynom_b[1],
                 MagnetKind::Sextupole => body.polynom_b[2],
-                MagnetKind::Steerer(p) => body.kick_angle_rad[p.index()],
+                MagnetKind::Steerer(p) => body.kick_angle_rad()[p.index()],
             };
             let s = mag.strength(pc.design_current_a, m.schema.rigidity_tm);
             assert!((s - lattice_strength).abs() <= 1e-12 * lattice_strength.abs().max(1e-9), "{}", mag.name);

@@ -5,7 +5,13 @@ use crate::real::Real;
 /// Drifts `r` through `length_m` [m] using the current δ.
 #[inline]
 pub fn drift<R: Real>(r: &mut Coords<R>, length_m: f64) {
-    let p_norm = (r[DELTA] + 1.0).recip();
+    drift_at(r, length_m, (r[DELTA] + 1.0).recip());
+}
+
+/// Drifts `r` through `length_m` [m] with `p_norm` = 1/(1 + δ) already
+/// known (δ unchanged since it was computed: the result is the same).
+#[inline(always)]
+pub fn drift_at<R: Real>(r: &mut Coords<R>, length_m: f64, p_norm: R) {
     let norm_l = p_norm * length_m;
     r[X] += norm_l * r[PX];
     r[Y] += norm_l * r[PY];

@@ -9,7 +9,7 @@ mod misalign;
 pub mod symplectic4;
 
 pub use cavity::TurnClock;
-pub use drift::drift;
+pub use drift::{drift, drift_at};
 
 use crate::constants::c_gamma_m_per_ev3;
 use crate::coords::Coords;
@@ -34,12 +34,19 @@ pub struct PassContext {
     /// Reference beam energy [eV].
     pub energy_ev: f64,
     pub clock: TurnClock,
+    /// C_γ E³ / (2π) [m], computed once for the pass.
+    radiation_m: f64,
 }
 
 impl PassContext {
+    pub fn new(dynamics: Dynamics, energy_ev: f64, clock: TurnClock) -> Self {
+        let radiation_m = c_gamma_m_per_ev3() * energy_ev.powi(3) / std::f64::consts::TAU;
+        Self { dynamics, energy_ev, clock, radiation_m }
+    }
+
+    #[inline]
     fn radiation_constant(&self, body: &MagnetBody) -> Option<f64> {
-        (self.dynamics == Dynamics::SixDRadiation && body.radiates)
-            .then(|| c_gamma_m_per_ev3() * self.energy_ev.powi(3) / std::f64::consts::TAU)
+        (self.dynamics == Dynamics::SixDRadiation && body.radiates).then_some(self.radiation_m)
     }
 }
 
@@ -55,14 +62,16 @@ pub fn pass<R: Real>(el: &Element, r: &mut Coords<R>, ctx: &PassContext) {
         ElementKind::Quadrupole(m) | ElementKind::Sextupole(m) => {
             let crad = ctx.radiation_constant(&m.body);
             let c = m.body.kick_coefficients(m.length_m);
-            symplectic4::integrate(r, m.length_m, m.body.n_steps, |r, l| kick::thin_kick(r, &c, l, 0.0, crad));
+            let steps = symplectic4::Steps::new(m.length_m, m.body.n_steps, crad.is_some());
+            steps.integrate(r, |r, l| kick::thin_kick(r, &c, l, 0.0, crad));
         }
         ElementKind::Dipole(b) => {
             let irho = b.curvature_per_m();
             let crad = ctx.radiation_constant(&b.body);
             let c = b.body.kick_coefficients(b.length_m);
+            let steps = symplectic4::Steps::new(b.length_m, b.body.n_steps, crad.is_some());
             edge::edge(r, irho, b.entrance_angle_rad, b.fint_entrance, b.full_gap_m);
-            symplectic4::integrate(r, b.length_m, b.body.n_steps, |r, l| kick::thin_kick(r, &c, l, irho, crad));
+            steps.integrate(r, |r, l| kick::thin_kick(r, &c, l, irho, crad));
             edge::edge(r, irho, b.exit_angle_rad, b.fint_exit, b.full_gap_m);
         }
         ElementKind::Cavity(c) => match ctx.dynamics {

@@ -1,56 +1,109 @@
 //! The 4th-order symplectic drift–kick splitting of Forest & Ruth (1990)
 //! and Yoshida (1990), as in AT's `*Symplectic4Pass`: per step
 //! D(c1) K(d1) D(c2) K(d2) D(c2) K(d1) D(c1), generic over the kick.
-use crate::coords::Coords;
+use crate::coords::{Coords, DELTA};
 use crate::real::Real;
 
-use super::drift::drift;
+use super::drift::{drift, drift_at};
 
-/// Cube root of two, the only irrational in the coefficients.
-fn cbrt2() -> f64 {
-    2f64.cbrt()
-}
+/// Cube root of two, the only irrational in the coefficients (the f64
+/// nearest to it, `2f64.cbrt()`; a test checks they agree).
+const CBRT2: f64 = 1.259_921_049_894_873_2;
 
 /// Kick weight d1 = 1 / (2 − 2^(1/3)).
-pub fn kick1() -> f64 {
-    1.0 / (2.0 - cbrt2())
+pub const fn kick1() -> f64 {
+    1.0 / (2.0 - CBRT2)
 }
 
 /// Kick weight d2 = −2^(1/3) / (2 − 2^(1/3)).
-pub fn kick2() -> f64 {
-    -cbrt2() / (2.0 - cbrt2())
+pub const fn kick2() -> f64 {
+    -CBRT2 / (2.0 - CBRT2)
 }
 
 /// Drift weight c1 = d1 / 2.
-pub fn drift1() -> f64 {
+pub const fn drift1() -> f64 {
     kick1() / 2.0
 }
 
 /// Drift weight c2 = (d1 + d2) / 2.
-pub fn drift2() -> f64 {
+pub const fn drift2() -> f64 {
     (kick1() + kick2()) / 2.0
 }
 
-/// Integrates a body of `length_m` in `n_steps` steps; `kick(r, l)` applies
-/// a thin kick of integrated length `l` [m].
-pub fn integrate<R: Real>(r: &mut Coords<R>, length_m: f64, n_steps: usize, mut kick: impl FnMut(&mut Coords<R>, f64)) {
-    let step = length_m / n_steps as f64;
-    let (l1, l2) = (step * drift1(), step * drift2());
-    let (k1, k2) = (step * kick1(), step * kick2());
-    for _ in 0..n_steps {
-        drift(r, l1);
-        kick(r, k1);
-        drift(r, l2);
-        kick(r, k2);
-        drift(r, l2);
-        kick(r, k1);
-        drift(r, l1);
+/// The steps through a body: lengths of the drifts and kicks.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps {
+    n_steps: usize,
+    drifts: [f64; 2],
+    kicks: [f64; 2],
+    /// The kicks change δ (radiation): every drift needs its own 1/(1+δ).
+    kicks_change_delta: bool,
+}
+
+impl Steps {
+    /// `n_steps` steps through `length_m` [m].
+    #[inline]
+    pub fn new(length_m: f64, n_steps: usize, kicks_change_delta: bool) -> Self {
+        let step = length_m / n_steps as f64;
+        Self {
+            n_steps,
+            drifts: [step * drift1(), step * drift2()],
+            kicks: [step * kick1(), step * kick2()],
+            kicks_change_delta,
+        }
     }
+
+    /// Integrates; `kick(r, l)` applies a thin kick of integrated length
+    /// `l` [m]. The last drift of a step and the first of the next are one
+    /// drift of twice the length (nothing acts between them; equal up to
+    /// rounding). Without radiation δ is constant through the body, so
+    /// 1/(1+δ) is computed once (the same value every drift would compute).
+    #[inline]
+    pub fn integrate<R: Real>(&self, r: &mut Coords<R>, mut kick: impl FnMut(&mut Coords<R>, f64)) {
+        let ([l1, l2], [k1, k2]) = (self.drifts, self.kicks);
+        if self.n_steps == 0 {
+            return;
+        }
+        let joined = 2.0 * l1;
+        if self.kicks_change_delta {
+            drift(r, l1);
+            for step in 0..self.n_steps {
+                kick(r, k1);
+                drift(r, l2);
+                kick(r, k2);
+                drift(r, l2);
+                kick(r, k1);
+                drift(r, if step + 1 == self.n_steps { l1 } else { joined });
+            }
+            return;
+        }
+        let p = (r[DELTA] + 1.0).recip();
+        drift_at(r, l1, p);
+        for step in 0..self.n_steps {
+            kick(r, k1);
+            drift_at(r, l2, p);
+            kick(r, k2);
+            drift_at(r, l2, p);
+            kick(r, k1);
+            drift_at(r, if step + 1 == self.n_steps { l1 } else { joined }, p);
+        }
+    }
+}
+
+/// Integrates a body of `length_m` in `n_steps` steps; `kick(r, l)` applies
+/// a thin kick of integrated length `l` [m] that may change δ.
+pub fn integrate<R: Real>(r: &mut Coords<R>, length_m: f64, n_steps: usize, kick: impl FnMut(&mut Coords<R>, f64)) {
+    Steps::new(length_m, n_steps, true).integrate(r, kick);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cube_root_of_two_is_the_nearest_f64() {
+        assert_eq!(CBRT2.to_bits(), 2f64.cbrt().to_bits());
+    }
 
     #[test]
     fn coefficients_match_ats_constants() {

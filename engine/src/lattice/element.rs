@@ -13,7 +13,9 @@ pub struct MagnetBody {
     /// Integration steps of the 4th-order scheme.
     pub n_steps: usize,
     /// Steering kick (x, y) [rad], integrated over the magnet.
-    pub kick_angle_rad: [f64; 2],
+    kick_angle_rad: [f64; 2],
+    /// sin of the kick angles, kept with them (every pass needs them).
+    kick_sin: [f64; 2],
     /// Whether the magnet radiates when radiation is on (its lat2db
     /// passmethod is a `*RadPass`; sextupoles are not, as in pyAT).
     pub radiates: bool,
@@ -29,22 +31,54 @@ pub struct KickCoefficients {
     pub a: [f64; MAX_ORDER_LIMIT + 1],
     pub b: [f64; MAX_ORDER_LIMIT + 1],
     pub max_order: usize,
+    /// Some skew coefficient of order ≥ 1 is non-zero.
+    pub skew: bool,
 }
 
 impl MagnetBody {
+    pub fn new(
+        polynom_a: Vec<f64>,
+        polynom_b: Vec<f64>,
+        max_order: usize,
+        n_steps: usize,
+        kick_angle_rad: [f64; 2],
+        radiates: bool,
+    ) -> Self {
+        let kick_sin = kick_angle_rad.map(f64::sin);
+        Self { polynom_a, polynom_b, max_order, n_steps, kick_angle_rad, kick_sin, radiates }
+    }
+
+    /// Steering kick (x, y) [rad].
+    pub fn kick_angle_rad(&self) -> [f64; 2] {
+        self.kick_angle_rad
+    }
+
+    /// Sets the steering kick of transverse plane `plane` (0: x, 1: y) [rad].
+    pub fn set_kick_angle_rad(&mut self, plane: usize, kick_rad: f64) {
+        self.kick_angle_rad[plane] = kick_rad;
+        self.kick_sin[plane] = kick_rad.sin();
+    }
+
     /// Coefficients (A_n, B_n) including the steering kick in order 0 (AT:
     /// B0 −= sin(θx)/L, A0 += sin(θy)/L).
+    #[inline]
     pub fn kick_coefficients(&self, length_m: f64) -> KickCoefficients {
         let top = self.max_order.min(MAX_ORDER_LIMIT);
-        let mut c = KickCoefficients { a: [0.0; MAX_ORDER_LIMIT + 1], b: [0.0; MAX_ORDER_LIMIT + 1], max_order: top };
+        let mut c = KickCoefficients {
+            a: [0.0; MAX_ORDER_LIMIT + 1],
+            b: [0.0; MAX_ORDER_LIMIT + 1],
+            max_order: top,
+            skew: false,
+        };
         for n in 0..=top {
             c.a[n] = self.polynom_a.get(n).copied().unwrap_or(0.0);
             c.b[n] = self.polynom_b.get(n).copied().unwrap_or(0.0);
         }
         if length_m > 0.0 {
-            c.a[0] += self.kick_angle_rad[1].sin() / length_m;
-            c.b[0] -= self.kick_angle_rad[0].sin() / length_m;
+            c.a[0] += self.kick_sin[1] / length_m;
+            c.b[0] -= self.kick_sin[0] / length_m;
         }
+        c.skew = c.a[1..=top].iter().any(|&a| a != 0.0);
         c
     }
 }

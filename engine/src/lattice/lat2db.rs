@@ -253,14 +253,7 @@ fn body(
         other => return Err(bad(format!("passmethod {other} is not supported"))),
     };
     let kick = cfg.kickangle.map_or([0.0, 0.0], |k| [k.x, k.y]);
-    let body = MagnetBody {
-        polynom_a: a,
-        polynom_b: b,
-        max_order: order,
-        n_steps: me.integration_parameters.n_steps,
-        kick_angle_rad: kick,
-        radiates,
-    };
+    let body = MagnetBody::new(a, b, order, me.integration_parameters.n_steps, kick, radiates);
     // the steering kick spread over a (tiny) length must stay finite (issue 12)
     let pass = body.kick_coefficients(length_m);
     if let Some(v) = pass.a.iter().chain(&pass.b).find(|v| !v.is_finite()) {

@@ -178,7 +178,7 @@ impl Lattice {
     /// Sets the steering kick of a magnet in `plane` [rad].
     pub fn set_kick_rad(&mut self, id: ElementId, plane: Plane, kick_rad: f64) -> Result<(), SettingError> {
         let body = self.body_mut(id, kick_rad)?;
-        body.kick_angle_rad[plane.index()] = kick_rad;
+        body.set_kick_angle_rad(plane.index(), kick_rad);
         Ok(())
     }
 

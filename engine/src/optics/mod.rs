@@ -10,12 +10,12 @@ use std::f64::consts::TAU;
 use nalgebra::{Matrix2, Matrix4, Matrix6, Vector4};
 
 pub use radiation::{RadiationIntegrals, RadiationSummary, radiation_integrals};
-pub use six_d::{SixDOptics, tunes_6d};
+pub use six_d::{SixDOptics, eigen_tunes, tunes_6d};
 pub use twiss::PlaneTwiss;
 
 use crate::coords::{CT, Coords, DELTA, TRANSVERSE, position};
 use crate::integrators::Dynamics;
-use crate::jacobian::{along_ring, one_turn, transverse};
+use crate::jacobian::{Linearised, along_ring_4d, one_turn, transverse};
 use crate::lattice::{ElementId, Lattice};
 use crate::orbit::{ClosedOrbit, OrbitError, closed_orbit_4d};
 use crate::tracking::context;
@@ -109,16 +109,43 @@ pub fn tunes_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> R
     Ok(periodic_twiss(&m.jacobian)?.1)
 }
 
+/// Chromaticity dQ/dδ from the tunes at δ ± DP_STEP/2 (as pyAT), a tune
+/// crossing 0/1 between the two points unwrapped.
+pub fn chromaticity_from(up: [f64; 2], down: [f64; 2]) -> [f64; 2] {
+    [0, 1].map(|p| {
+        let mut d = up[p] - down[p];
+        d -= d.round();
+        d / DP_STEP
+    })
+}
+
+/// Chromaticity dQ/dδ from the transverse one-turn matrix M and its
+/// derivative per unit δ along the closed orbit
+/// (`jacobian::one_turn_chromatic`): with cos μ = tr(B)/2 for each plane's
+/// 2×2 block B, dQ/dδ = −(tr(dB)/2) / (2π sin μ), sin μ signed as the
+/// tune (by B₁₂). The same quantity `chromaticity_4d` approximates by a
+/// central difference, without its step.
+pub fn chromaticity_from_derivative(m: &Matrix4<f64>, dm: &Matrix4<f64>) -> Result<[f64; 2], OpticsError> {
+    let mut xi = [0.0; 2];
+    for (plane, xi) in xi.iter_mut().enumerate() {
+        let k = position(plane);
+        let cos_mu = (m[(k, k)] + m[(k + 1, k + 1)]) / 2.0;
+        if cos_mu.is_nan() || cos_mu.abs() >= 1.0 {
+            return Err(OpticsError::Unstable { plane: plane_name(plane), cos_mu });
+        }
+        let sin_mu = m[(k, k + 1)].signum() * (1.0 - cos_mu * cos_mu).sqrt();
+        let d_cos = (dm[(k, k)] + dm[(k + 1, k + 1)]) / 2.0;
+        *xi = -d_cos / (TAU * sin_mu);
+    }
+    Ok(xi)
+}
+
 /// Chromaticity dQ/dδ by central difference of the tunes at ±DP_STEP/2
 /// (as pyAT).
 pub fn chromaticity_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<[f64; 2], OpticsError> {
     let up = tunes_4d(lattice, delta + DP_STEP / 2.0, guess)?;
     let down = tunes_4d(lattice, delta - DP_STEP / 2.0, guess)?;
-    Ok([0, 1].map(|p| {
-        let mut d = up[p] - down[p];
-        d -= d.round(); // a tune crossing 0/1 between the two points
-        d / DP_STEP
-    }))
+    Ok(chromaticity_from(up, down))
 }
 
 /// Wraps an angle into (−π, π]: the phase advance of one element.
@@ -131,7 +158,13 @@ fn wrap_pi(a: f64) -> f64 {
 pub fn linear_optics_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>>) -> Result<RingOptics, OpticsError> {
     let orbit = closed_orbit_4d(lattice, delta, guess)?;
     let ctx = context(lattice, Dynamics::FourD, 0);
-    let maps = along_ring(lattice, &orbit.coords, &ctx).map_err(OrbitError::from)?;
+    let maps = along_ring_4d(lattice, &orbit.coords, &ctx).map_err(OrbitError::from)?;
+    optics_from_maps(lattice, orbit, &maps)
+}
+
+/// Linear optics (4D) from the closed orbit and the maps from its start to
+/// the exit of every element (`jacobian::along_ring_4d`).
+pub fn optics_from_maps(lattice: &Lattice, orbit: ClosedOrbit, maps: &[Linearised]) -> Result<RingOptics, OpticsError> {
     let one_turn = maps.last().ok_or(OpticsError::EmptyLattice)?.jacobian;
     let (t0, tunes) = periodic_twiss(&one_turn)?;
 

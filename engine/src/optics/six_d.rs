@@ -38,7 +38,9 @@ fn tune_distance(a: f64, b: f64) -> f64 {
     d.min(1.0 - d)
 }
 
-fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
+/// The (horizontal, vertical, synchrotron) fractional tunes of a 6D
+/// one-turn matrix, each eigen-tune labelled with its plane.
+pub fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
     let lambdas = m.complex_eigenvalues();
     let mut nus: Vec<f64> = lambdas.iter().filter(|l| l.im > 0.0).map(|l| l.im.atan2(l.re) / TAU).collect();
     if nus.len() != 3 {

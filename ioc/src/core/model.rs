@@ -21,6 +21,7 @@ use super::snapshot::{BbaView, Snapshot, Stats};
 use super::state::{Applied, MachineState};
 use crate::machine::{Catalogue, Setpoint};
 use crate::profile::TopUp;
+use twin_engine::recompute::Memory;
 
 /// Distinguishes the BBA readings' noise stream from the published one:
 /// a sequence of measurements is reproducible whatever the publishing
@@ -37,6 +38,8 @@ pub struct Model {
     stats: Stats,
     model: Result<Arc<Physics>, Invalid>,
     last_valid: Option<Arc<Physics>>,
+    /// Fixed points of the last valid computation: the next one starts there.
+    memory: Memory,
     time: SystemTime,
     beam: Beam,
     last_tick: Instant,
@@ -65,8 +68,11 @@ impl Model {
     /// The model with its first computation, and the channel it publishes on.
     pub fn new(parts: ModelParts) -> (Self, watch::Receiver<Arc<Snapshot>>) {
         let ModelParts { state, catalogue, journal, beam, noise_seed, topup } = parts;
-        let (physics, duration) = compute(&state.lattice);
-        let model = physics.map(Arc::new);
+        let (physics, duration) = compute(&state.lattice, &Memory::default());
+        let (model, memory) = match physics {
+            Ok((p, memory)) => (Ok(Arc::new(p)), memory),
+            Err(invalid) => (Err(invalid), Memory::default()),
+        };
         let stats = Stats { recomputes: 1, duration, ..Stats::default() };
         let quads = state.schema.quads.len();
         let mut me = Self {
@@ -79,6 +85,7 @@ impl Model {
             stats,
             last_valid: model.as_ref().ok().cloned(),
             model,
+            memory,
             time: SystemTime::now(),
             beam,
             last_tick: Instant::now(),
@@ -139,11 +146,17 @@ impl Model {
 
     /// Recomputes and publishes; `merged` writes went into it.
     pub fn recompute(&mut self, merged: i32) {
-        let (physics, duration) = compute(&self.state.lattice);
-        if let Err(invalid) = &physics {
-            tracing::warn!(reason = invalid.message(), "model invalid");
-        }
-        self.model = physics.map(Arc::new);
+        let (physics, duration) = compute(&self.state.lattice, &self.memory);
+        self.model = match physics {
+            Ok((p, memory)) => {
+                self.memory = memory;
+                Ok(Arc::new(p))
+            }
+            Err(invalid) => {
+                tracing::warn!(reason = invalid.message(), "model invalid");
+                Err(invalid)
+            }
+        };
         if let Ok(p) = &self.model {
             self.last_valid = Some(Arc::clone(p));
         }

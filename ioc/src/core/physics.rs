@@ -3,47 +3,18 @@
 //! radiation integrals.
 use std::time::{Duration, Instant};
 
-use twin_engine::coords::{Coords, DELTA, X, Y};
-use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::Lattice;
-use twin_engine::optics::{
-    OpticsError, RadiationSummary, RingOptics, chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d,
-};
-use twin_engine::orbit::OrbitError;
-use twin_engine::tracking::orbit_along;
+use twin_engine::optics::OpticsError;
+use twin_engine::recompute::{Memory, RingModel, recompute};
 
-/// Physics of one valid computation.
-#[derive(Clone, Debug)]
-pub struct Physics {
-    /// 6D closed orbit (x, px, y, py, δ, cτ) at each element entrance; the
-    /// last point is the end of the ring [m, rad, 1, m].
-    pub orbit: Vec<Coords<f64>>,
-    /// (horizontal, vertical, synchrotron) fractional tunes, 6D.
-    pub tunes: [f64; 3],
-    /// 4D optics at δ = 0 (β, α, phase, dispersion).
-    pub optics: RingOptics,
-    pub chromaticity: [f64; 2],
-    pub radiation: RadiationSummary,
-}
+/// Physics of one valid computation: the engine's ring model.
+pub type Physics = RingModel;
 
 /// Why the model has no valid state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Invalid {
     Unstable(String),
     NoOrbit(String),
-}
-
-impl Physics {
-    /// Closed orbit (x, y) at the entrance of element `index` [m].
-    pub fn position_m(&self, index: usize) -> [f64; 2] {
-        let o = &self.orbit[index];
-        [o[X], o[Y]]
-    }
-
-    /// Momentum deviation δ of the fixed-RF closed orbit.
-    pub fn delta(&self) -> f64 {
-        self.orbit[0][DELTA]
-    }
 }
 
 impl Invalid {
@@ -61,37 +32,12 @@ fn classify(e: OpticsError) -> Invalid {
     }
 }
 
-/// Computes the physics of `lattice`; returns it with the time it took.
-pub fn compute(lattice: &Lattice) -> (Result<Physics, Invalid>, Duration) {
+/// Computes the physics of `lattice`, warm-started from `memory` (the
+/// fixed points of the last valid computation); returns it with the
+/// memory for the next one and the time it took. On failure the memory is
+/// unchanged.
+pub fn compute(lattice: &Lattice, memory: &Memory) -> (Result<(Physics, Memory), Invalid>, Duration) {
     let t0 = Instant::now();
-    let result = physics(lattice);
+    let result = recompute(lattice, memory).map_err(classify);
     (result, t0.elapsed())
-}
-
-fn physics(lattice: &Lattice) -> Result<Physics, Invalid> {
-    // the fixed-RF orbit with its 6D tunes and the 4D optics with the
-    // chromaticity are independent: one on each core
-    let (six_d, four_d) = rayon::join(|| six_d_orbit(lattice), || four_d_optics(lattice));
-    let ((orbit, tunes), (optics, chromaticity)) = (six_d?, four_d?);
-    let radiation = radiation_integrals(lattice, &optics);
-    Ok(Physics { orbit, tunes, optics, chromaticity, radiation })
-}
-
-/// The 6D closed orbit at the master clock with radiation, along the ring,
-/// and the 6D tunes.
-fn six_d_orbit(lattice: &Lattice) -> Result<(Vec<Coords<f64>>, [f64; 3]), Invalid> {
-    let six = tunes_6d(lattice, Dynamics::SixDRadiation, None).map_err(classify)?;
-    let mut orbit = vec![six.orbit.coords];
-    orbit.extend(
-        orbit_along(lattice, &six.orbit.coords, Dynamics::SixDRadiation)
-            .map_err(|lost| Invalid::NoOrbit(OrbitError::from(lost).to_string()))?,
-    );
-    Ok((orbit, six.tunes))
-}
-
-/// The 4D optics at δ = 0 and the chromaticity.
-fn four_d_optics(lattice: &Lattice) -> Result<(RingOptics, [f64; 2]), Invalid> {
-    let optics = linear_optics_4d(lattice, 0.0, None).map_err(classify)?;
-    let chromaticity = chromaticity_4d(lattice, 0.0, Some(&optics.orbit.coords)).map_err(classify)?;
-    Ok((optics, chromaticity))
 }

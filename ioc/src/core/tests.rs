@@ -158,7 +158,9 @@ fn an_unstable_setting_is_accepted_shown_invalid_and_recovers() {
     r.core.handle(vec![r.write(2, qf, Input::Number(design))]);
     let back = r.snapshot();
     assert!(back.model.is_ok());
-    assert_eq!(back.model.as_ref().expect("valid").tunes, valid.model.as_ref().expect("valid").tunes);
+    // the same fixed point, reached from the last valid one (warm start)
+    let (now, then) = (back.model.as_ref().expect("valid").tunes, valid.model.as_ref().expect("valid").tunes);
+    assert!(now.iter().zip(then).all(|(a, b)| (a - b).abs() < 1e-12), "{now:?} vs {then:?}");
 }
 
 #[test]

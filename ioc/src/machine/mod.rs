@@ -154,7 +154,7 @@ impl MagnetKind {
         Some(match self {
             MagnetKind::Quadrupole => body.polynom_b.get(1).copied().unwrap_or(0.0),
             MagnetKind::Sextupole => body.polynom_b.get(2).copied().unwrap_or(0.0),
-            MagnetKind::Steerer(p) => body.kick_angle_rad[p.index()],
+            MagnetKind::Steerer(p) => body.kick_angle_rad()[p.index()],
         })
     }
 }

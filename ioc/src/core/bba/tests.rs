@@ -13,6 +13,7 @@ use crate::core::state::{Applied, MachineState, Rules};
 use crate::machine::{Machine, QuadId, Setpoint};
 use crate::profile::Profile;
 use twin_engine::lattice::{Lattice, Plane};
+use twin_engine::recompute::Memory;
 
 struct Fake {
     state: MachineState,
@@ -34,7 +35,7 @@ impl Fake {
     }
 
     fn recompute(&mut self) {
-        self.physics = compute(&self.state.lattice).0.ok().map(Arc::new);
+        self.physics = compute(&self.state.lattice, &Memory::default()).0.ok().map(|(p, _)| Arc::new(p));
     }
 
     fn last(&self) -> &BbaView {

@@ -1,0 +1,103 @@
+//! The twin's model computation for one lattice state: the fixed-RF 6D
+//! closed orbit with radiation along the ring (what the BPMs see) and its
+//! three tunes, the 4D optics at δ = 0, the chromaticity and the radiation
+//! integrals.
+//!
+//! `recompute` starts from the fixed points of the previous state
+//! (`Memory`): chord steps with the previous one-turn Jacobians need scalar
+//! passes only, and the one dual-number pass that confirms each fixed
+//! point also yields its maps (6D tunes and the orbit along the ring, the
+//! optics); one second-order pass gives the chromaticity. The 6D and the
+//! 4D parts run on two cores. Without a memory, or if the warm start
+//! fails, it solves from zero as `closed_orbit_6d`/`linear_optics_4d` do;
+//! both routes reach the same fixed points to the closed-orbit tolerance.
+mod parts;
+mod warm;
+
+use nalgebra::{SMatrix, SVector};
+
+use crate::coords::{Coords, DELTA, X, Y};
+use crate::lattice::Lattice;
+use crate::optics::{OpticsError, RadiationSummary, RingOptics, radiation_integrals};
+
+pub use warm::{Confirmed, solve as solve_warm};
+
+/// Physics of one valid computation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RingModel {
+    /// 6D closed orbit (x, px, y, py, δ, cτ) at each element entrance, the
+    /// last point the end of the ring [m, rad, 1, m].
+    pub orbit: Vec<Coords<f64>>,
+    /// (horizontal, vertical, synchrotron) fractional tunes, 6D.
+    pub tunes: [f64; 3],
+    /// 4D optics at δ = 0 (β, α, phase, dispersion).
+    pub optics: RingOptics,
+    /// dQ/dδ (horizontal, vertical), from the derivative of the one-turn
+    /// matrix along the closed orbit (`chromaticity_from_derivative`).
+    pub chromaticity: [f64; 2],
+    pub radiation: RadiationSummary,
+}
+
+impl RingModel {
+    /// Closed orbit (x, y) at the entrance of element `index` [m].
+    pub fn position_m(&self, index: usize) -> [f64; 2] {
+        let o = &self.orbit[index];
+        [o[X], o[Y]]
+    }
+
+    /// Momentum deviation δ of the fixed-RF closed orbit.
+    pub fn delta(&self) -> f64 {
+        self.orbit[0][DELTA]
+    }
+}
+
+/// A fixed point and ∂F/∂x there (F(x) = one turn − x − θ).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fixed<const N: usize> {
+    pub x: SVector<f64, N>,
+    pub jacobian: SMatrix<f64, N, N>,
+}
+
+/// The fixed points of the last valid computation: where the next one
+/// starts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Memory {
+    /// 6D fixed-RF orbit with radiation at the ring's start.
+    six_d: Option<Fixed<6>>,
+    /// 4D orbit at δ = 0 (transverse).
+    four_d: Option<Fixed<4>>,
+}
+
+impl Memory {
+    /// No earlier state: the next computation solves from zero.
+    pub fn is_empty(&self) -> bool {
+        self.six_d.is_none() && self.four_d.is_none()
+    }
+}
+
+/// The model of `lattice`, warm-started from `memory`, with the memory
+/// for the next computation.
+pub fn recompute(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memory), OpticsError> {
+    if !memory.is_empty()
+        && let Ok(done) = solve(lattice, memory)
+    {
+        return Ok(done);
+    }
+    solve(lattice, &Memory::default())
+}
+
+fn solve(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memory), OpticsError> {
+    let (six, four) = rayon::join(
+        || parts::six_d(lattice, memory.six_d.as_ref()),
+        || {
+            let optics = parts::optics(lattice, memory.four_d.as_ref())?;
+            let chromaticity = parts::chromaticity(lattice, &optics.optics)?;
+            Ok::<_, OpticsError>((optics, chromaticity))
+        },
+    );
+    let (six, (optics, chromaticity)) = (six?, four?);
+    let radiation = radiation_integrals(lattice, &optics.optics);
+    let memory = Memory { six_d: Some(six.fixed), four_d: Some(optics.fixed_point()) };
+    let model = RingModel { orbit: six.orbit, tunes: six.tunes, optics: optics.optics, chromaticity, radiation };
+    Ok((model, memory))
+}
