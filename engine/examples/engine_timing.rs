@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::{Plane, from_lat2db_json};
-use twin_engine::optics::{chromaticity_4d, linear_optics_4d, tunes_6d};
+use twin_engine::optics::{linear_optics_4d, tunes_6d};
 use twin_engine::orbit::closed_orbit_4d;
 use twin_engine::orm::{Corrector, orbit_response};
+use twin_engine::recompute::{Memory, chromaticity, recompute};
 use twin_engine::tracking::track_particles;
 
 fn median_s(repeats: usize, mut f: impl FnMut()) -> f64 {
@@ -42,8 +43,8 @@ fn main() {
         closed_orbit_4d(&lattice, 0.0, None).expect("orbit");
     });
     let optics_chrom = median_s(repeats, || {
-        linear_optics_4d(&lattice, 0.0, None).expect("optics");
-        chromaticity_4d(&lattice, 0.0, None).expect("chromaticity");
+        let optics = linear_optics_4d(&lattice, 0.0, None).expect("optics");
+        chromaticity(&lattice, &optics).expect("chromaticity");
     });
     let orbit6 = median_s(repeats, || {
         tunes_6d(&lattice, Dynamics::SixDRadiation, None).expect("6d");
@@ -57,13 +58,31 @@ fn main() {
         let optics = linear_optics_4d(&lattice, 0.0, None).expect("optics");
         orbit_response(&lattice, &optics, &correctors, &bpms).expect("orm");
     });
-    let particles: Vec<[f64; 6]> = (0..100).map(|i| [1e-5 * i as f64, 0.0, 1e-5, 0.0, 0.0, 0.0]).collect();
-    let tracking = median_s(3, || {
-        track_particles(&lattice, &particles, 100, Dynamics::SixDRadiation);
+    // what the twin does per write: a steerer step, the model warm-started
+    // from the previous one
+    let (_, mut memory) = recompute(&lattice, &Memory::default()).expect("model");
+    let full_recompute = median_s(repeats, || {
+        k += 1e-6;
+        lattice.set_kick_rad(steerer, Plane::Horizontal, k).expect("kick");
+        memory = recompute(&lattice, &memory).expect("model").1;
     });
+    lattice.set_kick_rad(steerer, Plane::Horizontal, 0.0).expect("kick");
+    // 1000 particles × 100 turns on 1 thread and on all
+    let particles: Vec<[f64; 6]> =
+        (0..1000).map(|i| [1e-6 * i as f64, 0.0, 1e-6 * (i % 10) as f64, 0.0, 0.0, 0.0]).collect();
+    let on_threads = |threads: usize, dynamics: Dynamics| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        median_s(1, || {
+            pool.install(|| track_particles(&lattice, &particles, 100, dynamics));
+        })
+    };
+    let cores = rayon::current_num_threads();
+    let (track4_1, track4) = (on_threads(1, Dynamics::FourD), on_threads(cores, Dynamics::FourD));
+    let (track6_1, track6) = (on_threads(1, Dynamics::SixDRadiation), on_threads(cores, Dynamics::SixDRadiation));
     println!(
         "{{\"update_kick_orbit_optics_s\":{update},\"orbit4_s\":{orbit4},\"optics_chrom_s\":{optics_chrom},\
-         \"orbit6_tunes_s\":{orbit6},\"orm_s\":{orm},\"track_100p_100t_6d_s\":{tracking},\"threads\":{}}}",
-        rayon::current_num_threads()
+         \"orbit6_tunes_s\":{orbit6},\"full_recompute_s\":{full_recompute},\"orm_s\":{orm},\
+         \"track_1000p_100t_4d_s\":{track4},\"track_1000p_100t_6d_s\":{track6},\
+         \"track_1000p_100t_4d_1thread_s\":{track4_1},\"track_1000p_100t_6d_1thread_s\":{track6_1},\"threads\":{cores}}}"
     );
 }

@@ -1,6 +1,7 @@
 //! Times single passes through the BESSY II lattice (scalar, Dual<4>, Dual<6>).
 use std::time::Instant;
 
+use twin_engine::hyper_dual::HyperDual;
 use twin_engine::integrators::Dynamics;
 use twin_engine::lattice::from_lat2db_json;
 use twin_engine::real::Dual;
@@ -31,6 +32,13 @@ fn main() {
             track_turn(&lattice, &mut r, &ctx).unwrap();
         }
         let d6 = t0.elapsed().as_secs_f64() / n as f64;
+        let t0 = Instant::now();
+        for _ in 0..n {
+            let mut r: [HyperDual; 6] = std::array::from_fn(|i| HyperDual::seed(1e-6, (i < 4).then_some(i), 0.1));
+            track_turn(&lattice, &mut r, &ctx).unwrap();
+        }
+        let hyper = t0.elapsed().as_secs_f64() / n as f64;
+        println!("{dynamics:?}: hyper {:.1} us", hyper * 1e6);
         println!("{dynamics:?}: scalar {:.1} us, dual4 {:.1} us, dual6 {:.1} us", scalar * 1e6, d4 * 1e6, d6 * 1e6);
     }
 }

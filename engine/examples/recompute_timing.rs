@@ -15,19 +15,17 @@ fn main() {
     let t0 = Instant::now();
     let (_, mut memory) = recompute(&lattice, &Memory::default()).unwrap();
     println!("cold: {:.3} ms", t0.elapsed().as_secs_f64() * 1e3);
-    let n = 100;
-    let mut total = 0.0;
-    let mut worst = 0.0f64;
+    let n = 300;
+    let mut times = Vec::with_capacity(n);
     for k in 0..n {
         let id = steerers[k % steerers.len()];
         lattice.set_kick_rad(id, Plane::Horizontal, 1e-5 * ((k % 7) as f64 - 3.0)).unwrap();
         let t0 = Instant::now();
         let (model, next) = recompute(&lattice, &memory).unwrap();
         let dt = t0.elapsed().as_secs_f64();
-        total += dt;
-        worst = worst.max(dt);
+        times.push(dt);
         memory = next;
-        if k % 25 == 0 {
+        if k % 100 == 0 {
             let t0 = Instant::now();
             let six = tunes_6d(&lattice, Dynamics::SixDRadiation, None).unwrap();
             let along = orbit_along(&lattice, &six.orbit.coords, Dynamics::SixDRadiation).unwrap();
@@ -53,5 +51,7 @@ fn main() {
             );
         }
     }
-    println!("warm: mean {:.3} ms, worst {:.3} ms", total / n as f64 * 1e3, worst * 1e3);
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((n - 1) as f64 * q) as usize] * 1e3;
+    println!("warm: median {:.3} ms, p90 {:.3} ms, max {:.3} ms", at(0.5), at(0.9), at(1.0));
 }

@@ -20,6 +20,7 @@ use crate::jacobian::{Linearised, through_element, transverse};
 use crate::lattice::{Element, ElementId, ElementKind, Lattice};
 use crate::optics::{OpticsError, RingOptics};
 use crate::orbit::closed_orbit_xy;
+use crate::recompute::{Fixed, orbit_6d};
 use crate::tracking::context;
 
 /// The transverse state (x, px, y, py) of full coordinates.
@@ -82,6 +83,13 @@ impl Reference {
 /// the orbit of a nearby setting) starts the closed-orbit search.
 pub fn reference_6d(lattice: &Lattice, guess: Option<&[f64; 6]>) -> Result<Reference, OpticsError> {
     let orbit0 = crate::orbit::closed_orbit_6d(lattice, Dynamics::SixDRadiation, guess)?;
+    reference_at(lattice, &orbit0.coords)
+}
+
+/// The reference of fixed-RF readings around the 6D closed orbit that
+/// starts at `start` (from `recompute::orbit_6d`, say).
+pub fn reference_at(lattice: &Lattice, start: &[f64; 6]) -> Result<Reference, OpticsError> {
+    let orbit0 = crate::orbit::ClosedOrbit { coords: *start, iterations: 0, residual: 0.0 };
     let ctx = context(lattice, Dynamics::SixDRadiation, 0);
     let maps = crate::jacobian::along_ring(lattice, &orbit0.coords, &ctx).map_err(crate::orbit::OrbitError::from)?;
     let mut orbit = vec![orbit0.coords];
@@ -239,8 +247,19 @@ impl<'a> QuadModel<'a> {
         let mut model = self.lattice.clone();
         model.set_polynom_b(self.quad, 1, self.k1_per_m2 + self.dk1_per_a * current_a)?;
         let reference = self.reference;
-        let stepped = closed_orbit_xy(&model, reference.dynamics, Some(&reference.orbit[0]), self.bpms)
-            .map_err(OpticsError::from)?;
+        let stepped = match reference.dynamics {
+            // warm: the reference's fixed point and one-turn Jacobian start
+            // the stepped solve (a few scalar passes instead of Newton's
+            // dual ones)
+            Dynamics::SixDRadiation => {
+                let fixed = Fixed { x: reference.orbit[0].into(), jacobian: reference.one_turn - Matrix6::identity() };
+                let six = orbit_6d(&model, Some(&fixed))?;
+                [X, Y].map(|k| self.bpms.iter().map(|b| six.orbit[b.0 + 1][k]).collect::<Vec<_>>())
+            }
+            dynamics => {
+                closed_orbit_xy(&model, dynamics, Some(&reference.orbit[0]), self.bpms).map_err(OpticsError::from)?
+            }
+        };
         Ok(std::array::from_fn(|p| stepped[p].iter().zip(&self.at_zero[p]).map(|(s, z)| s - z).collect()))
     }
 

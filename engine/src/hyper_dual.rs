@@ -157,6 +157,8 @@ impl MulAssign for HyperDual {
 }
 
 impl Real for HyperDual {
+    /// Used for 4D chromaticity only: cτ acts on nothing there.
+    const PATH_LENGTH: bool = false;
     #[inline]
     fn cst(v: f64) -> Self {
         Self { v, d: [0.0; GRADIENT], e: 0.0, de: [0.0; GRADIENT] }

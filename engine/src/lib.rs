@@ -12,6 +12,7 @@ pub mod coords;
 pub mod hyper_dual;
 pub mod integrators;
 pub mod jacobian;
+pub mod lanes;
 pub mod lattice;
 pub mod newton;
 pub mod optics;

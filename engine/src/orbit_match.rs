@@ -7,11 +7,12 @@
 use nalgebra::{DMatrix, DVector};
 
 use crate::bba::BbaError;
-use crate::bba_model::{Reference, reference_6d};
+use crate::bba_model::{Reference, reference_at};
 use crate::coords::X;
 use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RingOptics, linear_optics_4d};
 use crate::orm::{Corrector, orbit_response};
+use crate::recompute::orbit_6d;
 
 /// Singular values the analyst's model keeps, relative to the largest: the measured orbit comes
 /// from kicks between the steerers (offset quads); the steerers reproduce
@@ -115,13 +116,15 @@ pub fn match_orbit_6d(
     if let Some(m) = measured.iter().find(|m| m.len() != bpms.len()) {
         return Err(BbaError::Inconsistent(format!("{} orbit readings for {} BPMs", m.len(), bpms.len())));
     }
-    let mut reference = reference_6d(lattice, None)?;
+    // the orbit alone while steering (each solve warm from the last one);
+    // the maps once, around the final orbit
+    let mut six = orbit_6d(lattice, None)?;
     for _ in 0..ITERATIONS {
         for s in &steering.planes {
             let (k, p) = (s.plane.position(), s.plane.index());
             let miss = DVector::from_iterator(
                 bpms.len(),
-                bpms.iter().zip(measured[p]).map(|(b, m)| m - reference.orbit[b.0 + 1][k]),
+                bpms.iter().zip(measured[p]).map(|(b, m)| m - six.orbit[b.0 + 1][k]),
             );
             let kicks = match &s.energy {
                 Some(eta) => &s.pinv * project_out(eta, &DMatrix::from_column_slice(miss.len(), 1, miss.as_slice())),
@@ -138,7 +141,7 @@ pub fn match_orbit_6d(
                 lattice.set_rf_frequency_hz(f * (1.0 - steering.momentum_compaction * delta))?;
             }
         }
-        reference = reference_6d(lattice, Some(&reference.orbit[0]))?;
+        six = orbit_6d(lattice, Some(&six.fixed))?;
     }
-    Ok(reference)
+    Ok(reference_at(lattice, &six.orbit[0])?)
 }

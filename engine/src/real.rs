@@ -22,6 +22,10 @@ pub trait Real:
     + Send
     + Sync
 {
+    /// Whether passes update cτ. A type used only where cτ cannot act on
+    /// the other coordinates (4D dynamics: no cavity) may skip it; cτ then
+    /// keeps its start value.
+    const PATH_LENGTH: bool = true;
     fn cst(v: f64) -> Self;
     fn value(self) -> f64;
     fn sin(self) -> Self;

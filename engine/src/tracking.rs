@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
 use crate::coords::{Coords, is_lost};
 use crate::integrators::{Dynamics, PassContext, TurnClock, pass};
+use crate::lanes::Lanes;
 use crate::lattice::{ElementId, Lattice};
 use crate::real::Real;
 
@@ -56,23 +57,51 @@ pub fn track_turn<R: Real>(lattice: &Lattice, r: &mut Coords<R>, ctx: &PassConte
     track_turn_observed(lattice, r, ctx, |_, _| {})
 }
 
-/// Tracks `particles` for `turns` turns in parallel (rayon). Each result is
-/// the final coordinates or where the particle was lost. Results do not
-/// depend on the number of threads: particles are independent.
+/// Particles tracked together by one thread (`Lanes`): enough independent
+/// chains to fill the pipelines, few enough to stay in registers.
+pub const BATCH: usize = 4;
+
+/// Tracks `particles` for `turns` turns: batches of `BATCH` particles in
+/// parallel (rayon), each batch's particles together (`Lanes`). Each result
+/// is the final coordinates or where the particle was lost. Results do not
+/// depend on the number of threads or on the batching: every lane performs
+/// exactly the operations of a scalar pass of its particle.
 pub fn track_particles(
     lattice: &Lattice,
     particles: &[Coords<f64>],
     turns: u64,
     dynamics: Dynamics,
 ) -> Vec<Result<Coords<f64>, Lost>> {
-    particles
-        .par_iter()
-        .map(|start| {
-            let mut r = *start;
-            for turn in 0..turns {
-                track_turn(lattice, &mut r, &context(lattice, dynamics, turn))?;
+    particles.par_chunks(BATCH).flat_map_iter(|batch| track_batch(lattice, batch, turns, dynamics)).collect()
+}
+
+/// Tracks up to `BATCH` particles as lanes of one number; a lost lane
+/// keeps being computed (lanes are independent) but its loss is kept.
+fn track_batch(
+    lattice: &Lattice,
+    batch: &[Coords<f64>],
+    turns: u64,
+    dynamics: Dynamics,
+) -> Vec<Result<Coords<f64>, Lost>> {
+    // unused lanes repeat the first particle
+    let mut r: Coords<Lanes<BATCH>> =
+        std::array::from_fn(|k| Lanes(std::array::from_fn(|lane| batch.get(lane).unwrap_or(&batch[0])[k])));
+    let mut lost: [Option<Lost>; BATCH] = [None; BATCH];
+    let mut live = batch.len();
+    'turns: for turn in 0..turns {
+        let ctx = context(lattice, dynamics, turn);
+        for (i, el) in lattice.elements().iter().enumerate() {
+            pass(el, &mut r, &ctx);
+            for (lane, l) in lost.iter_mut().enumerate().take(batch.len()) {
+                if l.is_none() && is_lost(&r.map(|c| c.0[lane])) {
+                    *l = Some(Lost { element: ElementId(i), turn });
+                    live -= 1;
+                }
             }
-            Ok(r)
-        })
-        .collect()
+            if live == 0 {
+                break 'turns;
+            }
+        }
+    }
+    (0..batch.len()).map(|lane| lost[lane].map_or_else(|| Ok(r.map(|c| c.0[lane])), Err)).collect()
 }

@@ -62,10 +62,28 @@ def pyat_timings():
             ring[i].KickAngle[p] = 0.0
 
     out["orm_s"] = median_s(orm, repeats=1)
-    parts = np.zeros((6, 100))
-    parts[0] = 1e-5 * np.arange(100)
-    parts[2] = 1e-5
-    out["track_100p_100t_6d_s"] = median_s(lambda: rad.track(parts.copy(), nturns=100), repeats=1)
+
+    def full():
+        # what the twin computes per write: 4D optics at every element with
+        # the chromaticity, the fixed-RF 6D orbit along the ring and the 6D
+        # tunes (radiation on), the radiation integrals
+        state["k"] += 1e-6
+        for lat in (ring, rad):
+            lat[si].KickAngle = np.array(lat[si].KickAngle, dtype=float)
+            lat[si].KickAngle[plane] = state["k"]
+        ring.get_optics(refpts=allpts, get_chrom=True)
+        rad.find_orbit6(refpts=allpts)
+        rad.get_tune()
+        ring.get_radiation_integrals()
+
+    out["full_recompute_s"] = median_s(full)
+    for lat in (ring, rad):
+        lat[si].KickAngle[plane] = 0.0
+    parts = np.zeros((6, 1000))
+    parts[0] = 1e-6 * np.arange(1000)
+    parts[2] = 1e-6 * (np.arange(1000) % 10)
+    out["track_1000p_100t_4d_s"] = median_s(lambda: ring.track(parts.copy(), nturns=100), repeats=1)
+    out["track_1000p_100t_6d_s"] = median_s(lambda: rad.track(parts.copy(), nturns=100), repeats=1)
     return out
 
 
@@ -87,9 +105,16 @@ def main():
         r, p = 1e3 * rust[key], 1e3 * pyat[key]
         rows[key] = {"twin_engine_ms": r, "pyat_ms": p, "ratio": p / r}
         print(f"{key[:-2]:32} {r:15.3f} {p:12.3f} {p / r:8.1f}x")
+    scaling = {d: rust[f"track_1000p_100t_{d}_1thread_s"] / rust[f"track_1000p_100t_{d}_s"] for d in ("4d", "6d")}
+    for d, x in scaling.items():
+        print(f"tracking {d}: 1 thread {1e3 * rust[f'track_1000p_100t_{d}_1thread_s']:.1f} ms, "
+              f"{rust['threads']} threads {1e3 * rust[f'track_1000p_100t_{d}_s']:.1f} ms: {x:.2f}x")
+    print(f"pyAT {ref.at.__version__}, one thread; twin-engine {rust['threads']} threads; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}")
     out = ROOT / "target" / "bench" / "engine.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"pyat": ref.at.__version__, "rust_threads": rust["threads"], "results": rows}, indent=2))
+    out.write_text(json.dumps({"pyat": ref.at.__version__, "rust_threads": rust["threads"], "results": rows,
+                               "thread_speedup": scaling}, indent=2))
     print(f"wrote {out}")
 
 

@@ -222,6 +222,13 @@ class Fuzzer:
                     return True if got == r.expected else f"{r.name} model uses {got!r}, expected {r.expected!r}"
                 self.wait_until("model", model_uses)
             if r.alarm != "unknown":
+                # the alarm fields change when processing completes: a put
+                # without waiting (PVA block=false, CA without callback)
+                # may still be in flight with the value already shown
+                def processed(r=r):
+                    pact = self.ca_get(r.name + ".PACT")
+                    return True if pact == 0 else f"{r.name} still processing"
+                self.wait_until("processing", processed)
                 sevr = self.ca_get(r.name + ".SEVR", string=True)
                 stat = self.ca_get(r.name + ".STAT", string=True)
                 want = ("WRITE", "INVALID") if r.alarm == "refused" else ("NO_ALARM", "NO_ALARM")

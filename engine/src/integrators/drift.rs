@@ -15,5 +15,7 @@ pub fn drift_at<R: Real>(r: &mut Coords<R>, length_m: f64, p_norm: R) {
     let norm_l = p_norm * length_m;
     r[X] += norm_l * r[PX];
     r[Y] += norm_l * r[PY];
-    r[CT] += norm_l * p_norm * (r[PX] * r[PX] + r[PY] * r[PY]) * 0.5;
+    if R::PATH_LENGTH {
+        r[CT] += norm_l * p_norm * (r[PX] * r[PX] + r[PY] * r[PY]) * 0.5;
+    }
 }

@@ -56,7 +56,9 @@ pub fn thin_kick<R: Real>(
         r[PX] -= re * l;
     } else {
         r[PX] -= (re - (dp0 - r[X] * irho) * irho) * l;
-        r[CT] += r[X] * (irho * l);
+        if R::PATH_LENGTH {
+            r[CT] += r[X] * (irho * l);
+        }
     }
     r[PY] += im * l;
 }

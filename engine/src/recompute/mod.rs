@@ -20,6 +20,7 @@ use crate::coords::{Coords, DELTA, X, Y};
 use crate::lattice::Lattice;
 use crate::optics::{OpticsError, RadiationSummary, RingOptics, radiation_integrals};
 
+pub use parts::SixD;
 pub use warm::{Confirmed, solve as solve_warm};
 
 /// Physics of one valid computation.
@@ -75,6 +76,19 @@ impl Memory {
     }
 }
 
+/// The fixed-RF 6D closed orbit with radiation along the ring and its
+/// tunes, from `previous` (a nearby fixed point and its Jacobian) or from
+/// zero.
+pub fn orbit_6d(lattice: &Lattice, previous: Option<&Fixed<6>>) -> Result<SixD, OpticsError> {
+    parts::six_d(lattice, previous)
+}
+
+/// The chromaticity at δ = 0 from 4D optics (their closed orbit and
+/// dispersion): one second-order dual pass.
+pub fn chromaticity(lattice: &Lattice, optics: &RingOptics) -> Result<[f64; 2], OpticsError> {
+    parts::chromaticity(lattice, optics)
+}
+
 /// The model of `lattice`, warm-started from `memory`, with the memory
 /// for the next computation.
 pub fn recompute(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memory), OpticsError> {
@@ -87,16 +101,22 @@ pub fn recompute(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memor
 }
 
 fn solve(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memory), OpticsError> {
-    let (six, four) = rayon::join(
-        || parts::six_d(lattice, memory.six_d.as_ref()),
-        || {
+    // two parts, two cores: the 4D part on a thread of its own, the 6D on
+    // the caller's; a scoped thread (not rayon's pool, whose idle workers
+    // spin for a while and would compete with the publishers on a
+    // two-core machine)
+    let (six, four) = std::thread::scope(|scope| {
+        let four = scope.spawn(|| {
             let optics = parts::optics(lattice, memory.four_d.as_ref())?;
             let chromaticity = parts::chromaticity(lattice, &optics.optics)?;
-            Ok::<_, OpticsError>((optics, chromaticity))
-        },
-    );
-    let (six, (optics, chromaticity)) = (six?, four?);
-    let radiation = radiation_integrals(lattice, &optics.optics);
+            let radiation = radiation_integrals(lattice, &optics.optics);
+            Ok::<_, OpticsError>((optics, chromaticity, radiation))
+        });
+        let six = parts::six_d(lattice, memory.six_d.as_ref());
+        (six, four.join())
+    });
+    let four = four.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (six, (optics, chromaticity, radiation)) = (six?, four?);
     let memory = Memory { six_d: Some(six.fixed), four_d: Some(optics.fixed_point()) };
     let model = RingModel { orbit: six.orbit, tunes: six.tunes, optics: optics.optics, chromaticity, radiation };
     Ok((model, memory))

@@ -51,8 +51,12 @@ typedef struct twin_dpvt {
      * while this is > 0) */
     int vetoes;
     /* a client's put refused while this record was busy with an earlier
-     * write: its alarm is shown when that write completes */
+     * write: its alarm is shown when that write completes, or, if a client
+     * wrote the record in between (RPRO), when that newer write completes */
     char deferred[TWIN_AMSG_SIZE];
+    /* the next first pass reprocesses a client's put that arrived while
+     * the record was busy: it keeps `deferred` */
+    int carry;
 } twin_dpvt;
 
 /* Statuses of refusals, registered with errSymbolAdd so that PVA clients
@@ -166,6 +170,17 @@ int twin_devsup_defer_refusal(dbCommon *prec, const char *why)
     return 1;
 }
 
+/* A client's put reached the record (the write trap did not refuse it):
+ * it supersedes a refusal still waiting to be shown. Called under
+ * dbScanLock. */
+void twin_devsup_superseded(dbCommon *prec);
+void twin_devsup_superseded(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (twin_devsup_owns(prec) && p)
+        p->deferred[0] = '\0';
+}
+
 int twin_complete(void *record, int status, const char *msg)
 {
     dbCommon *prec = record;
@@ -192,12 +207,17 @@ static long twin_write(dbCommon *prec, twin_write_event *ev)
          * record's last good value if it refused it). */
         if (p->is_ao)
             p->last = ((aoRecord *)prec)->val;
+        /* RPRO: a client wrote the record while this write was in flight;
+         * that put is processed next, and a refusal deferred after it
+         * belongs after it */
+        p->carry = prec->rpro;
         if (p->status) {
-            p->deferred[0] = '\0';
+            if (!p->carry)
+                p->deferred[0] = '\0';
             refuse(prec, p->msg[0] ? p->msg : "write refused");
             return S_twin_refused;
         }
-        if (p->deferred[0]) {
+        if (p->deferred[0] && !p->carry) {
             /* the write in flight succeeded; a later put was refused */
             prec->nsta = WRITE_ALARM;
             prec->nsev = INVALID_ALARM;
@@ -208,7 +228,10 @@ static long twin_write(dbCommon *prec, twin_write_event *ev)
         return 0;
     }
     p->gen++;
-    p->deferred[0] = '\0'; /* a new write supersedes an earlier refusal */
+    if (p->carry)
+        p->carry = 0; /* the put that superseded nothing after a refusal */
+    else
+        p->deferred[0] = '\0'; /* a new write supersedes an earlier refusal */
     prec->namsg[0] = '\0'; /* and its message (see twin_post) */
     if (!write_handler)
         return 0; /* nobody listens yet: complete synchronously */

@@ -202,6 +202,14 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count,
     if (dbr < 0)
         return S_db_badDbrtype;
     dbScanLock(addr->precord);
+    /* A restore (no events) of a record a client has written again while
+     * the refused write was in flight (RPRO: dbPutField keeps that value
+     * and reprocesses after this completion) must not overwrite the newer
+     * value: the reprocessing hands it to the twin, which decides. */
+    if (!post_events && addr->precord->rpro) {
+        dbScanUnlock(addr->precord);
+        return 0;
+    }
     status = dbPut(addr, dbr, data, count);
     if (!status)
         twin_devsup_value_set(addr->precord);

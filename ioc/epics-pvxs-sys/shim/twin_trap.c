@@ -32,6 +32,7 @@ unsigned twin_devsup_generation(const dbCommon *prec);
 int twin_devsup_veto_begin(dbCommon *prec);
 int twin_devsup_defer_refusal(dbCommon *prec, const char *why);
 void twin_devsup_veto_end(dbCommon *prec);
+void twin_devsup_superseded(dbCommon *prec);
 int twin_ca_put_is_number(int dbr_type, long count, const void *data, int integer, char *why, size_t why_len);
 
 /* What the before-call leaves for the after-call. */
@@ -105,7 +106,14 @@ static void after(asTrapWriteMessage *m, dbCommon *prec)
     if (st->vetoed) {
         twin_devsup_veto_end(prec);
         show_refusal(prec, dbChannelField(m->serverSpecific), st->why);
-    } else if (!m->data && st->gen == twin_devsup_generation(prec) && !prec->ppn) {
+        dbScanUnlock(prec);
+        free(st);
+        m->userPvt = NULL;
+        return;
+    }
+    /* this put got through: a refusal of an earlier one no longer shows */
+    twin_devsup_superseded(prec);
+    if (!m->data && st->gen == twin_devsup_generation(prec) && !prec->ppn) {
         /* a PV Access put wrote the value without processing: process now */
         if (prec->pact)
             prec->rpro = TRUE;

@@ -143,7 +143,9 @@ impl<T: FieldType + ?Sized> Field<T> {
 
     /// Sets the field without processing the record: restores the last good
     /// value of an output record whose write was refused (the completion's
-    /// processing then posts the monitors).
+    /// processing then posts the monitors). Nothing is set when a client
+    /// has written the record again meanwhile (RPRO): that newer value is
+    /// processed next and is the one the twin decides on.
     pub fn set_without_processing(&self, value: &T) -> Result<()> {
         // SAFETY: as in post; the shim takes the record lock.
         self.write(value, "set", |addr, data, n| unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n, 0) })

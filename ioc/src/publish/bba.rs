@@ -7,6 +7,7 @@ use anyhow::Context;
 use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
 use tokio::sync::watch;
 
+use crate::core::Participant;
 use crate::core::snapshot::{BbaView, QuadResult, Snapshot};
 use crate::machine::Machine;
 use crate::names;
@@ -75,13 +76,21 @@ impl BbaPublisher {
     }
 
     /// Posts every change of the service's view until the core stops.
-    pub async fn run(mut self, mut snapshots: watch::Receiver<Arc<Snapshot>>) -> anyhow::Result<()> {
+    /// Posts every BBA view the core publishes; takes part in the barrier,
+    /// so a BBA command's put completes once its status is shown.
+    pub async fn run(
+        mut self,
+        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        participant: Participant,
+    ) -> anyhow::Result<()> {
         loop {
-            let view = Arc::clone(&snapshots.borrow_and_update().bba);
+            let snap = snapshots.borrow_and_update().clone();
+            let view = Arc::clone(&snap.bba);
             if self.shown.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &view)) {
                 self.publish(&view)?;
                 self.shown = Some(view);
             }
+            participant.published(snap.seq);
             snapshots.changed().await.context("the model core stopped")?;
         }
     }

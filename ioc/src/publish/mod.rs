@@ -1,6 +1,6 @@
 //! EPICS publishers: each subscribes to the core's snapshot channel and
-//! posts its PVs; the model and diagnostics publishers take part in the
-//! barrier, so a write completes only once its effect is on their PVs.
+//! posts its PVs; all of them take part in the barrier, so a write
+//! completes only once its effect is on the PVs.
 mod bba;
 mod diagnostics;
 mod magnets;
@@ -71,7 +71,7 @@ pub fn spawn(
     on_own_thread("publish-diag", diagnostics.run(snapshots.clone(), barrier.join(), rate), tasks)?;
     on_own_thread("publish-outputs", mirror.run(snapshots.clone(), barrier.join()), tasks)?;
     if let Some(bba) = BbaPublisher::attach(ioc, prefix, machine).context("BBA PVs")? {
-        tasks.spawn(bba.run(core.snapshots.clone()));
+        on_own_thread("publish-bba", bba.run(snapshots.clone(), barrier.join()), tasks)?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use rayon::prelude::*;
 use twin_engine::bba::Step;
 
 use super::analysis::Analyst;
@@ -190,7 +191,9 @@ impl BbaService {
         Ok(true)
     }
 
-    /// Refits quad `index` of the run; the next phase, or None when done.
+    /// Refits the quads from `index` on, as many at once as there are
+    /// cores, each against the centres found before this step (they are
+    /// independent given those); the next phase, or None when done.
     fn refit(
         &mut self,
         run: &mut BbaRun,
@@ -198,21 +201,32 @@ impl BbaService {
         index: usize,
         hw: &mut impl Hardware,
     ) -> Result<Option<Phase>, StepError> {
-        let m = run.measured[index].clone();
-        let fits = self.fit(hw, &mut run.steering, m.quad, &m.x, &m.y);
+        let end = (index + rayon::current_num_threads().max(1)).min(run.measured.len());
+        let fits: Vec<[PlaneFit; 2]> = {
+            let analyst = self.analyst(hw);
+            let steering = &run.steering;
+            run.measured[index..end]
+                .par_iter()
+                .map(|m| analyst.fit_quad(&mut steering.clone(), m.quad, &m.x, &m.y))
+                .collect()
+        };
+        if index == 0 {
+            run.pass_started = Instant::now();
+            run.pass_change_m = 0.0;
+        }
         let moved = |new: &PlaneFit, old: &PlaneFit| match (new, old) {
             (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
             _ => f64::INFINITY,
         };
-        let change = moved(&fits[0], &m.fits[0]).max(moved(&fits[1], &m.fits[1]));
-        run.pass_change_m = if index == 0 { change } else { run.pass_change_m.max(change) };
-        if index == 0 {
-            run.pass_started = Instant::now();
+        for (k, fits) in (index..end).zip(fits) {
+            let old = &run.measured[k].fits;
+            let change = moved(&fits[0], &old[0]).max(moved(&fits[1], &old[1]));
+            run.pass_change_m = run.pass_change_m.max(change);
+            self.publish(run.measured[k].quad, &fits, hw);
+            run.measured[k].fits = fits;
         }
-        self.publish(m.quad, &fits, hw);
-        run.measured[index].fits = fits;
-        if index + 1 < run.measured.len() {
-            return Ok(Some(Phase::Refit { pass, index: index + 1 }));
+        if end < run.measured.len() {
+            return Ok(Some(Phase::Refit { pass, index: end }));
         }
         if run.pass_change_m >= SETTLED_M && pass < MAX_REFIT_PASSES {
             return Ok(Some(Phase::Refit { pass: pass + 1, index: 0 }));
@@ -232,6 +246,16 @@ impl BbaService {
         Ok(None)
     }
 
+    /// The analyst's knowledge now: the machine as set, the centres found.
+    fn analyst<'a>(&'a self, hw: &'a impl Hardware) -> Analyst<'a> {
+        Analyst {
+            schema: &self.schema,
+            as_set: hw.lattice(),
+            estimates: &self.estimates,
+            turns_ratio: self.procedure.turns_ratio,
+        }
+    }
+
     fn fit(
         &self,
         hw: &impl Hardware,
@@ -240,13 +264,7 @@ impl BbaService {
         x: &[Step],
         y: &[Step],
     ) -> [PlaneFit; 2] {
-        let analyst = Analyst {
-            schema: &self.schema,
-            as_set: hw.lattice(),
-            estimates: &self.estimates,
-            turns_ratio: self.procedure.turns_ratio,
-        };
-        analyst.fit_quad(steering, quad, x, y)
+        self.analyst(hw).fit_quad(steering, quad, x, y)
     }
 
     /// Orbit readings at this step: the first is discarded.
