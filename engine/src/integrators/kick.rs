@@ -38,7 +38,7 @@ fn field<R: Real>(r: &Coords<R>, c: &KickCoefficients) -> (R, R) {
 pub type RadiationConstant = Option<f64>;
 
 /// Thin kick of integrated length `l` [m] in a frame of curvature
-/// `irho` [1/m] (0 for straight magnets).
+/// `irho` [1/m] (0 for straight magnets); `p_norm` = 1/(1+δ) of `r`.
 #[inline(always)]
 pub fn thin_kick<R: Real>(
     r: &mut Coords<R>,
@@ -46,11 +46,12 @@ pub fn thin_kick<R: Real>(
     l: f64,
     irho: f64,
     radiation: RadiationConstant,
+    p_norm: R,
 ) {
     let (re, im) = field(r, coefficients);
     let dp0 = r[DELTA];
     if let Some(crad) = radiation {
-        radiate(r, re, im, l, irho, crad);
+        radiate(r, re, im, l, irho, crad, p_norm);
     }
     if irho == 0.0 {
         r[PX] -= re * l;
@@ -66,11 +67,11 @@ pub fn thin_kick<R: Real>(
 /// Classical radiation loss in a kick: δ decreases by
 /// C·|e × B|²·(1 + x/ρ + (x'² + y'²)/2)·(1+δ)²·l; the angles are kept.
 /// (AT divides by 1/(1+δ) where this multiplies by 1+δ: the same up to
-/// rounding, two divisions instead of six.)
+/// rounding; with 1/(1+δ) from the integrator, one division instead of
+/// six.)
 #[inline]
-fn radiate<R: Real>(r: &mut Coords<R>, re: R, im: R, l: f64, irho: f64, crad: f64) {
+fn radiate<R: Real>(r: &mut Coords<R>, re: R, im: R, l: f64, irho: f64, crad: f64, p_norm: R) {
     let one_plus = r[DELTA] + 1.0;
-    let p_norm = one_plus.recip();
     let (x, xpr, ypr) = (r[X], r[PX] * p_norm, r[PY] * p_norm);
     let (bx, by) = (im, re + irho);
     let curv = x * irho + 1.0;

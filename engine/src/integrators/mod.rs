@@ -63,7 +63,7 @@ pub fn pass<R: Real>(el: &Element, r: &mut Coords<R>, ctx: &PassContext) {
             let crad = ctx.radiation_constant(&m.body);
             let c = m.body.kick_coefficients(m.length_m);
             let steps = symplectic4::Steps::new(m.length_m, m.body.n_steps, crad.is_some());
-            steps.integrate(r, |r, l| kick::thin_kick(r, &c, l, 0.0, crad));
+            steps.integrate(r, |r, l, p| kick::thin_kick(r, &c, l, 0.0, crad, p));
         }
         ElementKind::Dipole(b) => {
             let irho = b.curvature_per_m();
@@ -71,7 +71,7 @@ pub fn pass<R: Real>(el: &Element, r: &mut Coords<R>, ctx: &PassContext) {
             let c = b.body.kick_coefficients(b.length_m);
             let steps = symplectic4::Steps::new(b.length_m, b.body.n_steps, crad.is_some());
             edge::edge(r, irho, b.entrance_angle_rad, b.fint_entrance, b.full_gap_m);
-            steps.integrate(r, |r, l| kick::thin_kick(r, &c, l, irho, crad));
+            steps.integrate(r, |r, l, p| kick::thin_kick(r, &c, l, irho, crad, p));
             edge::edge(r, irho, b.exit_angle_rad, b.fint_exit, b.full_gap_m);
         }
         ElementKind::Cavity(c) => match ctx.dynamics {

@@ -4,7 +4,7 @@
 use crate::coords::{Coords, DELTA};
 use crate::real::Real;
 
-use super::drift::{drift, drift_at};
+use super::drift::drift_at;
 
 /// Cube root of two, the only irrational in the coefficients (the f64
 /// nearest to it, `2f64.cbrt()`; a test checks they agree).
@@ -53,38 +53,43 @@ impl Steps {
         }
     }
 
-    /// Integrates; `kick(r, l)` applies a thin kick of integrated length
-    /// `l` [m]. The last drift of a step and the first of the next are one
-    /// drift of twice the length (nothing acts between them; equal up to
-    /// rounding). Without radiation δ is constant through the body, so
-    /// 1/(1+δ) is computed once (the same value every drift would compute).
+    /// Integrates; `kick(r, l, p)` applies a thin kick of integrated
+    /// length `l` [m] with p = 1/(1+δ) of the coordinates it is given. The
+    /// last drift of a step and the first of the next are one drift of
+    /// twice the length (nothing acts between them; equal up to rounding).
+    /// Without radiation δ is constant through the body, so 1/(1+δ) is
+    /// computed once; with radiation once after each kick, for the drift
+    /// and the kick that follow (the same value each would compute).
     #[inline]
-    pub fn integrate<R: Real>(&self, r: &mut Coords<R>, mut kick: impl FnMut(&mut Coords<R>, f64)) {
+    pub fn integrate<R: Real>(&self, r: &mut Coords<R>, mut kick: impl FnMut(&mut Coords<R>, f64, R)) {
         let ([l1, l2], [k1, k2]) = (self.drifts, self.kicks);
         if self.n_steps == 0 {
             return;
         }
         let joined = 2.0 * l1;
+        let mut p = (r[DELTA] + 1.0).recip();
         if self.kicks_change_delta {
-            drift(r, l1);
+            drift_at(r, l1, p);
             for step in 0..self.n_steps {
-                kick(r, k1);
-                drift(r, l2);
-                kick(r, k2);
-                drift(r, l2);
-                kick(r, k1);
-                drift(r, if step + 1 == self.n_steps { l1 } else { joined });
+                kick(r, k1, p);
+                p = (r[DELTA] + 1.0).recip();
+                drift_at(r, l2, p);
+                kick(r, k2, p);
+                p = (r[DELTA] + 1.0).recip();
+                drift_at(r, l2, p);
+                kick(r, k1, p);
+                p = (r[DELTA] + 1.0).recip();
+                drift_at(r, if step + 1 == self.n_steps { l1 } else { joined }, p);
             }
             return;
         }
-        let p = (r[DELTA] + 1.0).recip();
         drift_at(r, l1, p);
         for step in 0..self.n_steps {
-            kick(r, k1);
+            kick(r, k1, p);
             drift_at(r, l2, p);
-            kick(r, k2);
+            kick(r, k2, p);
             drift_at(r, l2, p);
-            kick(r, k1);
+            kick(r, k1, p);
             drift_at(r, if step + 1 == self.n_steps { l1 } else { joined }, p);
         }
     }
@@ -92,7 +97,7 @@ impl Steps {
 
 /// Integrates a body of `length_m` in `n_steps` steps; `kick(r, l)` applies
 /// a thin kick of integrated length `l` [m] that may change δ.
-pub fn integrate<R: Real>(r: &mut Coords<R>, length_m: f64, n_steps: usize, kick: impl FnMut(&mut Coords<R>, f64)) {
+pub fn integrate<R: Real>(r: &mut Coords<R>, length_m: f64, n_steps: usize, kick: impl FnMut(&mut Coords<R>, f64, R)) {
     Steps::new(length_m, n_steps, true).integrate(r, kick);
 }
 
