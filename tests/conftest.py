@@ -155,6 +155,16 @@ def pva():
     ctx.close()
 
 
+@pytest.fixture
+def mongo():
+    """A MongoDB-wire server (SecantusDB) of its own, stopped afterwards."""
+    from store_helpers import MongoServer
+
+    server = MongoServer()
+    yield server
+    server.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """On failure, print the session IOC's output."""

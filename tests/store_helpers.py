@@ -40,6 +40,10 @@ class MongoServer:
         self.proc = None
         self.start()
 
+    def env(self):
+        """The environment that points the twin's store at this server."""
+        return {"TWIN_STORE_URI": self.uri}
+
     def start(self, timeout=30):
         log = open(self.path + ".log", "ab")
         self.proc = subprocess.Popen([str(SECANTUSD), "--host", "127.0.0.1", "--port", str(self.port),

@@ -10,20 +10,10 @@ import pymongo
 import pytest
 
 from conftest import ROOT
-from store_helpers import MongoServer, StoreIoc, twin_cli
+from store_helpers import StoreIoc, twin_cli
 
 WRITES = [("HS4P2D1R:set", 0.1), ("VS2P1D2R:set", -0.05), ("Q1PDR:set", 219.5), ("MCLKHX251C:freq", 499636.9)]
 
-
-@pytest.fixture
-def mongo():
-    server = MongoServer()
-    yield server
-    server.stop()
-
-
-def mongo_env(server):
-    return {"TWIN_STORE_URI": server.uri}
 
 
 def wait_flushed(ioc, timeout=40):
@@ -62,9 +52,9 @@ def test_round_trip_import_then_serve_from_mongodb(mongo, tmp_path):
             e["element_configuration"]["magnetic_element"]["coeffs"]["normal_coefficients"][1] *= 1.02
     modified = tmp_path / "modified.json"
     modified.write_text(json.dumps(lattice))
-    out = twin_cli("import", f"--lattice={modified}", env=mongo_env(mongo))
+    out = twin_cli("import", f"--lattice={modified}", env=mongo.env())
     assert out.returncode == 0, out.stderr
-    ioc = StoreIoc(mongo_env(mongo)).start()
+    ioc = StoreIoc(mongo.env()).start()
     try:
         served = ioc.client([("get", "TWIN:MODEL:QX"), ("get", "TWIN:MODEL:QY"), ("gets", "TWIN:STORE:STATUS")])
         assert "machine loaded from the store" in ioc.ioc.output()
@@ -78,7 +68,7 @@ def test_round_trip_import_then_serve_from_mongodb(mongo, tmp_path):
 
 
 def test_restart_restores_state_after_sigterm_and_sigkill_mongodb(mongo):
-    check_restart(mongo_env(mongo))
+    check_restart(mongo.env())
 
 
 def test_restart_restores_state_embedded_store(tmp_path):
@@ -109,7 +99,7 @@ def check_restart(store_env):
 
 
 def test_outage_keeps_serving_and_flushes_every_write_once(mongo, tmp_path):
-    ioc = StoreIoc(mongo_env(mongo)).start()
+    ioc = StoreIoc(mongo.env()).start()
     try:
         mongo.stop()
         writes = [("HS1PD1R:set", 0.01 * k) for k in range(1, 6)] + [("HS1PD2R:set", -0.03)]
@@ -133,17 +123,17 @@ def test_outage_keeps_serving_and_flushes_every_write_once(mongo, tmp_path):
 
 
 def test_malformed_store_documents_refuse_to_start(mongo, tmp_path):
-    assert twin_cli("import", env=mongo_env(mongo)).returncode == 0
+    assert twin_cli("import", env=mongo.env()).returncode == 0
     db = pymongo.MongoClient(mongo.uri)["bessy2_twin"]
     db.lattices.update_one({"_id": "BESSY II"}, {"$set": {"sequences.5.length": "long"}})
-    ioc = StoreIoc(mongo_env(mongo))
+    ioc = StoreIoc(mongo.env())
     with pytest.raises(RuntimeError) as err:
         ioc.start()
     assert "sequences[5].length" in str(err.value) and "BESSY II" in str(err.value)
-    assert twin_cli("import", env=mongo_env(mongo)).returncode == 0
+    assert twin_cli("import", env=mongo.env()).returncode == 0
     db.setpoints.insert_one({"_id": "Q1PDR:set", "value": "high", "unit": "A", "updated_at_ms": 0})
     with pytest.raises(RuntimeError) as err:
-        StoreIoc(mongo_env(mongo)).start()
+        StoreIoc(mongo.env()).start()
     assert "setpoints" in str(err.value) and "value" in str(err.value)
     store = tmp_path / "files"
     store.mkdir()

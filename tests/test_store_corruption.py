@@ -11,7 +11,7 @@ import shutil
 import pymongo
 import pytest
 
-from store_helpers import MongoServer, StoreIoc, twin_cli
+from store_helpers import StoreIoc, twin_cli
 
 WRITES = [("HS4P2D1R:set", 0.1), ("Q1PDR:set", 219.5), ("TWIN:Q1M1D1R:x:set", 1e-4), ("MCLKHX251C:freq", 499636.9)]
 DESIGN_Q1PDR = None  # read from a fresh twin
@@ -156,15 +156,8 @@ def test_torn_log_line_is_reported_skipped_and_exportable(good_store, tmp_path):
     assert [e["value"] for e in history if e["name"] == "HS4P2D1R:set"] == [0.1, 0.2]
 
 
-@pytest.fixture
-def mongo():
-    server = MongoServer()
-    yield server
-    server.stop()
-
-
 def test_corrupt_mongodb_documents_refuse_then_reset_starts_from_design(mongo):
-    env = {"TWIN_STORE_URI": mongo.uri}
+    env = mongo.env()
     assert twin_cli("import", env=env).returncode == 0
     db = pymongo.MongoClient(mongo.uri)["bessy2_twin"]
     db.setpoints.insert_one({"_id": "Q1PDR:set", "value": 1e6, "unit": "A", "updated_at_ms": 0})

@@ -89,10 +89,9 @@ pub fn reference_6d(lattice: &Lattice, guess: Option<&[f64; 6]>) -> Result<Refer
 /// The reference of fixed-RF readings around the 6D closed orbit that
 /// starts at `start` (from `recompute::orbit_6d`, say).
 pub fn reference_at(lattice: &Lattice, start: &[f64; 6]) -> Result<Reference, OpticsError> {
-    let orbit0 = crate::orbit::ClosedOrbit { coords: *start, iterations: 0, residual: 0.0 };
     let ctx = context(lattice, Dynamics::SixDRadiation, 0);
-    let maps = crate::jacobian::along_ring(lattice, &orbit0.coords, &ctx).map_err(crate::orbit::OrbitError::from)?;
-    let mut orbit = vec![orbit0.coords];
+    let maps = crate::jacobian::along_ring(lattice, start, &ctx).map_err(crate::orbit::OrbitError::from)?;
+    let mut orbit = vec![*start];
     orbit.extend(maps.iter().map(|m| std::array::from_fn(|i| m.coords[i])));
     let transfer: Vec<Matrix6<f64>> = maps.iter().map(|m| m.jacobian).collect();
     let one_turn = *transfer.last().ok_or(OpticsError::EmptyLattice)?;

@@ -84,7 +84,7 @@ def main():
     mongo = MongoServer()
     results = {}
     try:
-        ioc = start({"TWIN_STORE_URI": mongo.uri})
+        ioc = start(mongo.env())
         try:
             rate, completed = throughput(ioc)
             results["mongodb_writes_per_s"] = rate

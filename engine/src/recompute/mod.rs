@@ -21,7 +21,6 @@ use crate::lattice::Lattice;
 use crate::optics::{OpticsError, RadiationSummary, RingOptics, radiation_integrals};
 
 pub use parts::SixD;
-pub use warm::{Confirmed, solve as solve_warm};
 
 /// Physics of one valid computation.
 #[derive(Clone, Debug, PartialEq)]

@@ -55,25 +55,43 @@ async fn until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
+/// A persister running on its own task, writing `writer`.
+struct Running {
+    tx: tokio::sync::mpsc::UnboundedSender<Journal>,
+    ctl: tokio::sync::mpsc::UnboundedSender<Control>,
+    seen: Seen,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn start(writer: FileStore, config: StoreConfig) -> Self {
+        let (tx, rx) = unbounded_channel();
+        let (ctl, control) = unbounded_channel();
+        let seen = Seen::default();
+        let task = tokio::spawn(run(Store::Files(writer), rx, control, config, seen.clone(), None));
+        Self { tx, ctl, seen, task }
+    }
+
+    fn send(&self, name: &str, value: f64) {
+        self.tx.send(change(name, value)).expect("persister");
+    }
+
+    /// Closes the journal and waits for a clean stop.
+    async fn stop(self) {
+        drop(self.tx);
+        self.task.await.expect("joined").expect("clean stop");
+    }
+}
+
 #[tokio::test]
 async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
     let d = dir("order");
     let files = FileStore::open(&d, LIMITS).expect("store");
-    let (tx, rx) = unbounded_channel();
-    let (_ctl, control) = unbounded_channel();
-    let seen = Seen::default();
-    let task = tokio::spawn(run(
-        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
-        rx,
-        control,
-        config(&d),
-        seen.clone(),
-        None,
-    ));
+    let p = Running::start(FileStore::open(&d, LIMITS).expect("writer"), config(&d));
     for k in 0..20 {
-        tx.send(change(if k % 2 == 0 { "A:set" } else { "B:set" }, f64::from(k))).expect("persister");
+        p.send(if k % 2 == 0 { "A:set" } else { "B:set" }, f64::from(k));
     }
-    until("20 durable writes", || seen.last().flushed == 20).await;
+    until("20 durable writes", || p.seen.last().flushed == 20).await;
     let log = files.setpoint_log().expect("log");
     assert_eq!(log.iter().map(|d| d.value).collect::<Vec<_>>(), (0..20).map(f64::from).collect::<Vec<_>>());
     let latest = files.load_setpoints().expect("setpoints");
@@ -81,9 +99,8 @@ async fn writes_become_durable_once_in_order_and_the_latest_value_wins() {
         latest.iter().map(|d| (d.name.as_str(), d.value)).collect::<Vec<_>>(),
         [("A:set", 18.0), ("B:set", 19.0)]
     );
-    assert_eq!(seen.last().outage, None);
-    drop(tx);
-    task.await.expect("joined").expect("clean stop");
+    assert_eq!(p.seen.last().outage, None);
+    p.stop().await;
 }
 
 #[tokio::test]
@@ -91,48 +108,34 @@ async fn an_outage_keeps_writes_pending_and_flushes_them_when_the_store_returns(
     let d = dir("outage");
     let files = FileStore::open(&d, LIMITS).expect("store");
     let writer = FileStore::open(&d, LIMITS).expect("writer");
-    let (tx, rx) = unbounded_channel();
-    let (_ctl, control) = unbounded_channel();
-    let seen = Seen::default();
     // the store's directory replaced by a file: every write fails
     std::fs::remove_dir_all(&d).expect("rm");
     std::fs::write(&d, b"not a directory").expect("blocker");
-    let task = tokio::spawn(run(Store::Files(writer), rx, control, config(&d), seen.clone(), None));
-    tx.send(change("A:set", 1.0)).expect("persister");
-    tx.send(change("A:set", 2.0)).expect("persister");
-    until("an outage", || seen.last().outage.is_some()).await;
-    assert_eq!(seen.last().pending, 2);
+    let p = Running::start(writer, config(&d));
+    p.send("A:set", 1.0);
+    p.send("A:set", 2.0);
+    until("an outage", || p.seen.last().outage.is_some()).await;
+    assert_eq!(p.seen.last().pending, 2);
     std::fs::remove_file(&d).expect("unblock");
     std::fs::create_dir_all(&d).expect("dir back");
-    until("the flush after the outage", || seen.last().flushed == 2 && seen.last().outage.is_none()).await;
+    until("the flush after the outage", || p.seen.last().flushed == 2 && p.seen.last().outage.is_none()).await;
     let log = files.setpoint_log().expect("log");
     assert_eq!(log.len(), 2, "each write exactly once");
-    drop(tx);
-    task.await.expect("joined").expect("clean stop");
+    p.stop().await;
 }
 
 #[tokio::test]
 async fn a_flush_request_makes_everything_durable_before_it_answers() {
     let d = dir("flush");
     let files = FileStore::open(&d, LIMITS).expect("store");
-    let (tx, rx) = unbounded_channel();
-    let (ctl, control) = unbounded_channel();
     let slow = StoreConfig { flush_interval_s: 1.0, max_backoff_s: 1.0, ..config(&d) };
-    let task = tokio::spawn(run(
-        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
-        rx,
-        control,
-        slow,
-        Seen::default(),
-        None,
-    ));
-    tx.send(change("B:set", 5.0)).expect("persister");
+    let p = Running::start(FileStore::open(&d, LIMITS).expect("writer"), slow);
+    p.send("B:set", 5.0);
     let (reply, answer) = oneshot::channel();
-    ctl.send(Control::Flush(reply)).expect("persister");
+    p.ctl.send(Control::Flush(reply)).expect("persister");
     answer.await.expect("answered").expect("flushed");
     assert_eq!(files.load_setpoints().expect("setpoints")[0].value, 5.0);
-    drop(tx);
-    task.await.expect("joined").expect("clean stop");
+    p.stop().await;
 }
 
 #[tokio::test]
@@ -142,27 +145,16 @@ async fn a_retried_flush_never_appends_an_entry_twice() {
     // the latest values cannot be written (a directory stands where the file goes): the log is
     let blocker = d.join("setpoints.json");
     std::fs::create_dir_all(&blocker).expect("blocker");
-    let (tx, rx) = unbounded_channel();
-    let (_ctl, control) = unbounded_channel();
-    let seen = Seen::default();
-    let task = tokio::spawn(run(
-        Store::Files(FileStore::open(&d, LIMITS).expect("writer")),
-        rx,
-        control,
-        config(&d),
-        seen.clone(),
-        None,
-    ));
-    tx.send(change("A:set", 1.0)).expect("persister");
-    until("an outage", || seen.last().outage.is_some()).await;
+    let p = Running::start(FileStore::open(&d, LIMITS).expect("writer"), config(&d));
+    p.send("A:set", 1.0);
+    until("an outage", || p.seen.last().outage.is_some()).await;
     tokio::time::sleep(Duration::from_millis(300)).await; // several retries
-    tx.send(change("B:set", 2.0)).expect("persister");
+    p.send("B:set", 2.0);
     std::fs::remove_dir(&blocker).expect("unblock");
-    until("both durable", || seen.last().flushed == 2 && seen.last().outage.is_none()).await;
+    until("both durable", || p.seen.last().flushed == 2 && p.seen.last().outage.is_none()).await;
     let log = files.setpoint_log().expect("log");
     assert_eq!(log.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["A:set", "B:set"], "each once, in order");
     let raw = std::fs::read_to_string(d.join("setpoint_log.jsonl")).expect("log file");
     assert_eq!(raw.lines().count(), 2, "no duplicate lines in the file");
-    drop(tx);
-    task.await.expect("joined").expect("clean stop");
+    p.stop().await;
 }
