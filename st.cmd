@@ -33,7 +33,9 @@ dbLoadRecords("$(TWIN_DB)/model.db", "P=$(P)")
 ## Persistence status ($(P)TWIN:STORE:...)
 dbLoadRecords("$(TWIN_DB)/store.db", "P=$(P)")
 
-## Access security: clients write values only, never configuration fields
-asSetFilename("$(TOP)/db/twin_access.acf")
+## Access security: rendered by twin-ioc from [access] (or access.file):
+## operators write the machine's controls, instructors the hidden truth,
+## no client writes configuration fields; TWIN_READONLY=1: nobody writes
+asSetFilename("$(TWIN_ACF)")
 
 iocInit

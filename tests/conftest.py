@@ -5,8 +5,10 @@ clients (pyepics, caproto, p4p) at it.
 The client environment is set here, at import time, before any client
 library creates its context.
 """
+import getpass
 import os
 import pathlib
+import pwd
 import signal
 import socket
 import subprocess
@@ -53,6 +55,13 @@ def loopback_env(ca_port, pva_port, pva_bcast):
     }
 
 
+def client_users():
+    """The user names this process's EPICS clients present: libca and pvxs
+    take the effective user's name; getpass may see LOGNAME/USER."""
+    names = [pwd.getpwuid(os.geteuid()).pw_name, getpass.getuser()]
+    return list(dict.fromkeys(names))
+
+
 # One set of ports for the session IOC, shared by this process's clients.
 SESSION_ENV = loopback_env(free_port(), free_port(), free_port())
 SESSION_ENV["EPICS_CA_MAX_ARRAY_BYTES"] = "1000000"
@@ -88,6 +97,9 @@ class IocProcess:
         # a fresh embedded store per IOC unless the test names one
         full_env["TWIN_STORE_DIR"] = tempfile.mkdtemp(prefix="twin-store-")
         full_env.pop("TWIN_STORE_URI", None)
+        # the test runner is the instructor (tests set the hidden truth)
+        # unless a test names the instructors
+        full_env["TWIN_INSTRUCTORS"] = ",".join(client_users())
         full_env.update(env or SESSION_ENV)
         full_env.update(extra_env or {})
         full_env["TWIN_PREFIX"] = self.prefix

@@ -4,6 +4,6 @@ epicsEnvSet("IOCNAME", "twin-ioc-selftest")
 dbLoadRecords("db/twin_health.db", "P=$(P)")
 dbLoadRecords("db/twin_selftest.db", "P=$(P)")
 ## Access security: clients write values only, never configuration fields
-asSetFilename("$(TOP)/db/twin_access.acf")
+asSetFilename("$(TWIN_ACF)")
 
 iocInit

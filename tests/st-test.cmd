@@ -12,6 +12,6 @@ dbLoadRecords("$(TWIN_DB)/model.db", "P=$(P)")
 dbLoadRecords("$(TWIN_DB)/store.db", "P=$(P)")
 dbLoadRecords("db/twin_selftest.db", "P=$(P)")
 ## Access security: clients write values only, never configuration fields
-asSetFilename("$(TOP)/db/twin_access.acf")
+asSetFilename("$(TWIN_ACF)")
 
 iocInit

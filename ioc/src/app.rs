@@ -16,6 +16,7 @@ use crate::health::Health;
 use crate::machine::Machine;
 use crate::prefix::Prefix;
 use crate::publish;
+use crate::putlog::PutLog;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
@@ -43,6 +44,7 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
     let twin = loaded.map(|l| Twin::new(l, &config)).transpose()?;
     let mut ioc = start_ioc(&config, &prefix, &st_cmd, twin.as_ref()).await?;
     let writes = ioc.take_writes().ok_or_else(|| anyhow!("write stream already taken"))?;
+    let puts = ioc.take_puts().ok_or_else(|| anyhow!("put-log stream already taken"))?;
     let ioc = Arc::new(ioc);
     tracing::info!(
         prefix = prefix.as_str(),
@@ -58,8 +60,10 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
         router.add_selftest(selftest);
     }
     let mut flush = None;
+    let mut put_journal = None;
     if let Some(twin) = twin {
         if startup::machine_records_loaded(&ioc, &prefix, &twin.machine)? {
+            put_journal = Some(twin.journal_tx.clone());
             flush = Some(twin.serve(&ioc, &prefix, &config, &mut router, &mut tasks)?);
             tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving the machine");
         } else {
@@ -67,6 +71,7 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
             twin.store.close().await;
         }
     }
+    tasks.spawn(PutLog::attach(&ioc, &prefix, put_journal).context("put-log PVs")?.run(puts));
     tasks.spawn(router.run(writes));
     let shell_exit = match std::io::stdin().is_terminal() {
         true => Some(spawn_shell(Arc::clone(&ioc)).context("starting the interactive iocsh")?),
@@ -100,6 +105,8 @@ struct Twin {
     store: Store,
     outage: Option<String>,
     journal: UnboundedReceiver<Journal>,
+    /// More writers of the journal (the put log).
+    journal_tx: UnboundedSender<Journal>,
     notices: Vec<String>,
 }
 
@@ -107,10 +114,15 @@ impl Twin {
     fn new(loaded: Loaded, config: &Config) -> anyhow::Result<Self> {
         let Loaded { machine, store, outage, restored, generated, notices } = loaded;
         let (journal_tx, journal) = unbounded_channel();
-        let start =
-            Start { machine: &machine, config, restored: &restored, generated: &generated, journal: Some(journal_tx) };
+        let start = Start {
+            machine: &machine,
+            config,
+            restored: &restored,
+            generated: &generated,
+            journal: Some(journal_tx.clone()),
+        };
         let (core, handle) = Core::new(start)?;
-        Ok(Self { machine, core, handle, store, outage, journal, notices })
+        Ok(Self { machine, core, handle, store, outage, journal, journal_tx, notices })
     }
 
     /// Starts the persister, the publishers, the core and its clock, and
@@ -123,7 +135,7 @@ impl Twin {
         router: &mut Router,
         tasks: &mut JoinSet<anyhow::Result<()>>,
     ) -> anyhow::Result<UnboundedSender<Control>> {
-        let Twin { machine, core, handle, store, outage, journal, notices } = self;
+        let Twin { machine, core, handle, store, outage, journal, notices, .. } = self;
         let initial = core.initial_values();
         let backend = Backend::from_config(&config.store).describe();
         let fields = StoreFields::attach(ioc, prefix, &backend, &notices).context("store status PVs")?;
@@ -178,6 +190,9 @@ async fn start_ioc(
     // TOP: the directory twin-ioc runs in, absolute (asLib wants absolute paths)
     let top = std::env::current_dir().context("the working directory")?;
     prepared.set_env("TOP", &top.display().to_string())?;
+    let acf = crate::access::acf_file(&config.access, &top)?;
+    tracing::info!(file = %acf.display(), read_only = config.access.read_only, "access security");
+    prepared.set_env("TWIN_ACF", &acf.display().to_string())?;
     if let Some(t) = twin {
         prepared.set_env("TWIN_DB", &t.machine.profile.files.records.display().to_string())?;
         for (record, value) in startup::initial_record_values(&t.machine, &t.core.initial_values(), prefix) {

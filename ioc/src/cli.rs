@@ -41,6 +41,19 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the operations artefacts generated from the machine profile and
+    /// its records: Phoebus alarm configuration (alarm/), Archiver Appliance
+    /// request (archiver/), Phoebus screens (screens/); into ops/ or OUT.
+    Ops {
+        /// Output directory (default: ops/ in the working directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write this PV prefix instead of `$(P)` (the alarm and archiver files
+        /// have no macros; the screens keep `$(P)` and get it as their macro
+        /// P's default). Not the global --prefix, which is the IOC's prefix.
+        #[arg(long, value_name = "PREFIX")]
+        expand_prefix: Option<String>,
+    },
     /// Load the machine data of the profile into the store (TWIN_STORE_URI or config [store]).
     Import {
         /// Another lattice file (lat2db JSON) instead of the profile's.

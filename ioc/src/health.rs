@@ -1,4 +1,5 @@
 //! iocStats-style health PVs in the twin's own namespace.
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
@@ -9,16 +10,23 @@ use crate::prefix::Prefix;
 /// Heartbeat and uptime period.
 const PERIOD: Duration = Duration::from_secs(1);
 
-/// `$(P)TWIN:UPTIME` (s), `$(P)TWIN:HEARTBEAT` (counter), `$(P)TWIN:VERSION`.
+/// `$(P)TWIN:UPTIME` (s), `$(P)TWIN:HEARTBEAT` (counter), `$(P)TWIN:VERSION`,
+/// `$(P)TWIN:PVA:CLIENTS` / `:CHANNELS` (PV Access connections and channels).
 pub struct Health {
+    ioc: Arc<Ioc>,
     uptime_s: Field<f64>,
     heartbeat: Field<i32>,
     version: Field<str>,
+    pva_clients: Field<i32>,
+    pva_channels: Field<i32>,
 }
 
 impl Health {
-    pub fn attach(ioc: &Ioc, prefix: &Prefix) -> anyhow::Result<Self> {
+    pub fn attach(ioc: &Arc<Ioc>, prefix: &Prefix) -> anyhow::Result<Self> {
         Ok(Self {
+            ioc: Arc::clone(ioc),
+            pva_clients: ioc.field(&prefix.pv("TWIN:PVA:CLIENTS"))?,
+            pva_channels: ioc.field(&prefix.pv("TWIN:PVA:CHANNELS"))?,
             uptime_s: ioc.field(&prefix.pv("TWIN:UPTIME"))?,
             heartbeat: ioc.field(&prefix.pv("TWIN:HEARTBEAT"))?,
             version: ioc.field(&prefix.pv("TWIN:VERSION"))?,
@@ -40,6 +48,11 @@ impl Health {
             let update = Update::at(SystemTime::now());
             self.uptime_s.post(&started.elapsed().as_secs_f64(), &update).context("posting the uptime")?;
             self.heartbeat.post(&beat, &update).context("posting the heartbeat")?;
+            if let Some(pva) = self.ioc.pva_clients() {
+                let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+                self.pva_clients.post(&count(pva.connections), &update).context("posting the PVA clients")?;
+                self.pva_channels.post(&count(pva.channels), &update).context("posting the PVA channels")?;
+            }
             beat = beat.wrapping_add(1);
         }
     }

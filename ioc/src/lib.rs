@@ -2,10 +2,11 @@
 //! and services behind `twin-ioc`.
 //!
 //! Module layers (each uses only those above it; no import circles):
-//! `names`, `prefix`, `config` → `profile` → `machine` → `records`,
-//! `core` → `store` → `publish`, `selftest`, `health` → `router` →
-//! `startup`, `model_cli`, `records_cli` → `app`.
+//! `names`, `prefix`, `config` → `access`, `profile` → `machine` → `records`,
+//! `core` → `ops`, `store` → `publish`, `putlog`, `selftest`, `health` →
+//! `router` → `startup`, `model_cli`, `records_cli`, `ops_cli` → `app`.
 #![forbid(unsafe_code)]
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -14,9 +15,12 @@ pub mod health;
 pub mod machine;
 pub mod model_cli;
 pub mod names;
+pub mod ops;
+pub mod ops_cli;
 pub mod prefix;
 pub mod profile;
 pub mod publish;
+pub mod putlog;
 pub mod records;
 pub mod records_cli;
 pub mod router;

@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
 use twin_ioc::config::{Config, Environment};
 use twin_ioc::store::transfer;
-use twin_ioc::{app, model_cli, records_cli};
+use twin_ioc::{app, model_cli, ops_cli, records_cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,6 +22,7 @@ fn main() -> ExitCode {
     let result = config.map_err(anyhow::Error::from).and_then(|config| match &cli.command {
         Some(Command::Model(args)) => model_cli::run(&config, args),
         Some(Command::Records { out }) => records_cli::run(&config, out.as_deref()),
+        Some(Command::Ops { out, expand_prefix }) => ops_cli::run(&config, out.as_deref(), expand_prefix.as_deref()),
         Some(Command::Import { lattice }) => block_on(transfer::import(&config, lattice.as_deref())),
         Some(Command::Export { out }) => block_on(transfer::export(&config, out)),
         None => run_ioc(config, &cli),

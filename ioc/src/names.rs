@@ -37,6 +37,16 @@ pub fn magnet_current(magnet: &str) -> String {
     format!("{magnet}:im:I")
 }
 
+/// The put log's PVs: `TWIN:PUTLOG:<what>` (LAST, COUNT).
+pub fn putlog(what: &str) -> String {
+    twin(&format!("PUTLOG:{what}"))
+}
+
+/// |readback − setpoint| of a power converter [A]: `TWIN:<PC>:dev`.
+pub fn converter_deviation(pc: &str) -> String {
+    twin(&format!("{pc}:dev"))
+}
+
 /// A magnet's strength added to what its converter gives: `TWIN:<M>:Cm:trim`.
 pub fn magnet_trim(magnet: &str) -> String {
     twin(&format!("{magnet}:Cm:trim"))

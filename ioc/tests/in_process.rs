@@ -42,6 +42,8 @@ async fn selftest_device_in_process() {
     prepared.set_env("P", "INPROC:").expect("env");
     let top = std::env::current_dir().expect("cwd");
     prepared.set_env("TOP", &top.display().to_string()).expect("env");
+    let acf = twin_ioc::access::acf_file(&config.access, &top).expect("access security file");
+    prepared.set_env("TWIN_ACF", &acf.display().to_string()).expect("env");
     let mut ioc = prepared.run_script("tests/st-selftest.cmd".as_ref(), "P=INPROC:").expect("st-selftest.cmd");
     let writes = ioc.take_writes().expect("write stream");
     assert!(ioc.take_writes().is_none());

@@ -8,9 +8,13 @@
  * checks that whatever file was loaded grants no client write access at
  * level 1 and traps every level-0 write (the write trap, twin_trap.c,
  * only sees writes under TRAPWRITE). */
+#define USE_TYPED_RSET
 #include <stdio.h>
+#include <string.h>
 
 #include <asLib.h>
+#include <dbAccess.h>
+#include <dbStaticLib.h>
 #include <ellLib.h>
 
 #include "twin_shim.h"
@@ -48,4 +52,31 @@ int twin_access_audit(char *why, size_t why_len)
         return -1;
     }
     return 0;
+}
+
+/* Whether asLib lets `user` on `host` read the channel `pv` (record or
+ * record.FIELD). QSRV2 checks access security for puts only; the PVA guard
+ * asks here before a get or a monitor. Names that are not records (group
+ * PVs) are QSRV2's to decide: 1. */
+int twin_access_can_read(const char *pv, const char *user, const char *host)
+{
+    if (!asActive)
+        return 1;
+    DBADDR addr;
+    if (dbNameToAddr(pv, &addr))
+        return 1;
+    dbCommon *prec = addr.precord;
+    dbFldDes *fld = addr.pfldDes;
+    ASCLIENTPVT client = NULL;
+    char host_copy[256];
+    snprintf(host_copy, sizeof(host_copy), "%s", host ? host : "");
+    /* the peer is "ip:port": asLib compares host names without the port */
+    char *colon = strrchr(host_copy, ':');
+    if (colon)
+        *colon = 0;
+    if (asAddClient(&client, prec->asp, fld ? fld->as_level : 0, (char *)(user ? user : ""), host_copy))
+        return 0;
+    int ok = asCheckGet(client);
+    asRemoveClient(&client);
+    return ok ? 1 : 0;
 }

@@ -148,6 +148,7 @@ int twin_addr_kind(const void *addr)
     case DBR_LONG: return TWIN_KIND_INT32;
     case DBR_ENUM: return TWIN_KIND_ENUM;
     case DBR_DOUBLE: return TWIN_KIND_DOUBLE;
+    case DBR_UCHAR: return TWIN_KIND_UINT8;
     default: return TWIN_KIND_OTHER;
     }
 }
@@ -160,6 +161,7 @@ static short dbr_of(int kind)
     case TWIN_KIND_INT32: return DBR_LONG;
     case TWIN_KIND_ENUM: return DBR_ENUM;
     case TWIN_KIND_DOUBLE: return DBR_DOUBLE;
+    case TWIN_KIND_UINT8: return DBR_UCHAR;
     default: return -1;
     }
 }

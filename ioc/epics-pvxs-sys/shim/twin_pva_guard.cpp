@@ -12,8 +12,11 @@
  * - a put that asks not to process the record (record[process=false]) is
  *   refused: it would write the value field without the twin's model
  *   seeing it.
- * Everything else goes to QSRV2 unchanged (access security, DISP, put
- * completion).
+ * - a get, put or monitor of a record the client may not read under the
+ *   IOC's access security (the hidden truth for non-instructors) is
+ *   refused: QSRV2 checks access security for puts only.
+ * Everything else goes to QSRV2 unchanged (access security of puts, DISP,
+ * put completion).
  *
  * The proxies implement pvxs's public server interfaces (source.h); they
  * depend on pvxs's class layout, hence the pinned pvxslibs version. */
@@ -100,16 +103,32 @@ struct GuardedConnect final : ConnectOp {
     }
 };
 
+const char *const NO_READ = "Read not permitted (access security)";
+
+bool readable(const std::string &name, const std::shared_ptr<const ClientCredentials> &cred)
+{
+    if (!cred)
+        return true;
+    return twin_access_can_read(name.c_str(), cred->account.c_str(), cred->peer.c_str()) != 0;
+}
+
 struct GuardedChannel final : ChannelControl {
     std::unique_ptr<ChannelControl> real;
+    bool can_read;
     explicit GuardedChannel(std::unique_ptr<ChannelControl> &&r)
-        : ChannelControl(r->name(), r->credentials(), r->op()), real(std::move(r))
+        : ChannelControl(r->name(), r->credentials(), r->op()), real(std::move(r)),
+          can_read(readable(name(), credentials()))
     {
     }
     void onOp(std::function<void(std::unique_ptr<ConnectOp> &&)> &&fn) override
     {
         auto handler = std::move(fn);
-        real->onOp([handler](std::unique_ptr<ConnectOp> &&op) {
+        bool ok = can_read;
+        real->onOp([handler, ok](std::unique_ptr<ConnectOp> &&op) {
+            if (!ok) {
+                op->error(NO_READ);
+                return;
+            }
             handler(std::unique_ptr<ConnectOp>(new GuardedConnect(std::move(op))));
         });
     }
@@ -119,7 +138,15 @@ struct GuardedChannel final : ChannelControl {
     }
     void onSubscribe(std::function<void(std::unique_ptr<MonitorSetupOp> &&)> &&fn) override
     {
-        real->onSubscribe(std::move(fn));
+        auto handler = std::move(fn);
+        bool ok = can_read;
+        real->onSubscribe([handler, ok](std::unique_ptr<MonitorSetupOp> &&op) {
+            if (!ok) {
+                op->error(NO_READ);
+                return;
+            }
+            handler(std::move(op));
+        });
     }
     void onClose(std::function<void(const std::string &)> &&fn) override { real->onClose(std::move(fn)); }
     void close() override { real->close(); }
@@ -169,3 +196,26 @@ extern "C" void twin_pva_guard_install(void)
 }
 
 extern "C" int twin_pva_guard_status(void) { return guard_status; }
+
+/* PV Access clients of QSRV2 now: open connections and the channels on
+ * them (a gateway in front shows as one connection with one channel per
+ * PV, whatever its own clients number). 0 on success, -1 without QSRV2. */
+extern "C" int twin_pva_clients(uint32_t *connections, uint32_t *channels)
+{
+    try {
+        auto srv = pvxs::ioc::server();
+        if (!srv)
+            return -1;
+        auto report = srv.report(false);
+        uint32_t conns = 0, chans = 0;
+        for (const auto &c : report.connections) {
+            conns++;
+            chans += static_cast<uint32_t>(c.channels.size());
+        }
+        *connections = conns;
+        *channels = chans;
+        return 0;
+    } catch (std::exception &) {
+        return -1;
+    }
+}

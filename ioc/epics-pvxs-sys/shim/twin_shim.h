@@ -21,6 +21,7 @@ enum twin_kind {
     TWIN_KIND_INT32 = 2,
     TWIN_KIND_ENUM = 3,
     TWIN_KIND_DOUBLE = 4,
+    TWIN_KIND_UINT8 = 5, /* unsigned char arrays: long strings (FTVL UCHAR) */
     TWIN_KIND_OTHER = 99
 };
 
@@ -65,6 +66,8 @@ int twin_initial_value_failures(void);
 int twin_prepare(const char *dbd_path);     /* load DBD, register support */
 int twin_trap_register(void);               /* the write trap (twin_trap.c) */
 int twin_access_audit(char *why, size_t why_len); /* twin_access.c: 0 = locked */
+/* 1: asLib lets `user` on `host` ("ip" or "ip:port") read the channel `pv`. */
+int twin_access_can_read(const char *pv, const char *user, const char *host);
 
 /* The PVA put guard (twin_pva_guard.cpp), installed at initHookAtIocRun. */
 enum {
@@ -75,6 +78,24 @@ enum {
 };
 void twin_pva_guard_install(void);
 int twin_pva_guard_status(void);
+/* PVA connections and channels open on QSRV2 now; 0 on success. */
+int twin_pva_clients(uint32_t *connections, uint32_t *channels);
+/* The put log: every client put the write trap lets through (CA and
+ * PVA, any record and field), after it was written. Called from a server
+ * thread, possibly with the record locked: the handler must only queue. */
+#define TWIN_PUTLOG_VALUE_SIZE 64
+enum { TWIN_PUT_CA = 0, TWIN_PUT_PVA = 1 };
+typedef struct twin_put_entry {
+    const char *user;
+    const char *host;
+    const char *pv;         /* record.field as the client named it */
+    int protocol;           /* TWIN_PUT_CA or TWIN_PUT_PVA */
+    const char *old_value;  /* as text */
+    const char *new_value;
+} twin_put_entry;
+typedef void (*twin_putlog_fn)(void *ctx, const twin_put_entry *e);
+void twin_set_putlog_handler(twin_putlog_fn fn, void *ctx);
+
 /* Shows a refused put on the record `name` (WRITE/INVALID, reason), if it
  * is one of the twin's (twin_trap.c). */
 void twin_trap_refused_by_name(const char *name, const char *why);

@@ -11,8 +11,12 @@
  * PV Access (QSRV2 passes no data):
  * - a put that wrote the value field without processing the record
  *   (pvRequest record[process=false]) is processed right after, so the
- *   twin's model takes it like any other write. */
+ *   twin's model takes it like any other write.
+ * Every put the trap does not veto, to any record and field, goes to the
+ * put log (twin_set_putlog_handler): user, host, protocol, channel, the
+ * value before and after as text. */
 #define USE_TYPED_RSET
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +44,35 @@ typedef struct twin_trap_state {
     int vetoed;
     unsigned gen;
     char why[TWIN_AMSG_SIZE];
+    char old_value[TWIN_PUTLOG_VALUE_SIZE];
 } twin_trap_state;
+
+static twin_putlog_fn putlog_fn;
+static void *putlog_ctx;
+
+void twin_set_putlog_handler(twin_putlog_fn fn, void *ctx)
+{
+    putlog_ctx = ctx;
+    putlog_fn = fn;
+}
+
+/* The channel's value as text: the first element, and the element count
+ * of an array. Takes the record lock itself (recursive). */
+static void value_text(struct dbChannel *chan, char *out, size_t len)
+{
+    char first[MAX_STRING_SIZE + 1] = "";
+    long n = 1;
+    if (dbChannelGetField(chan, DBR_STRING, first, NULL, &n, NULL) || n < 1) {
+        snprintf(out, len, "(unreadable)");
+        return;
+    }
+    first[MAX_STRING_SIZE] = 0;
+    long elements = dbChannelFinalElements(chan);
+    if (elements > 1)
+        snprintf(out, len, "%s (of %ld elements)", first, elements);
+    else
+        snprintf(out, len, "%s", first);
+}
 
 static twin_trap_state *state_new(void)
 {
@@ -64,6 +96,9 @@ static void before(asTrapWriteMessage *m, dbCommon *prec)
     if (!st)
         return;
     m->userPvt = st;
+    value_text(m->serverSpecific, st->old_value, sizeof(st->old_value));
+    if (!prec)
+        return;
     st->gen = twin_devsup_generation(prec);
     dbfType type = dbChannelFldDes(m->serverSpecific)->field_type;
     int floating = type == DBF_DOUBLE || type == DBF_FLOAT;
@@ -97,11 +132,36 @@ void twin_trap_refused_by_name(const char *name, const char *why)
     dbScanUnlock(addr.precord);
 }
 
+/* Hands an accepted put to the put log. */
+static void log_put(asTrapWriteMessage *m, const twin_trap_state *st)
+{
+    twin_putlog_fn fn = putlog_fn;
+    if (!fn)
+        return;
+    char new_value[TWIN_PUTLOG_VALUE_SIZE];
+    value_text(m->serverSpecific, new_value, sizeof(new_value));
+    twin_put_entry e = {
+        .user = m->userid ? m->userid : "",
+        .host = m->hostid ? m->hostid : "",
+        .pv = dbChannelName((struct dbChannel *)m->serverSpecific),
+        .protocol = m->data ? TWIN_PUT_CA : TWIN_PUT_PVA,
+        .old_value = st->old_value,
+        .new_value = new_value,
+    };
+    fn(putlog_ctx, &e);
+}
+
 static void after(asTrapWriteMessage *m, dbCommon *prec)
 {
     twin_trap_state *st = m->userPvt;
     if (!st)
         return;
+    if (!prec) {
+        log_put(m, st);
+        free(st);
+        m->userPvt = NULL;
+        return;
+    }
     dbScanLock(prec);
     if (st->vetoed) {
         twin_devsup_veto_end(prec);
@@ -123,15 +183,16 @@ static void after(asTrapWriteMessage *m, dbCommon *prec)
         }
     }
     dbScanUnlock(prec);
+    log_put(m, st);
     free(st);
     m->userPvt = NULL;
 }
 
 static void twin_trap(asTrapWriteMessage *m, int is_after)
 {
-    dbCommon *prec = twin_value_channel(m->serverSpecific);
-    if (!prec)
+    if (!m->serverSpecific)
         return;
+    dbCommon *prec = twin_value_channel(m->serverSpecific);
     if (is_after)
         after(m, prec);
     else

@@ -15,7 +15,9 @@ pub enum EpicsError {
     InitialValues(i32),
     #[error("startup script {0} did not call iocInit")]
     NotInitialised(PathBuf),
-    #[error("access security refused: {0}; see db/twin_access.acf")]
+    #[error(
+        "access security refused: {0}; see the access security file st.cmd loads (TWIN_ACF, rendered from [access] or access.file)"
+    )]
     AccessSecurity(String),
     #[error("the PV Access put guard could not wrap QSRV2 (status {0}): see the IOC output")]
     PvaGuard(i32),

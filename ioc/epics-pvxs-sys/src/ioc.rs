@@ -7,6 +7,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use crate::error::{EpicsError, Result};
 use crate::field::{Field, RecordKey};
+use crate::putlog::{self, PutEntry};
 use crate::raw;
 use crate::value::FieldType;
 use crate::write::{WriteRequest, install};
@@ -64,12 +65,15 @@ pub fn prepare(env: &[(&str, &str)]) -> Result<Prepared> {
     }
     let (tx, rx) = unbounded_channel();
     install(tx);
-    Ok(Prepared { writes: rx })
+    let (put_tx, puts) = unbounded_channel();
+    putlog::install(put_tx);
+    Ok(Prepared { writes: rx, puts })
 }
 
 /// An IOC whose database definitions are loaded, before its startup script.
 pub struct Prepared {
     writes: UnboundedReceiver<WriteRequest>,
+    puts: UnboundedReceiver<PutEntry>,
 }
 
 impl Prepared {
@@ -116,7 +120,7 @@ impl Prepared {
             raw::PVA_GUARD_INSTALLED | raw::PVA_GUARD_NO_QSRV => {}
             other => return Err(EpicsError::PvaGuard(other)),
         }
-        Ok(Ioc { writes: Some(self.writes) })
+        Ok(Ioc { writes: Some(self.writes), puts: Some(self.puts) })
     }
 }
 
@@ -139,9 +143,33 @@ fn audit_access_security() -> Result<()> {
 /// The running IOC.
 pub struct Ioc {
     writes: Option<UnboundedReceiver<WriteRequest>>,
+    puts: Option<UnboundedReceiver<PutEntry>>,
+}
+
+/// PV Access clients of the IOC's QSRV2 server at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PvaClients {
+    /// Open client connections.
+    pub connections: u32,
+    /// Channels open on them (one per PV and client connection).
+    pub channels: u32,
 }
 
 impl Ioc {
+    /// How many PVA clients and channels QSRV2 serves now; `None` without QSRV2.
+    pub fn pva_clients(&self) -> Option<PvaClients> {
+        let (mut connections, mut channels) = (0u32, 0u32);
+        // SAFETY: both pointers are valid for the call; the shim only reads
+        // pvxs's server report (thread safe) and writes the two counts.
+        let status = unsafe { raw::twin_pva_clients(&mut connections, &mut channels) };
+        (status == 0).then_some(PvaClients { connections, channels })
+    }
+
+    /// The stream of accepted client puts (the put log); `None` after the first call.
+    pub fn take_puts(&mut self) -> Option<UnboundedReceiver<PutEntry>> {
+        self.puts.take()
+    }
+
     /// The stream of writes to `DTYP "Twin"` records; `None` after the first call.
     pub fn take_writes(&mut self) -> Option<UnboundedReceiver<WriteRequest>> {
         self.writes.take()

@@ -8,7 +8,8 @@
 //! - [`Field`]: typed handle to a record field, resolved once by name, with
 //!   the update path ([`Field::post`]) and client-style access;
 //! - [`WriteRequest`]: a write to a `DTYP "Twin"` output record, delivered to
-//!   an async channel, finished through its [`Completion`].
+//!   an async channel, finished through its [`Completion`];
+//! - [`PutEntry`]: every accepted client put, for the put log.
 //!
 //! All `unsafe` code of the project lives in this crate.
 #![deny(clippy::undocumented_unsafe_blocks)]
@@ -16,6 +17,7 @@ mod alarm;
 mod error;
 mod field;
 mod ioc;
+mod putlog;
 mod raw;
 mod value;
 mod write;
@@ -23,6 +25,7 @@ mod write;
 pub use alarm::{Alarm, AlarmStatus, Severity, Update};
 pub use error::{EpicsError, Result};
 pub use field::{Field, RecordKey};
-pub use ioc::{Ioc, Prepared, epics_version, prepare};
+pub use ioc::{Ioc, Prepared, PvaClients, epics_version, prepare};
+pub use putlog::{Protocol, PutEntry};
 pub use value::{EnumIndex, FieldType};
 pub use write::{Completion, WriteRequest, WriteValue};

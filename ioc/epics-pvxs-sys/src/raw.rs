@@ -7,6 +7,7 @@ pub(crate) const KIND_INT16: c_int = 1;
 pub(crate) const KIND_INT32: c_int = 2;
 pub(crate) const KIND_ENUM: c_int = 3;
 pub(crate) const KIND_DOUBLE: c_int = 4;
+pub(crate) const KIND_UINT8: c_int = 5;
 
 /// Size of an EPICS string value including its NUL.
 pub(crate) const STRING_SIZE: usize = 40;
@@ -32,6 +33,21 @@ pub(crate) struct PostMeta {
     pub nsec: u32,
 }
 
+#[repr(C)]
+pub(crate) struct PutEntry {
+    pub user: *const c_char,
+    pub host: *const c_char,
+    pub pv: *const c_char,
+    pub protocol: c_int,
+    pub old_value: *const c_char,
+    pub new_value: *const c_char,
+}
+
+/// `TWIN_PUT_PVA`: the put came through QSRV2.
+pub(crate) const PUT_PVA: c_int = 1;
+
+pub(crate) type PutLogFn = unsafe extern "C" fn(ctx: *mut c_void, e: *const PutEntry);
+
 pub(crate) type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, ev: *const WriteEvent) -> c_int;
 
 /// `twin_pva_guard_status()`: the guard wraps QSRV2's source.
@@ -41,6 +57,8 @@ pub(crate) const PVA_GUARD_NO_QSRV: c_int = 2;
 
 unsafe extern "C" {
     pub(crate) fn twin_set_write_handler(f: Option<WriteFn>, ctx: *mut c_void);
+    pub(crate) fn twin_set_putlog_handler(f: Option<PutLogFn>, ctx: *mut c_void);
+    pub(crate) fn twin_pva_clients(connections: *mut u32, channels: *mut u32) -> c_int;
     pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
     pub(crate) fn twin_prepare(dbd_path: *const c_char) -> c_int;
     pub(crate) fn twin_add_initial_value(record: *const c_char, field: *const c_char, value: *const c_char) -> c_int;

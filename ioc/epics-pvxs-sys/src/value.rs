@@ -92,6 +92,8 @@ macro_rules! array {
 
 array!(f64, raw::KIND_DOUBLE, "double array");
 array!(i16, raw::KIND_INT16, "int16 array");
+// long strings: a waveform of FTVL UCHAR (clients read it with `$` or as text)
+array!(u8, raw::KIND_UINT8, "uint8 array");
 
 /// Packs strings into EPICS' fixed 40-byte cells (truncated, NUL padded).
 fn pack_strings<'a>(items: impl Iterator<Item = &'a str>) -> Vec<u8> {

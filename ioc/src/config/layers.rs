@@ -18,6 +18,10 @@ const ENV_KEYS: &[(&str, &str)] =
     &[("TWIN_PREFIX", "prefix"), ("TWIN_STORE_URI", "store.uri"), ("TWIN_STORE_DIR", "store.dir"), ("RUST_LOG", "log")];
 /// The variable naming the configuration file.
 const ENV_CONFIG_FILE: &str = "TWIN_CONFIG";
+/// Read-only mode (`1`, `true`, `yes`): no client may write anything.
+const ENV_READONLY: &str = "TWIN_READONLY";
+/// Instructors' user names, comma separated.
+const ENV_INSTRUCTORS: &str = "TWIN_INSTRUCTORS";
 /// EPICS' own switch for QSRV2; the twin turns it on unless it is set.
 const ENV_QSRV: &str = "PVXS_QSRV_ENABLE";
 
@@ -30,7 +34,7 @@ pub struct Environment {
 impl Environment {
     /// Reads the variables the twin knows from the process environment.
     pub fn capture() -> Self {
-        let names = ENV_KEYS.iter().map(|(v, _)| *v).chain([ENV_CONFIG_FILE, ENV_QSRV]);
+        let names = ENV_KEYS.iter().map(|(v, _)| *v).chain([ENV_CONFIG_FILE, ENV_QSRV, ENV_READONLY, ENV_INSTRUCTORS]);
         Self { vars: names.filter_map(|n| std::env::var(n).ok().map(|v| (n.to_string(), v))).collect() }
     }
 
@@ -88,6 +92,14 @@ pub(super) fn layered(env: &Environment, cli: &CliOverrides) -> Result<Layered, 
         if let Some(value) = env.get(var) {
             figment = figment.merge(Serialized::default(key, value));
         }
+    }
+    if let Some(value) = env.get(ENV_READONLY) {
+        let on = matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on");
+        figment = figment.merge(Serialized::default("access.read_only", on));
+    }
+    if let Some(value) = env.get(ENV_INSTRUCTORS) {
+        let users: Vec<&str> = value.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
+        figment = figment.merge(Serialized::default("access.instructors", users));
     }
     if let Some(prefix) = &cli.prefix {
         figment = figment.merge(Serialized::default("prefix", prefix));

@@ -26,6 +26,7 @@ pub struct Config {
     pub beam: BeamConfig,
     pub store: StoreConfig,
     pub alignment: AlignmentConfig,
+    pub access: AccessConfig,
     /// Where the IOC's servers listen (unset: EPICS' own variables).
     pub epics: EpicsNetwork,
     /// Set by EPICS' own variable `PVXS_QSRV_ENABLE` when present; the
@@ -117,6 +118,30 @@ pub struct AlignmentConfig {
     pub cutoff_sigma: f64,
 }
 
+/// Who may write what (see `access`): rendered into the access security
+/// file the IOC loads, unless `file` names one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// User names that may read and write the hidden truth and clear BBA
+    /// results (`TWIN_INSTRUCTORS`, comma separated).
+    pub instructors: Vec<String>,
+    /// User names that may write the machine's controls; empty: everyone.
+    pub operators: Vec<String>,
+    /// No client may write anything (`TWIN_READONLY=1`).
+    pub read_only: bool,
+    /// An access security file of your own instead of the rendered one
+    /// (checked at start-up: no client writes configuration fields, every
+    /// write rule has TRAPWRITE).
+    pub file: Option<PathBuf>,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        Self { instructors: vec!["instructor".into()], operators: Vec::new(), read_only: false, file: None }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -128,6 +153,7 @@ impl Default for Config {
             beam: BeamConfig::default(),
             store: StoreConfig::default(),
             alignment: AlignmentConfig::default(),
+            access: AccessConfig::default(),
             epics: EpicsNetwork::default(),
             qsrv_enable_preset: false,
         }
@@ -241,6 +267,13 @@ impl Config {
         check(st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0, "store.flush_interval_s must be in (0, 1]")?;
         check(st.max_backoff_s >= st.flush_interval_s, "store.max_backoff_s must be >= store.flush_interval_s")?;
         check(st.log_rotate_entries >= 100, "store.log_rotate_entries must be >= 100")?;
+        let names_ok = |users: &[String]| {
+            users.iter().all(|u| !u.is_empty() && u.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)))
+        };
+        check(
+            names_ok(&self.access.instructors) && names_ok(&self.access.operators),
+            "access: user names may hold letters, digits and . _ - @ only",
+        )?;
         check(!self.prefix.contains(char::is_whitespace), "prefix must not contain white space")?;
         Ok(())
     }

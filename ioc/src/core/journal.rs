@@ -27,9 +27,24 @@ pub struct BbaRecord {
     pub fits: [PlaneFit; 2],
 }
 
+/// One accepted client put (the put log), as the write trap saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutRecord {
+    pub at: SystemTime,
+    pub user: String,
+    pub host: String,
+    /// "ca" or "pva".
+    pub protocol: &'static str,
+    /// `record.FIELD` as the client named it (with the prefix).
+    pub channel: String,
+    pub old: String,
+    pub new: String,
+}
+
 /// An entry for the store.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Journal {
     Setpoint(SetpointChange),
     Bba(Box<BbaRecord>),
+    Put(PutRecord),
 }

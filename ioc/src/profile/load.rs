@@ -42,6 +42,7 @@ fn check(p: &Profile) -> Result<(), String> {
         !m.horizontal_steerer_prefix.is_empty() && m.horizontal_steerer_prefix != m.vertical_steerer_prefix,
         "magnets: the steerer prefixes must be non-empty and differ",
     )?;
+    p.operations.check()?;
     ensure(p.rf.range_khz > 0.0, "rf.range_khz must be > 0")?;
     ensure(p.orbit.slots > 0 && p.orbit.button_scale_m > 0.0, "orbit.slots and orbit.button_scale_m must be > 0")?;
     if let Some(b) = &p.packed_bpm {

@@ -4,12 +4,14 @@
 //! holds no machine names; a second ring needs a new profile, not code.
 //! Data files named here are relative to the profile's directory.
 mod load;
+mod ops;
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
 pub use load::ProfileError;
+pub use ops::{Alarms, Annunciation, Archive, ArchivePolicy, Limits, Operations, SamplingMethod, Severity};
 
 /// One machine as its clients see it.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -31,6 +33,8 @@ pub struct Profile {
     pub multiplexer: Option<Multiplexer>,
     /// The top-up injection engine, if the machine has one.
     pub topup: Option<TopUp>,
+    /// Alarm limits and archive policies of the PV families.
+    pub operations: Operations,
 }
 
 /// Data files of the machine (paths relative to the profile; absolute

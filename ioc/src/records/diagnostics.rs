@@ -1,9 +1,11 @@
 //! Records of the machine's converters, diagnostics, RF, beam and top-up.
 use super::columns::TableColumn;
 use super::generate::{Section, ai, bi, longin, nttable, num, output, outputs, waveform};
+use super::ops::{archived, limits};
 use super::{Record, RecordType};
 use crate::machine::{Machine, Setpoint, UnmodelledId};
-use crate::names::dt4acc;
+use crate::names::{self, dt4acc};
+use crate::profile::Limits;
 
 /// Points of the tune spectrum.
 pub const SPECTRUM_POINTS: usize = 512;
@@ -18,13 +20,30 @@ fn readback(name: String, desc: &str, limits: (f64, f64)) -> Record {
         .posted()
 }
 
+/// |readback − setpoint| of a converter, computed when the readback is
+/// posted (the setpoint the model used then), with the profile's limits.
+fn deviation(pc: &str, set: &str, rdbk: &str, l: &Limits) -> Record {
+    let r = Record::new(RecordType::Calc, names::converter_deviation(pc))
+        .desc(&format!("{pc} |readback - setpoint|"))
+        .field("INPA", format!("$(P){rdbk} CP NMS"))
+        .field("INPB", format!("$(P){set} NPP NMS"))
+        .field("CALC", "ABS(A-B)")
+        .field("EGU", "A")
+        .field("PREC", 4);
+    limits(r, l)
+}
+
 pub(super) fn power_converters(m: &Machine) -> Vec<Section> {
     let suffix = &m.profile.magnets.readback_suffix;
+    let tolerance = &m.profile.operations.alarms.converter_deviation;
     let mut records = Vec::new();
+    let mut deviations = Vec::new();
     for pc in &m.schema.power_converters {
         let Some(set) = m.catalogue.entry(Setpoint::PcCurrent(pc.id)) else { continue };
+        let rdbk = format!("{}{suffix}", pc.name);
+        deviations.push(deviation(&pc.name, &set.pv, &rdbk, tolerance));
         records.push(output(set));
-        records.push(readback(format!("{}{suffix}", pc.name), &set.description, pc.limits_a));
+        records.push(readback(rdbk, &set.description, pc.limits_a));
     }
     let mut unmodelled = Vec::new();
     for (i, u) in m.schema.unmodelled.iter().enumerate() {
@@ -38,6 +57,7 @@ pub(super) fn power_converters(m: &Machine) -> Vec<Section> {
             "converters without a magnet in the model: readback MINOR/SOFT \"no magnet in the model\"",
             unmodelled,
         ),
+        Section::new("readback deviating from the setpoint (twin; alarm limits from the profile)", deviations),
     ]
 }
 
@@ -139,10 +159,12 @@ fn monitor(names: &[String], desc: &str, egu: &str, prec: u8, hopr: f64) -> Opti
 
 fn beam(m: &Machine) -> Vec<Record> {
     let b = &m.profile.beam;
+    let ops = &m.profile.operations;
+    let alarmed = |r: Option<Record>, l: &Limits| r.map(|r| archived(limits(r, l), &ops.archive.beam));
     [
-        monitor(&b.current, "Beam current", "mA", 3, 350.0),
-        monitor(&b.lifetime, "Beam lifetime", "h", 2, 20.0),
-        monitor(&b.multibunch_current, "Multibunch current", "mA", 3, 350.0),
+        alarmed(monitor(&b.current, "Beam current", "mA", 3, 350.0), &ops.alarms.beam_current),
+        alarmed(monitor(&b.lifetime, "Beam lifetime", "h", 2, 20.0), &ops.alarms.lifetime),
+        monitor(&b.multibunch_current, "Multibunch current", "mA", 3, 350.0).map(|r| archived(r, &ops.archive.beam)),
     ]
     .into_iter()
     .flatten()

@@ -1,6 +1,7 @@
 //! The twin's records, file by file, from the loaded machine, and the
 //! helpers every family uses.
-use super::{Record, RecordType, diagnostics, magnets, model};
+use super::{Record, RecordType, diagnostics, magnets, model, ops};
+use crate::access::AccessGroup;
 use crate::machine::{Machine, OutputKind, Setpoint, SetpointEntry};
 
 /// A group of records under one comment.
@@ -28,7 +29,7 @@ pub struct DbFile {
 /// Every generated file of a machine (a machine without a multiplexer, a
 /// packed BPM vector or a top-up engine gets files without those sections).
 pub fn db_files(m: &Machine) -> Vec<DbFile> {
-    vec![
+    let mut files = vec![
         DbFile {
             name: "power_converters.db",
             title: "Power converters: <PC>:set (ao, A) and <PC>:rdbk (ai, A)".into(),
@@ -54,8 +55,10 @@ pub fn db_files(m: &Machine) -> Vec<DbFile> {
             title: "The twin's model: status, optics, read-out settings".into(),
             sections: model::model(m),
         },
-        DbFile { name: "store.db", title: "Persistence of the twin's state".into(), sections: vec![model::store()] },
-    ]
+        DbFile { name: "store.db", title: "Persistence of the twin's state".into(), sections: vec![model::store(m)] },
+    ];
+    ops::archive(&mut files, &m.profile.operations.archive);
+    files
 }
 
 /// Shortest text that reads back as the same f64.
@@ -96,7 +99,11 @@ pub fn output(e: &SetpointEntry) -> Record {
             STATE_FIELDS.iter().zip(states).fold(r, |r, (f, s)| r.field(f, s)).field("VAL", num(e.initial))
         }
     };
-    r.field("PINI", "YES").aliases(e.aliases.iter().cloned())
+    let group = match e.setpoint {
+        Setpoint::Offset(..) => AccessGroup::Instruct,
+        _ => AccessGroup::Operate,
+    };
+    r.field("PINI", "YES").field("ASG", group.asg()).aliases(e.aliases.iter().cloned())
 }
 
 pub(super) fn outputs(m: &Machine, which: impl Fn(Setpoint) -> bool) -> Vec<Record> {
@@ -123,8 +130,13 @@ pub(super) fn waveform(name: impl Into<String>, desc: &str, ftvl: &str, nelm: us
     Record::new(RecordType::Waveform, name).desc(desc).field("FTVL", ftvl).field("NELM", nelm)
 }
 
-pub(super) fn bo_command(name: String, desc: &str, one: &str) -> Record {
-    Record::new(RecordType::Bo, name).desc(desc).field("DTYP", "Twin").field("ZNAM", "Idle").field("ONAM", one)
+pub(super) fn bo_command(name: String, desc: &str, one: &str, group: AccessGroup) -> Record {
+    Record::new(RecordType::Bo, name)
+        .desc(desc)
+        .field("DTYP", "Twin")
+        .field("ZNAM", "Idle")
+        .field("ONAM", one)
+        .field("ASG", group.asg())
 }
 
 /// The members of an NTTable served by QSRV2: a labels record and one

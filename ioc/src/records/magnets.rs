@@ -2,6 +2,7 @@
 //! multiplexer hardware and the twin's service).
 use super::generate::{Section, ai, bi, bo_command, longin, output, outputs, stringin, waveform};
 use super::{Record, RecordType};
+use crate::access::AccessGroup;
 use crate::machine::{Machine, Setpoint, strength_unit};
 use crate::names;
 
@@ -57,7 +58,12 @@ fn bba_service(m: &Machine) -> Vec<Record> {
     }
     let mut records = Vec::new();
     for q in &quads {
-        records.push(bo_command(names::bba_quad(&q.name, "run"), &format!("Run BBA on {}", q.name), "Run"));
+        records.push(bo_command(
+            names::bba_quad(&q.name, "run"),
+            &format!("Run BBA on {}", q.name),
+            "Run",
+            AccessGroup::Operate,
+        ));
         let result = |what: &str, desc: &str, egu: &str, prec: u8| {
             ai(names::bba_quad(&q.name, what), &format!("{} {desc}", q.name), egu, prec)
         };
@@ -67,9 +73,14 @@ fn bba_service(m: &Machine) -> Vec<Record> {
         records.push(result("sigmaY", "centre y uncertainty", "m", 9));
         records.push(result("chi2", "fit residual (x+y)", "um2", 3));
     }
-    records.push(bo_command(names::bba("runAll"), "Run BBA on all multiplexer quads", "Run"));
-    records.push(bo_command(names::bba("abort"), "Abort the BBA run", "Abort"));
-    records.push(bo_command(names::bba("clear"), "Forget the BBA results found so far", "Clear"));
+    records.push(bo_command(names::bba("runAll"), "Run BBA on all multiplexer quads", "Run", AccessGroup::Operate));
+    records.push(bo_command(names::bba("abort"), "Abort the BBA run", "Abort", AccessGroup::Operate));
+    records.push(bo_command(
+        names::bba("clear"),
+        "Forget the BBA results found so far",
+        "Clear",
+        AccessGroup::Instruct,
+    ));
     records.push(
         Record::new(RecordType::Mbbi, names::bba("status"))
             .desc("BBA service state")
@@ -78,7 +89,7 @@ fn bba_service(m: &Machine) -> Vec<Record> {
             .field("TWST", "DONE")
             .field("THST", "ABORTED")
             .field("FRST", "ERROR")
-            .field("FRSV", "MAJOR")
+            .field("FRSV", m.profile.operations.alarms.bba_error.as_str())
             .posted(),
     );
     records.push(stringin(names::bba("message"), "BBA service message"));

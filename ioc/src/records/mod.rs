@@ -8,11 +8,13 @@ mod diagnostics;
 mod generate;
 mod magnets;
 mod model;
+mod ops;
 mod render;
 
 pub use diagnostics::SPECTRUM_POINTS;
 pub use generate::{DbFile, Section, db_files, output};
 pub use model::MODEL_SCALARS;
+pub use ops::ARCHIVE_INFO;
 pub use render::render;
 
 /// EPICS record types the twin uses.
@@ -22,6 +24,7 @@ pub enum RecordType {
     Ao,
     Bi,
     Bo,
+    Calc,
     Longin,
     Mbbi,
     Mbbo,
@@ -36,6 +39,7 @@ impl RecordType {
             RecordType::Ao => "ao",
             RecordType::Bi => "bi",
             RecordType::Bo => "bo",
+            RecordType::Calc => "calc",
             RecordType::Longin => "longin",
             RecordType::Mbbi => "mbbi",
             RecordType::Mbbo => "mbbo",
@@ -83,6 +87,11 @@ impl Record {
     pub fn info(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.info.push((name, value.into()));
         self
+    }
+
+    /// The value of a field, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(f, _)| *f == name).map(|(_, v)| v.as_str())
     }
 
     /// Another name of this record.

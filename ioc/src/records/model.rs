@@ -7,7 +7,8 @@ use super::{Record, RecordType};
 use crate::machine::{Machine, Setpoint};
 use crate::names::{self, dt4acc};
 
-fn model_status() -> Vec<Record> {
+fn model_status(m: &Machine) -> Vec<Record> {
+    let invalid = m.profile.operations.alarms.model_invalid.as_str();
     vec![
         Record::new(RecordType::Mbbi, names::model("STATUS"))
             .desc("Model state")
@@ -15,8 +16,8 @@ fn model_status() -> Vec<Record> {
             .field("ONST", "UNSTABLE")
             .field("TWST", "NO ORBIT")
             .field("ZRSV", "NO_ALARM")
-            .field("ONSV", "MAJOR")
-            .field("TWSV", "MAJOR")
+            .field("ONSV", invalid)
+            .field("TWSV", invalid)
             .posted(),
         stringin(names::model("MESSAGE"), "Why the model is not valid"),
         longin(names::model("RECOMPUTES"), "Model recomputations since start"),
@@ -104,7 +105,7 @@ fn optics(group: &str, at: &str, n: usize, with_dt4acc: bool) -> Vec<Record> {
 
 pub(super) fn model(m: &Machine) -> Vec<Section> {
     vec![
-        Section::new("status and counters", model_status()),
+        Section::new("status and counters", model_status(m)),
         Section::new("scalars of the last valid computation", scalars(m)),
         Section::new(
             "optics at every element entrance and the ring end (the earlier twin's beam:*, survey:* as aliases)",
@@ -116,13 +117,13 @@ pub(super) fn model(m: &Machine) -> Vec<Section> {
     ]
 }
 
-pub(super) fn store() -> Section {
+pub(super) fn store(m: &Machine) -> Section {
     let records = vec![
         Record::new(RecordType::Mbbi, names::store("STATUS"))
             .desc("Store connection")
             .field("ZRST", "CONNECTED")
             .field("ONST", "OUTAGE")
-            .field("ONSV", "MAJOR")
+            .field("ONSV", m.profile.operations.alarms.store_outage.as_str())
             .posted(),
         stringin(names::store("MESSAGE"), "Last store error"),
         stringin(names::store("BACKEND"), "mongodb or files"),

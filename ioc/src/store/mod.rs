@@ -10,7 +10,7 @@ pub mod transfer;
 use std::path::PathBuf;
 
 use files::{FileStore, LogLimits};
-use model::{MachineDocs, SetpointDoc, SetpointLogDoc};
+use model::{MachineDocs, PutLogDoc, SetpointDoc, SetpointLogDoc};
 use mongo::MongoStore;
 
 use crate::config::StoreConfig;
@@ -104,6 +104,21 @@ impl Store {
         match self {
             Store::Mongo { db, keep_log } => db.append_log(log, *keep_log).await,
             Store::Files(f) => f.append_log(log),
+        }
+    }
+
+    /// Appends accepted client puts to the put log (bounded like the setpoint log).
+    pub async fn append_puts(&self, puts: &[PutLogDoc]) -> Result<(), StoreError> {
+        match self {
+            Store::Mongo { db, keep_log } => db.append_puts(puts, *keep_log).await,
+            Store::Files(f) => f.append_puts(puts),
+        }
+    }
+
+    pub async fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
+        match self {
+            Store::Mongo { db: m, .. } => m.put_log().await,
+            Store::Files(f) => f.put_log(),
         }
     }
 

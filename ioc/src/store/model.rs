@@ -18,6 +18,8 @@ pub const BPM_SLOTS: &str = "bpm_slots";
 pub const SETPOINTS: &str = "setpoints";
 /// Every accepted setpoint write, once (`_id` = run id / sequence).
 pub const SETPOINT_LOG: &str = "setpoint_log";
+/// Every accepted client put, once (`_id` = run id / sequence).
+pub const PUT_LOG: &str = "put_log";
 /// Every BBA measurement with raw data and results (history).
 pub const BBA_RESULTS: &str = "bba_results";
 
@@ -43,6 +45,54 @@ pub struct SetpointLogDoc {
     pub value: f64,
     pub unit: String,
     pub at_ms: i64,
+}
+
+/// An entry of an append-only log: a unique id (retries insert nothing
+/// twice) and when it happened.
+pub trait LogDoc {
+    fn id(&self) -> &str;
+    fn at_ms(&self) -> i64;
+}
+
+impl LogDoc for SetpointLogDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
+}
+
+/// One accepted client put (Channel Access or PV Access), as the write
+/// trap saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PutLogDoc {
+    /// `<run id>-<sequence>`.
+    #[serde(rename = "_id")]
+    pub id: String,
+    /// Order of arrival within the run.
+    pub seq: u64,
+    pub at_ms: i64,
+    /// The client's user and host name as the server authenticated them.
+    pub user: String,
+    pub host: String,
+    /// "ca" or "pva".
+    pub protocol: String,
+    /// The channel written (record.field, with the prefix).
+    pub pv: String,
+    /// The value before and after the put, as text (arrays: the first
+    /// element and the count).
+    pub old: String,
+    pub new: String,
+}
+
+impl LogDoc for PutLogDoc {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn at_ms(&self) -> i64 {
+        self.at_ms
+    }
 }
 
 /// One BBA measurement as stored: raw readings and results per plane.

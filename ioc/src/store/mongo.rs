@@ -7,9 +7,12 @@ use mongodb::error::{Error as MongoError, ErrorKind};
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Collection, Database};
 
+use serde::Serialize;
+
 use super::StoreError;
 use super::model::{
-    BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, SETPOINT_LOG, SETPOINTS, SetpointDoc, SetpointLogDoc,
+    BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, PUT_LOG, PutLogDoc, SETPOINT_LOG, SETPOINTS, SetpointDoc,
+    SetpointLogDoc,
 };
 
 /// How long an operation waits for a reachable server before it reports
@@ -154,6 +157,15 @@ impl MongoStore {
     /// Appends accepted writes (ids are unique: a retried append inserts
     /// nothing twice); keeps the newest `keep` entries.
     pub async fn append_log(&self, log: &[SetpointLogDoc], keep: u64) -> Result<(), StoreError> {
+        self.append(SETPOINT_LOG, log, keep).await
+    }
+
+    /// Appends accepted client puts, like `append_log`.
+    pub async fn append_puts(&self, puts: &[PutLogDoc], keep: u64) -> Result<(), StoreError> {
+        self.append(PUT_LOG, puts, keep).await
+    }
+
+    async fn append<T: Serialize>(&self, name: &str, log: &[T], keep: u64) -> Result<(), StoreError> {
         if log.is_empty() {
             return Ok(());
         }
@@ -161,17 +173,17 @@ impl MongoStore {
             .iter()
             .map(|d| bson::to_document(d).map_err(|e| StoreError::Unavailable(e.to_string())))
             .collect::<Result<Vec<_>, _>>()?;
-        match self.coll(SETPOINT_LOG).insert_many(docs).ordered(false).await {
+        match self.coll(name).insert_many(docs).ordered(false).await {
             Ok(_) => {}
             Err(e) if only_duplicates(&e) => {}
             Err(e) => return Err(unavailable(e)),
         }
-        self.trim_log(keep).await
+        self.trim_log(name, keep).await
     }
 
     /// Deletes log entries older than the newest `keep`.
-    async fn trim_log(&self, keep: u64) -> Result<(), StoreError> {
-        let coll = self.coll(SETPOINT_LOG);
+    async fn trim_log(&self, name: &str, keep: u64) -> Result<(), StoreError> {
+        let coll = self.coll(name);
         if coll.estimated_document_count().await.map_err(unavailable)? <= keep {
             return Ok(());
         }
@@ -211,10 +223,18 @@ impl MongoStore {
         Ok(log)
     }
 
+    pub async fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
+        let mut log: Vec<PutLogDoc> = self.typed(PUT_LOG).await?;
+        log.sort_by(|a, b| (a.at_ms, &a.id).cmp(&(b.at_ms, &b.id)));
+        Ok(log)
+    }
+
     /// Copies every stored collection to `<name>_reset_<stamp>` (kept for
     /// inspection) and empties it: the store starts empty.
     pub async fn reset(&self, stamp: &str) -> Result<String, StoreError> {
-        for name in [LATTICES, MAGNETS, BPM_CONFIG, BPM_SLOTS, SETPOINTS, SETPOINT_LOG, super::model::BBA_RESULTS] {
+        for name in
+            [LATTICES, MAGNETS, BPM_CONFIG, BPM_SLOTS, SETPOINTS, SETPOINT_LOG, PUT_LOG, super::model::BBA_RESULTS]
+        {
             let cursor = self.coll(name).find(doc! {}).await.map_err(unavailable)?;
             let docs: Vec<Document> = cursor.try_collect().await.map_err(unavailable)?;
             if !docs.is_empty() {

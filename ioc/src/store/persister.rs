@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 
-use super::model::{BbaResultDoc, SetpointDoc, SetpointLogDoc, epoch_ms};
+use super::model::{BbaResultDoc, PutLogDoc, SetpointDoc, SetpointLogDoc, epoch_ms};
 use super::{Store, StoreError};
 use crate::config::StoreConfig;
-use crate::core::journal::{Journal, SetpointChange};
+use crate::core::journal::{Journal, PutRecord, SetpointChange};
 
 /// Requests to the persister besides the journal.
 #[derive(Debug)]
@@ -49,6 +49,9 @@ struct Pending {
     flushed: i32,
     error: Option<String>,
     bba: Vec<BbaResultDoc>,
+    /// Client puts not yet in the store's put log, and their sequence.
+    puts: Vec<PutLogDoc>,
+    put_seq: u64,
     /// How many of the pending log entries are in the store's log already
     /// (a flush whose latest values failed): a retry appends only the rest.
     appended: usize,
@@ -71,17 +74,46 @@ impl Pending {
         self.oldest.get_or_insert_with(Instant::now);
     }
 
+    fn push_put(&mut self, put: PutRecord) {
+        self.put_seq += 1;
+        self.puts.push(PutLogDoc {
+            id: format!("{}-{:09}", self.run_id, self.put_seq),
+            seq: self.put_seq,
+            at_ms: epoch_ms(put.at),
+            user: put.user,
+            host: put.host,
+            protocol: put.protocol.into(),
+            pv: put.channel,
+            old: put.old,
+            new: put.new,
+        });
+        self.oldest.get_or_insert_with(Instant::now);
+    }
+
     fn take(&mut self, entry: Journal) {
         match entry {
             Journal::Setpoint(change) => self.push(change),
             Journal::Bba(record) => self.bba.push(BbaResultDoc::from(&*record)),
+            Journal::Put(put) => self.push_put(put),
         }
+    }
+
+    fn idle(&self) -> bool {
+        self.log.is_empty() && self.bba.is_empty() && self.puts.is_empty()
     }
 
     async fn flush(&mut self, store: &Store) -> Result<(), StoreError> {
         if !self.bba.is_empty() {
             store.insert_bba(&self.bba).await?;
             self.bba.clear();
+        }
+        if !self.puts.is_empty() {
+            // ids are unique: a retry after a partial insert adds nothing twice
+            store.append_puts(&self.puts).await?;
+            self.puts.clear();
+            if self.log.is_empty() {
+                self.oldest = None;
+            }
         }
         if self.log.is_empty() {
             return Ok(());
@@ -130,6 +162,8 @@ pub async fn run(
         flushed: 0,
         error: initial_error,
         bba: Vec::new(),
+        puts: Vec::new(),
+        put_seq: 0,
         appended: 0,
     };
     let mut wait = interval;
@@ -156,7 +190,7 @@ pub async fn run(
                 let _ = reply.send(r);
             }
             () = tokio::time::sleep_until(next) => {
-                let idle = p.log.is_empty() && p.bba.is_empty();
+                let idle = p.idle();
                 let result = if p.error.is_some() && idle { probe(&store).await } else { p.flush(&store).await };
                 match result {
                     Ok(()) => {

@@ -1,15 +1,19 @@
-//! The embedded store's write log: JSON lines appended to
-//! `setpoint_log.jsonl`, rotated to `setpoint_log.1.jsonl`, `.2`, … when it
+//! The embedded store's logs (setpoint writes, client puts): JSON lines
+//! appended to `<stem>.jsonl`, rotated to `<stem>.1.jsonl`, `.2`, … when it
 //! holds `rotate_entries` lines; the oldest beyond `keep_files` are
 //! removed. A crash mid-append leaves a torn last line: it is cut off when
 //! the store opens (and skipped, should it remain, when the log is read).
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 use super::super::StoreError;
-use super::super::model::SetpointLogDoc;
+use super::super::model::LogDoc;
 use super::io;
 
 /// How far the log may grow.
@@ -22,24 +26,25 @@ pub struct LogLimits {
 }
 
 #[derive(Debug)]
-pub struct WriteLog {
+pub struct WriteLog<T> {
     dir: PathBuf,
+    /// File name stem (the collection's name).
+    stem: &'static str,
     limits: LogLimits,
     /// Lines in the current file (counted at open, kept by `append`, so an
     /// append does not read the file).
     lines: Mutex<u64>,
+    entries: PhantomData<fn() -> T>,
 }
 
 fn malformed(path: &Path, problem: String) -> StoreError {
     StoreError::Malformed { document: path.display().to_string(), problem }
 }
 
-impl WriteLog {
-    const STEM: &'static str = "setpoint_log";
-
-    /// Opens the log; cuts off a torn last line and says so.
-    pub fn open(dir: &Path, limits: LogLimits) -> Result<(Self, Option<String>), StoreError> {
-        let log = Self { dir: dir.to_path_buf(), limits, lines: Mutex::new(0) };
+impl<T: LogDoc + Serialize + DeserializeOwned> WriteLog<T> {
+    /// Opens the log `<stem>.jsonl`; cuts off a torn last line and says so.
+    pub fn open(dir: &Path, stem: &'static str, limits: LogLimits) -> Result<(Self, Option<String>), StoreError> {
+        let log = Self { dir: dir.to_path_buf(), stem, limits, lines: Mutex::new(0), entries: PhantomData };
         let repaired = log.repair_tail()?;
         *log.lines.lock().unwrap_or_else(|p| p.into_inner()) = Self::count_lines(&log.file(0))?;
         Ok((log, repaired))
@@ -48,8 +53,8 @@ impl WriteLog {
     /// The current file (n = 0) or rotated file n.
     fn file(&self, n: u32) -> PathBuf {
         match n {
-            0 => self.dir.join(format!("{}.jsonl", Self::STEM)),
-            n => self.dir.join(format!("{}.{n}.jsonl", Self::STEM)),
+            0 => self.dir.join(format!("{}.jsonl", self.stem)),
+            n => self.dir.join(format!("{}.{n}.jsonl", self.stem)),
         }
     }
 
@@ -79,7 +84,7 @@ impl WriteLog {
     }
 
     /// Appends `entries` (durable on return), rotating first when full.
-    pub fn append(&self, entries: &[SetpointLogDoc]) -> Result<(), StoreError> {
+    pub fn append(&self, entries: &[T]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -123,7 +128,7 @@ impl WriteLog {
 
     /// Every logged write kept, oldest first (duplicates of an id removed;
     /// a torn last line skipped).
-    pub fn read_all(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
+    pub fn read_all(&self) -> Result<Vec<T>, StoreError> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for n in (0..=self.limits.keep_files).rev() {
@@ -141,8 +146,8 @@ impl WriteLog {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<SetpointLogDoc>(line) {
-                    Ok(d) if seen.insert(d.id.clone()) => out.push(d),
+                match serde_json::from_str::<T>(line) {
+                    Ok(d) if seen.insert(d.id().to_string()) => out.push(d),
                     Ok(_) => {}
                     Err(e) => return Err(malformed(&path, format!("line {}: {e}", i + 1))),
                 }
@@ -160,6 +165,11 @@ impl WriteLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::model::{SETPOINT_LOG, SetpointLogDoc};
+
+    fn open(d: &Path, limits: LogLimits) -> Result<(WriteLog<SetpointLogDoc>, Option<String>), StoreError> {
+        WriteLog::open(d, SETPOINT_LOG, limits)
+    }
 
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("twin-log-{name}-{}", std::process::id()));
@@ -181,7 +191,7 @@ mod tests {
     #[test]
     fn the_log_rotates_keeps_its_bound_and_reads_back_in_order() {
         let d = dir("rotate");
-        let (log, _) = WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 2 }).expect("open");
+        let (log, _) = open(&d, LogLimits { rotate_entries: 100, keep_files: 2 }).expect("open");
         for k in 0..450 {
             log.append(&[entry(k)]).expect("append");
         }
@@ -196,13 +206,12 @@ mod tests {
     #[test]
     fn a_torn_tail_that_is_not_utf8_is_skipped_when_read() {
         let d = dir("torn-binary");
-        let (log, _) = WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("open");
+        let (log, _) = open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("open");
         log.append(&[entry(1), entry(2)]).expect("append");
         let mut f = OpenOptions::new().append(true).open(log.file(0)).expect("open log");
         f.write_all(b"{\"_id\": \"run-3\xff\xfe").expect("torn");
         assert_eq!(log.read_all().expect("a torn tail is skipped").len(), 2);
-        let (reopened, repaired) =
-            WriteLog::open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("reopen");
+        let (reopened, repaired) = open(&d, LogLimits { rotate_entries: 100, keep_files: 1 }).expect("reopen");
         assert!(repaired.is_some());
         reopened.append(&[entry(3)]).expect("append after repair");
         assert_eq!(reopened.read_all().expect("read").len(), 3);
@@ -212,14 +221,14 @@ mod tests {
     fn a_torn_last_line_is_cut_off_at_open_and_skipped_when_read() {
         let d = dir("torn");
         let limits = LogLimits { rotate_entries: 1000, keep_files: 1 };
-        let (log, repaired) = WriteLog::open(&d, limits).expect("open");
+        let (log, repaired) = open(&d, limits).expect("open");
         assert!(repaired.is_none());
         log.append(&[entry(1), entry(2)]).expect("append");
         let path = d.join("setpoint_log.jsonl");
         let mut f = OpenOptions::new().append(true).open(&path).expect("file");
         f.write_all(br#"{"_id": "run-3", "name": "A:s"#).expect("torn");
         assert_eq!(log.read_all().expect("a torn tail is skipped").len(), 2);
-        let (log, repaired) = WriteLog::open(&d, limits).expect("reopen");
+        let (log, repaired) = open(&d, limits).expect("reopen");
         assert!(repaired.is_some_and(|r| r.contains("torn")));
         log.append(&[entry(3)]).expect("append after repair");
         assert_eq!(log.read_all().expect("read").iter().map(|e| e.value).collect::<Vec<_>>(), [1.0, 2.0, 3.0]);

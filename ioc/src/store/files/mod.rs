@@ -16,12 +16,16 @@ pub use log::LogLimits;
 use log::WriteLog;
 
 use super::StoreError;
-use super::model::{BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, SETPOINTS, SetpointDoc, SetpointLogDoc};
+use super::model::{
+    BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, PUT_LOG, PutLogDoc, SETPOINT_LOG, SETPOINTS, SetpointDoc,
+    SetpointLogDoc,
+};
 
 #[derive(Debug)]
 pub struct FileStore {
     dir: PathBuf,
-    log: WriteLog,
+    log: WriteLog<SetpointLogDoc>,
+    puts: WriteLog<PutLogDoc>,
     /// What opening the store repaired (a torn last log line).
     repaired: Option<String>,
 }
@@ -37,8 +41,13 @@ fn malformed(path: &Path, problem: impl Into<String>) -> StoreError {
 impl FileStore {
     pub fn open(dir: &Path, limits: LogLimits) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-        let (log, repaired) = WriteLog::open(dir, limits)?;
-        Ok(Self { dir: dir.to_path_buf(), log, repaired })
+        let (log, repaired) = WriteLog::open(dir, SETPOINT_LOG, limits)?;
+        let (puts, repaired_puts) = WriteLog::open(dir, PUT_LOG, limits)?;
+        let repaired = match (repaired, repaired_puts) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.or(b),
+        };
+        Ok(Self { dir: dir.to_path_buf(), log, puts, repaired })
     }
 
     /// What opening the store repaired, if anything.
@@ -117,6 +126,16 @@ impl FileStore {
         self.log.append(log)
     }
 
+    /// Appends accepted client puts to the put log (durable on return).
+    pub fn append_puts(&self, puts: &[PutLogDoc]) -> Result<(), StoreError> {
+        self.puts.append(puts)
+    }
+
+    /// Every logged put kept, oldest first.
+    pub fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
+        self.puts.read_all()
+    }
+
     /// Replaces the latest values of `latest`, keeping the others.
     pub fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
         if latest.is_empty() {
@@ -155,7 +174,9 @@ impl FileStore {
         fs::create_dir_all(&backup).map_err(|e| io(&backup, e))?;
         let names = [LATTICES, MAGNETS, BPM_CONFIG, BPM_SLOTS, SETPOINTS].map(|n| self.path(n));
         let bba = self.dir.join(format!("{}.jsonl", super::model::BBA_RESULTS));
-        for path in names.into_iter().chain(self.log.files()).chain([bba]).filter(|p| p.exists()) {
+        for path in
+            names.into_iter().chain(self.log.files()).chain(self.puts.files()).chain([bba]).filter(|p| p.exists())
+        {
             let to = backup.join(path.file_name().unwrap_or_default());
             fs::rename(&path, &to).map_err(|e| io(&to, e))?;
         }
