@@ -180,3 +180,24 @@ def test_archiver_request_is_a_bulk_archive_pv_body():
     assert ARCHIVE_LIST.read_text().split() == names
     methods = {row["pv"]: row["samplingmethod"] for row in rows}
     assert methods["$(P)ORBITCC:rdPos"] == "SCAN" and methods["$(P)CUMZR:rdCur"] == "MONITOR"
+
+
+def test_the_ioc_describes_its_pvs_over_pva(selftest_ioc, pva):
+    """TWIN:PVS: one row per name a client can use, with type, access,
+    units and description; every generated record of the ops files is in it."""
+    table = pva.get(selftest_ioc.pv("TWIN:PVS"), timeout=10)
+    labels = ["name", "type", "access", "units", "description"]
+    assert list(table["labels"]) == labels
+    columns = [list(table["value"][c]) for c in labels]
+    rows = {name: rest for name, *rest in zip(*columns)}
+    rows = {k: tuple(v) for k, v in rows.items()}
+    assert len(rows) == len(columns[0]) > 4000, "each name once"
+    assert rows["HS1PD1R:set"][:3] == ("ao", "operators", "A")
+    assert rows["HS1PD1R:rdbk"][:2] == ("ai", "read")
+    assert rows["TWIN:Q3M2T8R:x:set"][1] == "instructors"
+    assert rows["CUMZR:rdCur"][2] == "mA" and rows["TOPUPCC:rdCur"] == rows["CUMZR:rdCur"], "aliases too"
+    assert rows["TWIN:PUTLOG:LAST"][0] == "waveform", "the health records too"
+    names = set().union(*artefact_pvs().values())
+    bare = {n.replace("pva://", "").replace("$(P)", "").split(".")[0] for n in names}
+    missing = sorted(n for n in bare if n not in rows and n != "ORBITCC:rdBpm")  # a group, not a record
+    assert not missing, missing[:10]

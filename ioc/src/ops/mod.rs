@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use crate::access::AccessGroup;
 use crate::config::AccessConfig;
 use crate::machine::Machine;
+pub(crate) use crate::records::health_records;
 use crate::records::{DbFile, Record, db_files};
 
 /// One generated file.
@@ -58,43 +59,6 @@ pub fn artefacts(m: &Machine) -> Vec<Artefact> {
     out.extend(gateway::artefacts(&files));
     out.push(Artefact::new("access/twin_access.acf", crate::access::render_acf(&AccessConfig::default())));
     out
-}
-
-/// The twin's health records: loaded by `st.cmd` next to the generated files.
-const HEALTH_DB: &str = include_str!("../../../db/twin_health.db");
-
-/// A record of a hand-written `.db` file: name (without the prefix),
-/// aliases and archive tag.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct StaticRecord {
-    pub name: String,
-    pub aliases: Vec<String>,
-    pub archive: Option<String>,
-}
-
-fn quoted(line: &str) -> Option<&str> {
-    let start = line.find('"')? + 1;
-    let end = start + line[start..].find('"')?;
-    Some(&line[start..end])
-}
-
-/// The records of a hand-written `.db` file (one statement per line).
-pub(crate) fn static_records(text: &str) -> Vec<StaticRecord> {
-    let mut records: Vec<StaticRecord> = Vec::new();
-    for line in text.lines().map(str::trim) {
-        let value = quoted(line).map(|q| q.trim_start_matches("$(P)").to_string());
-        match (line.split('(').next(), value, records.last_mut()) {
-            (Some("record"), Some(name), _) => records.push(StaticRecord { name, aliases: Vec::new(), archive: None }),
-            (Some("alias"), Some(name), Some(r)) => r.aliases.push(name),
-            (Some("info"), Some(tag), Some(r)) if line.starts_with("info(archive,") => r.archive = Some(tag),
-            _ => {}
-        }
-    }
-    records
-}
-
-pub(crate) fn health_records() -> Vec<StaticRecord> {
-    static_records(HEALTH_DB)
 }
 
 /// Whether a record is hidden truth (instructors only).

@@ -158,9 +158,3 @@ fn an_expanded_artefact_names_the_prefix_a_screen_defaults_its_macro_to_it() {
         }
     }
 }
-
-#[test]
-fn health_records_are_read_from_the_db_file() {
-    let r = static_records("record(ai, \"$(P)A\") {\n    info(archive, \"SCAN 2\")\n    alias(\"$(P)B\")\n}\n");
-    assert_eq!(r, vec![StaticRecord { name: "A".into(), aliases: vec!["B".into()], archive: Some("SCAN 2".into()) }]);
-}

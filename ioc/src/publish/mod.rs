@@ -3,6 +3,7 @@
 //! completes only once its effect is on the PVs.
 mod bba;
 mod diagnostics;
+mod directory;
 mod magnets;
 mod model;
 mod mux;
@@ -61,6 +62,7 @@ pub fn spawn(
     initial: &[(Setpoint, f64)],
     tasks: &mut JoinSet<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
+    directory::post(ioc, prefix, machine).context("the PV directory")?;
     let model =
         ModelPublisher::attach(ioc, prefix, machine, config.power_converters.readback_settle_s).context("model PVs")?;
     let diagnostics = Diagnostics::attach(ioc, prefix, machine, config.diagnostics.seed).context("diagnostics PVs")?;

@@ -1,6 +1,6 @@
 //! The twin's records, file by file, from the loaded machine, and the
 //! helpers every family uses.
-use super::{Record, RecordType, diagnostics, magnets, model, ops};
+use super::{Record, RecordType, diagnostics, directory, health_records, magnets, model, ops};
 use crate::access::AccessGroup;
 use crate::machine::{Machine, OutputKind, Setpoint, SetpointEntry};
 
@@ -58,6 +58,10 @@ pub fn db_files(m: &Machine) -> Vec<DbFile> {
         DbFile { name: "store.db", title: "Persistence of the twin's state".into(), sections: vec![model::store(m)] },
     ];
     ops::archive(&mut files, &m.profile.operations.archive);
+    let directory = directory::section(&files, &health_records());
+    if let Some(model) = files.iter_mut().find(|f| f.name == "model.db") {
+        model.sections.push(directory);
+    }
     files
 }
 

@@ -5,17 +5,20 @@
 //! the router resolve their handles by the same names.
 pub mod columns;
 mod diagnostics;
+pub mod directory;
 mod generate;
 mod magnets;
 mod model;
 mod ops;
 mod render;
+mod static_db;
 
 pub use diagnostics::SPECTRUM_POINTS;
 pub use generate::{DbFile, Section, db_files, output};
 pub use model::MODEL_SCALARS;
 pub use ops::ARCHIVE_INFO;
 pub use render::render;
+pub use static_db::{StaticRecord, health_records, static_records};
 
 /// EPICS record types the twin uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
