@@ -57,6 +57,15 @@ typedef struct twin_dpvt {
     /* the next first pass reprocesses a client's put that arrived while
      * the record was busy: it keeps `deferred` */
     int carry;
+    /* PV Access puts between the write trap's before- and after-call:
+     * QSRV2 writes VAL under the lock, but if the record is busy its
+     * dbProcess does nothing and the write trap's after-call asks for the
+     * reprocessing; until then VAL holds the client's value with nothing
+     * saying so. A refusal's restore must not overwrite it: it is
+     * skipped, and the after-call then processes the record so the twin
+     * decides on whatever VAL holds. */
+    int pva_puts;
+    int restore_skipped;
 } twin_dpvt;
 
 /* Statuses of refusals, registered with errSymbolAdd so that PVA clients
@@ -130,6 +139,44 @@ unsigned twin_devsup_generation(const dbCommon *prec)
 {
     const twin_dpvt *p = prec->dpvt;
     return twin_devsup_owns(prec) && p ? p->gen : 0;
+}
+
+/* A PV Access put to the record begins (write trap, before-call). Under
+ * dbScanLock. */
+void twin_devsup_pva_begin(dbCommon *prec);
+void twin_devsup_pva_begin(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (twin_devsup_owns(prec) && p)
+        p->pva_puts++;
+}
+
+/* It ended (after-call). Returns 1 if a restore was skipped while PVA puts
+ * were in flight and this was the last: the record must be processed so
+ * the twin sees what VAL holds. Under dbScanLock. */
+int twin_devsup_pva_end(dbCommon *prec);
+int twin_devsup_pva_end(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p || p->pva_puts <= 0)
+        return 0;
+    if (--p->pva_puts > 0 || !p->restore_skipped)
+        return 0;
+    p->restore_skipped = 0;
+    return 1;
+}
+
+/* Whether restoring the last good value into VAL may overwrite it now: not
+ * while a PV Access put is in flight (its value may be in VAL already).
+ * Records the skip. Under dbScanLock. */
+int twin_devsup_restore_allowed(dbCommon *prec);
+int twin_devsup_restore_allowed(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p || p->pva_puts == 0)
+        return 1;
+    p->restore_skipped = 1;
+    return 0;
 }
 
 /* The write trap refuses a client's put: DISP stays set until the last

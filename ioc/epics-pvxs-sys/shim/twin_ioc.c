@@ -21,6 +21,8 @@
 
 #include "twin_shim.h"
 
+int twin_devsup_restore_allowed(dbCommon *prec);
+
 int twin_register_device_support(void);
 
 /* Symbols of libraries that nothing references statically: without a live
@@ -207,8 +209,10 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count,
     /* A restore (no events) of a record a client has written again while
      * the refused write was in flight (RPRO: dbPutField keeps that value
      * and reprocesses after this completion) must not overwrite the newer
-     * value: the reprocessing hands it to the twin, which decides. */
-    if (!post_events && addr->precord->rpro) {
+     * value: the reprocessing hands it to the twin, which decides. The
+     * same while a PV Access put is between QSRV2's write and the write
+     * trap's after-call (twin_devsup_restore_allowed). */
+    if (!post_events && (addr->precord->rpro || !twin_devsup_restore_allowed(addr->precord))) {
         dbScanUnlock(addr->precord);
         return 0;
     }

@@ -35,6 +35,8 @@ int twin_devsup_owns(const dbCommon *prec);
 unsigned twin_devsup_generation(const dbCommon *prec);
 int twin_devsup_veto_begin(dbCommon *prec);
 int twin_devsup_defer_refusal(dbCommon *prec, const char *why);
+void twin_devsup_pva_begin(dbCommon *prec);
+int twin_devsup_pva_end(dbCommon *prec);
 void twin_devsup_veto_end(dbCommon *prec);
 void twin_devsup_superseded(dbCommon *prec);
 int twin_ca_put_is_number(int dbr_type, long count, const void *data, int integer, char *why, size_t why_len);
@@ -100,6 +102,11 @@ static void before(asTrapWriteMessage *m, dbCommon *prec)
     if (!prec)
         return;
     st->gen = twin_devsup_generation(prec);
+    if (!m->data) {
+        dbScanLock(prec);
+        twin_devsup_pva_begin(prec);
+        dbScanUnlock(prec);
+    }
     dbfType type = dbChannelFldDes(m->serverSpecific)->field_type;
     int floating = type == DBF_DOUBLE || type == DBF_FLOAT;
     int integer = type >= DBF_CHAR && type <= DBF_UINT64;
@@ -173,7 +180,10 @@ static void after(asTrapWriteMessage *m, dbCommon *prec)
     }
     /* this put got through: a refusal of an earlier one no longer shows */
     twin_devsup_superseded(prec);
-    if (!m->data && st->gen == twin_devsup_generation(prec) && !prec->ppn) {
+    /* a refusal's restore skipped while this put was in flight: whatever
+     * VAL holds now must reach the twin */
+    int forced = !m->data && twin_devsup_pva_end(prec);
+    if (!m->data && (forced || st->gen == twin_devsup_generation(prec)) && !prec->ppn) {
         /* a PV Access put wrote the value without processing: process now */
         if (prec->pact)
             prec->rpro = TRUE;
