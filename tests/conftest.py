@@ -100,6 +100,9 @@ class IocProcess:
         # the test runner is the instructor (tests set the hidden truth)
         # unless a test names the instructors
         full_env["TWIN_INSTRUCTORS"] = ",".join(client_users())
+        # the HTTP API on a port of its own
+        self.http = f"http://127.0.0.1:{free_port()}"
+        full_env["TWIN_HTTP_ADDR"] = self.http.removeprefix("http://")
         full_env.update(env or SESSION_ENV)
         full_env.update(extra_env or {})
         full_env["TWIN_PREFIX"] = self.prefix

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::core::{Command, Core, CoreHandle, Journal, Start};
 use crate::health::Health;
+use crate::http;
 use crate::machine::Machine;
 use crate::prefix::Prefix;
 use crate::publish;
@@ -61,9 +62,24 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
     }
     let mut flush = None;
     let mut put_journal = None;
+    let (http_puts, http_puts_rx) = unbounded_channel();
     if let Some(twin) = twin {
         if startup::machine_records_loaded(&ioc, &prefix, &twin.machine)? {
             put_journal = Some(twin.journal_tx.clone());
+            if config.http.enabled {
+                let listener = http::bind(&config.http).await?;
+                let state = http::state(
+                    &twin.handle,
+                    &twin.machine,
+                    twin.lattice_doc.clone(),
+                    &config.access,
+                    &prefix,
+                    http_puts,
+                );
+                tasks.spawn(Arc::clone(&state.metrics).follow(twin.handle.snapshots.clone()));
+                tasks.spawn(http::serve(listener, http::router(state, config.http.max_body_bytes)));
+                tracing::info!(addr = %config.http.addr, "HTTP API serving");
+            }
             flush = Some(twin.serve(&ioc, &prefix, &config, &mut router, &mut tasks)?);
             tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving the machine");
         } else {
@@ -71,7 +87,7 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
             twin.store.close().await;
         }
     }
-    tasks.spawn(PutLog::attach(&ioc, &prefix, put_journal).context("put-log PVs")?.run(puts));
+    tasks.spawn(PutLog::attach(&ioc, &prefix, put_journal).context("put-log PVs")?.run(puts, http_puts_rx));
     tasks.spawn(router.run(writes));
     let shell_exit = match std::io::stdin().is_terminal() {
         true => Some(spawn_shell(Arc::clone(&ioc)).context("starting the interactive iocsh")?),
@@ -107,12 +123,14 @@ struct Twin {
     journal: UnboundedReceiver<Journal>,
     /// More writers of the journal (the put log).
     journal_tx: UnboundedSender<Journal>,
+    /// The lattice document as stored (the HTTP API serves it).
+    lattice_doc: serde_json::Value,
     notices: Vec<String>,
 }
 
 impl Twin {
     fn new(loaded: Loaded, config: &Config) -> anyhow::Result<Self> {
-        let Loaded { machine, store, outage, restored, generated, notices } = loaded;
+        let Loaded { machine, lattice_doc, store, outage, restored, generated, notices } = loaded;
         let (journal_tx, journal) = unbounded_channel();
         let start = Start {
             machine: &machine,
@@ -122,7 +140,7 @@ impl Twin {
             journal: Some(journal_tx.clone()),
         };
         let (core, handle) = Core::new(start)?;
-        Ok(Self { machine, core, handle, store, outage, journal, journal_tx, notices })
+        Ok(Self { machine, core, handle, store, outage, journal, journal_tx, lattice_doc, notices })
     }
 
     /// Starts the persister, the publishers, the core and its clock, and

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod health;
+pub mod http;
 pub mod machine;
 pub mod model_cli;
 pub mod names;

@@ -37,18 +37,27 @@ impl PutLog {
         })
     }
 
-    /// Logs every entry until the IOC stops.
-    pub async fn run(self, mut puts: UnboundedReceiver<PutEntry>) -> anyhow::Result<()> {
+    /// Logs every entry until the IOC stops: EPICS puts from the write
+    /// trap, and `others` (the HTTP API's writes).
+    pub async fn run(
+        self,
+        mut puts: UnboundedReceiver<PutEntry>,
+        mut others: UnboundedReceiver<PutRecord>,
+    ) -> anyhow::Result<()> {
         let mut count: i32 = 0;
-        while let Some(e) = puts.recv().await {
-            let record = PutRecord {
-                at: SystemTime::now(),
-                user: e.user,
-                host: e.host,
-                protocol: e.protocol.as_str(),
-                channel: e.channel,
-                old: e.old.trim().to_string(),
-                new: e.new.trim().to_string(),
+        loop {
+            let record = tokio::select! {
+                Some(e) = puts.recv() => PutRecord {
+                    at: SystemTime::now(),
+                    user: e.user,
+                    host: e.host,
+                    protocol: e.protocol.as_str(),
+                    channel: e.channel,
+                    old: e.old.trim().to_string(),
+                    new: e.new.trim().to_string(),
+                },
+                Some(r) = others.recv() => r,
+                else => return Ok(()),
             };
             let text = line(&record);
             tracing::info!(target: "putlog", "{text}");
@@ -62,6 +71,5 @@ impl PutLog {
                 store.send(Journal::Put(record)).map_err(|_| anyhow::anyhow!("the persister is gone"))?;
             }
         }
-        Ok(())
     }
 }

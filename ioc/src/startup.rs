@@ -15,6 +15,8 @@ use crate::store::{Backend, Store, StoreError};
 /// The machine and its state as loaded, before the IOC starts.
 pub struct Loaded {
     pub machine: Machine,
+    /// The machine's lattice document (lat2db), as stored.
+    pub lattice_doc: serde_json::Value,
     pub store: Store,
     /// Why the store is unavailable (the twin serves from the profile's files).
     pub outage: Option<String>,
@@ -80,7 +82,7 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
         let a = &config.alignment;
         tracing::info!(count = generated.len(), rms_m = a.quad_offset_rms_m, seed = a.seed, "quad offsets drawn");
     }
-    Ok(Loaded { machine, store, outage, restored, generated, notices })
+    Ok(Loaded { machine, lattice_doc: docs.lattice, store, outage, restored, generated, notices })
 }
 
 async fn machine_docs(

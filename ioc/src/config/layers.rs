@@ -14,8 +14,13 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/twin.toml";
 
 /// Environment variables that set a configuration key. Values are taken as
 /// text (a prefix such as `1:` stays a string).
-const ENV_KEYS: &[(&str, &str)] =
-    &[("TWIN_PREFIX", "prefix"), ("TWIN_STORE_URI", "store.uri"), ("TWIN_STORE_DIR", "store.dir"), ("RUST_LOG", "log")];
+const ENV_KEYS: &[(&str, &str)] = &[
+    ("TWIN_PREFIX", "prefix"),
+    ("TWIN_STORE_URI", "store.uri"),
+    ("TWIN_STORE_DIR", "store.dir"),
+    ("RUST_LOG", "log"),
+    ("TWIN_HTTP_ADDR", "http.addr"),
+];
 /// The variable naming the configuration file.
 const ENV_CONFIG_FILE: &str = "TWIN_CONFIG";
 /// Read-only mode (`1`, `true`, `yes`): no client may write anything.

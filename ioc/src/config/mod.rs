@@ -27,6 +27,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub alignment: AlignmentConfig,
     pub access: AccessConfig,
+    pub http: HttpConfig,
     /// Where the IOC's servers listen (unset: EPICS' own variables).
     pub epics: EpicsNetwork,
     /// Set by EPICS' own variable `PVXS_QSRV_ENABLE` when present; the
@@ -118,6 +119,23 @@ pub struct AlignmentConfig {
     pub cutoff_sigma: f64,
 }
 
+/// The HTTP API and web view in the IOC process.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub enabled: bool,
+    /// Listen address (`TWIN_HTTP_ADDR`), default loopback.
+    pub addr: String,
+    /// Largest request body accepted [bytes].
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { enabled: true, addr: "127.0.0.1:8080".into(), max_body_bytes: 64 * 1024 }
+    }
+}
+
 /// Who may write what (see `access`): rendered into the access security
 /// file the IOC loads, unless `file` names one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -154,6 +172,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             alignment: AlignmentConfig::default(),
             access: AccessConfig::default(),
+            http: HttpConfig::default(),
             epics: EpicsNetwork::default(),
             qsrv_enable_preset: false,
         }
@@ -235,6 +254,7 @@ impl Config {
             machine: MachineConfig { profile: profile.into() },
             store: StoreConfig { dir: store_dir.into(), ..StoreConfig::default() },
             epics: EpicsNetwork::loopback(ports[0], ports[1], ports[2]),
+            http: HttpConfig { enabled: false, ..HttpConfig::default() },
             ..Self::default()
         }
     }
@@ -274,6 +294,11 @@ impl Config {
             names_ok(&self.access.instructors) && names_ok(&self.access.operators),
             "access: user names may hold letters, digits and . _ - @ only",
         )?;
+        check(
+            !self.http.enabled || self.http.addr.parse::<std::net::SocketAddr>().is_ok(),
+            "http.addr must be an address and port, e.g. 127.0.0.1:8080",
+        )?;
+        check(self.http.max_body_bytes >= 1024, "http.max_body_bytes must be >= 1024")?;
         check(!self.prefix.contains(char::is_whitespace), "prefix must not contain white space")?;
         Ok(())
     }

@@ -56,6 +56,10 @@ pub enum Request {
 pub enum Command {
     /// A client's write and the acknowledgement it waits for.
     Write { request: Request, input: Input, ack: Ack },
+    /// Writes that are not a record's (the HTTP API): validated together,
+    /// all applied or none, one recompute; their records are updated by
+    /// the output mirror. The one acknowledgement answers for all.
+    Batch { writes: Vec<(Setpoint, f64)>, ack: Ack },
     /// The clock: the beam advances.
     Tick,
 }

@@ -120,6 +120,24 @@ impl Model {
         Ok(applied)
     }
 
+    /// Whether every write of `writes`, applied in order, would be
+    /// accepted; the first refusal otherwise. Changes nothing.
+    pub fn check(&self, writes: &[(Setpoint, f64)]) -> Result<(), String> {
+        let mut probe = self.state.clone();
+        for (k, (setpoint, value)) in writes.iter().enumerate() {
+            probe.apply(*setpoint, *value).map_err(|r| format!("write {} ({setpoint:?} = {value}): {r}", k + 1))?;
+        }
+        Ok(())
+    }
+
+    /// Applies a write that did not come through its record (the HTTP
+    /// API): the output mirror then shows it on the record.
+    pub fn apply_external(&mut self, setpoint: Setpoint, value: f64) -> Result<Applied, Refusal> {
+        let applied = self.apply(setpoint, &Input::Number(value));
+        self.written.retain(|(s, _)| *s != setpoint);
+        applied
+    }
+
     /// A magnet's strength is kept as its trim; everything else as itself.
     fn stored_as(setpoint: Setpoint) -> Setpoint {
         match setpoint {

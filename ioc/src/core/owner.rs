@@ -145,6 +145,10 @@ impl Core {
                     self.model.tick();
                     continue;
                 }
+                Command::Batch { writes, ack } => {
+                    changed += self.apply_batch(writes, ack, &mut acks);
+                    continue;
+                }
                 Command::Write { request, input, ack } => (request, input, ack),
             };
             match request {
@@ -176,6 +180,29 @@ impl Core {
         }
         self.model.publish_if_dirty();
         self.barrier.after(self.model.seq(), acks);
+    }
+
+    /// All of a batch or none of it; returns how many writes changed the
+    /// machine.
+    fn apply_batch(&mut self, writes: Vec<(Setpoint, f64)>, ack: Ack, acks: &mut Vec<Ack>) -> i32 {
+        if let Err(reason) = self.model.check(&writes) {
+            ack.refuse(Refusal { reason, restore: None });
+            return 0;
+        }
+        let mut changed = 0;
+        for (setpoint, value) in writes {
+            match self.model.apply_external(setpoint, value) {
+                Ok(Applied::Unchanged) => {}
+                Ok(_) => changed += 1,
+                Err(refusal) => {
+                    // checked above: the state refused what it accepted
+                    ack.refuse(refusal);
+                    return changed;
+                }
+            }
+        }
+        acks.push(ack);
+        changed
     }
 
     /// A write that started a switch completes when the new quad is on.

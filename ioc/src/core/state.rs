@@ -51,6 +51,8 @@ impl Rules {
     }
 }
 
+/// Cloned only to check a batch of writes before any is applied.
+#[derive(Clone)]
 pub struct MachineState {
     pub lattice: Lattice,
     pub schema: Arc<Schema>,

@@ -116,6 +116,31 @@ fn a_refused_write_changes_nothing_and_names_the_value_to_restore() {
 }
 
 #[test]
+fn a_batch_of_external_writes_is_all_or_none_with_one_recompute_and_no_record_claims_it() {
+    let mut r = rig();
+    let (xs1, ys3) = (r.pc("PXS1"), r.pc("PYS3"));
+    let before = r.snapshot();
+    let (tx, rx) = mpsc::channel();
+    let ack = |tx: &mpsc::Sender<Result<(), Refusal>>| {
+        let tx = tx.clone();
+        Ack::new(move |a| tx.send(a).expect("receiver"))
+    };
+    // one bad value refuses the whole batch
+    let bad = vec![(xs1, 0.1), (ys3, f64::NAN)];
+    r.core.handle(vec![Command::Batch { writes: bad, ack: ack(&tx) }]);
+    assert!(rx.try_recv().expect("answered").is_err());
+    assert_eq!(r.snapshot().settings.currents_a, before.settings.currents_a, "nothing applied");
+    assert_eq!(r.snapshot().computation, before.computation);
+    r.core.handle(vec![Command::Batch { writes: vec![(xs1, 0.1), (ys3, -0.2)], ack: ack(&tx) }]);
+    let after = r.snapshot();
+    assert_eq!(after.computation, before.computation + 1, "one recompute");
+    assert_eq!((after.stats.merged, after.stats.writes), (2, 2));
+    assert!(after.written.is_empty(), "no record holds these values: the output mirror posts them");
+    r.handle.barrier.join().published(after.seq);
+    assert!(rx.try_recv().expect("answered after publication").is_ok());
+}
+
+#[test]
 fn writing_the_value_in_effect_recomputes_nothing_and_is_not_journaled() {
     let mut r = rig();
     let qf = r.pc("PQF");

@@ -1,0 +1,129 @@
+"""The HTTP API end to end with a real HTTP client (requests): every
+response validates against the served OpenAPI document (openapi-core); a
+quadrupole's strength through the lat2db route moves the tunes as the
+engine predicts; a batch of 20 steerers is one recompute and gives the
+orbit the same writes give over CA; read-only mode and bad input are
+refused with a message and change nothing."""
+import json
+
+import pytest
+import requests
+from openapi_core import OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+from helpers import get, put
+from ops_helpers import OwnIoc
+from twin_helpers import model
+
+MACHINE = "BESSY II"
+TIMEOUT_S = 20
+
+
+@pytest.fixture(scope="module")
+def api(selftest_ioc):
+    spec = requests.get(selftest_ioc.http + "/openapi.json", timeout=TIMEOUT_S).json()
+    openapi = OpenAPI.from_dict(spec)
+
+    def call(method, path, **kw):
+        r = requests.request(method, selftest_ioc.http + path, timeout=TIMEOUT_S, **kw)
+        openapi.validate_response(RequestsOpenAPIRequest(r.request), RequestsOpenAPIResponse(r))
+        return r
+
+    call.ioc = selftest_ioc
+    return call
+
+
+def test_every_read_route_answers_as_documented(api):
+    assert api("GET", "/health").json()["status"] == "ok"
+    snap = api("GET", "/twin/snapshot").json()
+    assert snap["status"] == "VALID" and len(snap["physics"]["bpms"]) > 100
+    assert abs(snap["physics"]["tunes"]["x"] - get(api.ioc, "TUNEZR:x")) < 1e-9
+    names = {s["name"] for s in api("GET", "/twin/setpoints").json()}
+    assert "HS1PD1R:set" in names and not any(n.startswith("TWIN:Q") and n.endswith(":x:set") for n in names)
+    (doc,) = api("GET", "/machine").json()
+    assert doc["id"] == MACHINE and len(doc["sequences"]) > 1000
+    assert api("GET", f"/machine/{MACHINE}").json()["name"] == MACHINE
+    quads = api("GET", f"/machine/{MACHINE}/quad").json()
+    assert len(quads) == 145 and all(q["type"] == "Quadrupole" for q in quads)
+    assert api("GET", f"/machine/{MACHINE}/quad/filter", params={"tags": ["none"]}).json() == {"quadrupole": []}
+    assert "twin_recomputes_total" in api("GET", "/metrics").text
+    assert requests.get(api.ioc.http + "/docs/", timeout=TIMEOUT_S).status_code == 200
+
+
+def test_a_quad_strength_through_lat2db_moves_the_tunes_as_the_engine_predicts(api):
+    quad = next(q for q in api("GET", f"/machine/{MACHINE}/quad").json() if q["name"] == "Q1M1D1R")
+    k1 = quad["element_configuration"]["magnetic_element"]["main_multipole_strength"]
+    updated = json.loads(json.dumps(quad))
+    updated["element_configuration"]["magnetic_element"]["main_multipole_strength"] = k1 * 1.01
+    try:
+        r = api("PUT", f"/machine/{MACHINE}/quad/Q1M1D1R", json={"affected_drift": "-1", "updated_data": updated})
+        assert r.status_code == 200, r.text
+        expected = model("--k1-scale", "Q1M1D1R=1.01", "--6d")["tunes"]
+        tunes = api("GET", "/twin/snapshot").json()["physics"]["tunes"]
+        assert abs(tunes["x"] - expected[0]) < 1e-9 and abs(tunes["y"] - expected[1]) < 1e-9, (tunes, expected)
+    finally:
+        updated["element_configuration"]["magnetic_element"]["main_multipole_strength"] = k1
+        assert api("PUT", f"/machine/{MACHINE}/quad/Q1M1D1R",
+                   json={"affected_drift": "-1", "updated_data": updated}).status_code == 200
+
+
+def steerers(n):
+    from twin_helpers import MAGNETS
+    return [m["pc"] for m in MAGNETS if m["type"] == "Steerer"][:n]
+
+
+def test_a_batch_of_20_steerers_is_one_recompute_and_equals_the_same_writes_over_ca(api):
+    pcs = steerers(20)
+    values = {f"{pc}:set": round(0.01 * (k + 1) * (-1) ** k, 6) for k, pc in enumerate(pcs)}
+    before = get(api.ioc, "TWIN:MODEL:RECOMPUTES")
+    try:
+        r = api("PUT", "/twin/setpoints", json={"setpoints": values})
+        assert r.status_code == 200 and r.json()["applied"] == 20, r.text
+        assert get(api.ioc, "TWIN:MODEL:RECOMPUTES") - before == 1
+        for name, value in values.items():
+            assert get(api.ioc, name) == pytest.approx(value, abs=1e-12), "the record shows the HTTP write"
+        last = bytes(get(api.ioc, "TWIN:PUTLOG:LAST")).rstrip(b"\0").decode()
+        assert " http@127.0.0.1 http " in last, "HTTP writes go to the put log"
+        orbit_http = list(get(api.ioc, "ORBITCC:rdPos"))
+        for name in values:
+            put(api.ioc, name, 0.0)
+        for name, value in values.items():
+            put(api.ioc, name, value)
+        # the same setting solved on another path: equal to the solver's tolerance (1e-12 m)
+        assert list(get(api.ioc, "ORBITCC:rdPos")) == pytest.approx(orbit_http, abs=1e-3)  # nm
+    finally:
+        api("PUT", "/twin/setpoints", json={"setpoints": {n: 0.0 for n in values}})
+
+
+def test_bad_input_is_refused_with_a_message_and_changes_nothing(api):
+    recomputes = get(api.ioc, "TWIN:MODEL:RECOMPUTES")
+    cases = [
+        (b'{"setpoints": {"HS1PD1R:set": ', 400),  # malformed JSON
+        (b'{"setpoints": {"NOSUCH:set": 1.0}}', 404),
+        (b'{"setpoints": {"HS1PD1R:set": NaN}}', 400),
+        (b'{"setpoints": {"HS1PD1R:set": 1e9}}', 422),  # beyond the converter
+        (b'{"setpoints": {"TWIN:Q3M2T8R:x:set": 1e-5}}', 403),  # the hidden truth
+        (b'{"setpoints": {"HS1PD1R:set": 0.1, "Q1PDR:set": 1e9}}', 422),  # all or none
+        (b'{"setpoints": {"HS1PD1R:set": ' + b"1" * 200_000 + b"}}", 413),  # oversized
+    ]
+    for body, status in cases:
+        r = requests.put(api.ioc.http + "/twin/setpoints", data=body, headers={"Content-Type": "application/json"},
+                         timeout=TIMEOUT_S)
+        assert r.status_code == status, (body[:60], r.status_code, r.text)
+        if status != 413:
+            assert r.json()["error"], body[:60]
+    r = api("PUT", f"/machine/{MACHINE}/quad/NOSUCH", json={"updated_data": {"name": "NOSUCH"}})
+    assert r.status_code == 404 and "NOSUCH" in r.json()["error"]
+    assert api("GET", "/machine/NOSUCH").status_code == 404
+    assert get(api.ioc, "HS1PD1R:set") == 0.0
+    assert get(api.ioc, "TWIN:MODEL:RECOMPUTES") == recomputes
+    assert api("GET", "/health").json()["status"] == "ok"
+
+
+def test_read_only_mode_refuses_http_writes_with_403():
+    ioc = OwnIoc({"TWIN_READONLY": "1"}).start()
+    try:
+        r = requests.put(ioc.ioc.http + "/twin/setpoints", json={"setpoints": {"HS1PD1R:set": 0.1}}, timeout=TIMEOUT_S)
+        assert r.status_code == 403 and "read-only" in r.json()["error"]
+    finally:
+        ioc.stop()
