@@ -72,6 +72,7 @@ def spawn_quiet(cmd, env_extra):
     """A server process (benchmarks) on the session's ports, output discarded."""
     env = dict(os.environ)
     env.update(SESSION_ENV)
+    env["TWIN_HTTP_ADDR"] = f"127.0.0.1:{free_port()}"
     env.update(env_extra)
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
