@@ -5,6 +5,7 @@
 //! batch, validated together, answered after publication), obey the same
 //! access rules (read-only mode; the hidden truth is never served or
 //! written over HTTP) and go to the put log.
+mod bba;
 mod error;
 mod machine;
 mod metrics;
@@ -36,6 +37,7 @@ use crate::prefix::Prefix;
 const TAG_TWIN: &str = "twin";
 const TAG_MACHINE: &str = "machine";
 const TAG_OPS: &str = "operations";
+const TAG_BBA: &str = "bba";
 
 #[derive(OpenApi)]
 #[openapi(info(title = "Digital twin HTTP API", description = "The twin's model, setpoints and lattice over HTTP."))]
@@ -76,6 +78,11 @@ pub fn router(state: Arc<HttpState>, max_body_bytes: usize) -> axum::Router {
         .routes(routes!(machine::quads))
         .routes(routes!(machine::filter))
         .routes(routes!(machine::update_quad))
+        .routes(routes!(bba::bba))
+        .routes(routes!(bba::results_csv))
+        .routes(routes!(bba::run))
+        .routes(routes!(bba::run_all))
+        .routes(routes!(bba::abort))
         .routes(routes!(metrics::health))
         .routes(routes!(metrics::metrics))
         .with_state(state)
