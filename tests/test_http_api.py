@@ -130,7 +130,7 @@ def test_read_only_mode_refuses_http_writes_with_403():
         ioc.stop()
 
 
-def test_bba_over_http_runs_one_quad_and_serves_its_result_as_json_and_csv():
+def test_bba_and_history_over_http():
     ioc = OwnIoc().start()
     try:
         spec = requests.get(ioc.ioc.http + "/openapi.json", timeout=TIMEOUT_S).json()
@@ -160,5 +160,24 @@ def test_bba_over_http_runs_one_quad_and_serves_its_result_as_json_and_csv():
         assert csv[0].startswith("quad,s_m,offset_x_m") and len(csv) == 145
         assert any(line.startswith("Q3M2T8R,") and line.split(",")[2] for line in csv[1:])
         assert call("POST", "/bba/abort").status_code == 200
+        # history from the store (written behind: wait for the flush)
+        deadline = time.monotonic() + 20
+        while not call("GET", "/bba/history/Q3M2T8R").json() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (measured,) = call("GET", "/bba/history/Q3M2T8R").json()
+        assert measured["quad"] == "Q3M2T8R" and measured["x"]["offset_m"] is not None
+        assert call("GET", "/bba/history/NOSUCH").status_code == 404
+        t0 = int(time.time() * 1000)
+        assert call("PUT", "/twin/setpoints", json={"setpoints": {"HS1PD1R:set": 0.125}}).status_code == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            writes = call("GET", "/twin/history/setpoints", params={"name": "HS1PD1R:set", "from_ms": t0}).json()
+            puts = call("GET", "/twin/history/puts", params={"name": "HS1PD1R:set", "from_ms": t0}).json()
+            if writes and puts:
+                break
+            time.sleep(0.2)
+        assert [w["value"] for w in writes] == [0.125]
+        assert [(p["user"], p["protocol"], float(p["new"])) for p in puts] == [("http", "http", 0.125)]
+        assert call("GET", "/twin/history/puts", params={"to_ms": t0 - 60_000}).json() == []
     finally:
         ioc.stop()

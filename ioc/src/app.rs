@@ -75,6 +75,7 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
                     &config.access,
                     &prefix,
                     http_puts,
+                    Some(twin.store.reader()),
                 );
                 tasks.spawn(Arc::clone(&state.metrics).follow(twin.handle.snapshots.clone()));
                 tasks.spawn(http::serve(listener, http::router(state, config.http.max_body_bytes)));

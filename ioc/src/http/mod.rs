@@ -7,6 +7,7 @@
 //! written over HTTP) and go to the put log.
 mod bba;
 mod error;
+mod history;
 mod machine;
 mod metrics;
 mod twin;
@@ -33,6 +34,7 @@ use crate::core::state::Rules;
 use crate::core::{Command, CoreHandle};
 use crate::machine::{Machine, Setpoint};
 use crate::prefix::Prefix;
+use crate::store::reader::StoreReader;
 
 const TAG_TWIN: &str = "twin";
 const TAG_MACHINE: &str = "machine";
@@ -54,6 +56,8 @@ pub struct HttpState {
     pub prefix: Prefix,
     pub put_log: UnboundedSender<PutRecord>,
     pub metrics: Arc<Metrics>,
+    /// Reads the store's history (None: no store).
+    pub store: Option<StoreReader>,
 }
 
 impl HttpState {
@@ -78,6 +82,9 @@ pub fn router(state: Arc<HttpState>, max_body_bytes: usize) -> axum::Router {
         .routes(routes!(machine::quads))
         .routes(routes!(machine::filter))
         .routes(routes!(machine::update_quad))
+        .routes(routes!(history::setpoint_history))
+        .routes(routes!(history::put_history))
+        .routes(routes!(history::bba_history))
         .routes(routes!(bba::bba))
         .routes(routes!(bba::results_csv))
         .routes(routes!(bba::run))
@@ -112,6 +119,7 @@ pub fn state(
     access: &AccessConfig,
     prefix: &Prefix,
     put_log: UnboundedSender<PutRecord>,
+    store: Option<StoreReader>,
 ) -> Arc<HttpState> {
     Arc::new(HttpState {
         snapshots: core.snapshots.clone(),
@@ -123,5 +131,6 @@ pub fn state(
         prefix: prefix.clone(),
         put_log,
         metrics: Arc::new(Metrics::default()),
+        store,
     })
 }

@@ -4,6 +4,7 @@ pub mod files;
 pub mod model;
 pub mod mongo;
 pub mod persister;
+pub mod reader;
 pub mod status;
 pub mod transfer;
 

@@ -36,7 +36,7 @@ pub struct SetpointDoc {
 }
 
 /// One accepted write, kept as history (never overwritten).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SetpointLogDoc {
     /// `<run id>-<sequence>`: unique, so a retried flush cannot duplicate.
     #[serde(rename = "_id")]
@@ -63,9 +63,9 @@ impl LogDoc for SetpointLogDoc {
     }
 }
 
-/// One accepted client put (Channel Access or PV Access), as the write
-/// trap saw it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One accepted client put (Channel Access or PV Access, as the write
+/// trap saw it; or the HTTP API's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PutLogDoc {
     /// `<run id>-<sequence>`.
     #[serde(rename = "_id")]
@@ -96,7 +96,7 @@ impl LogDoc for PutLogDoc {
 }
 
 /// One BBA measurement as stored: raw readings and results per plane.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BbaResultDoc {
     pub quad: String,
     pub at_ms: i64,
@@ -110,7 +110,7 @@ pub struct BbaResultDoc {
 }
 
 /// The fit of one plane, or why it failed.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlaneResult {
     pub offset_m: Option<f64>,
     pub sigma_m: Option<f64>,

@@ -223,6 +223,10 @@ impl MongoStore {
         Ok(log)
     }
 
+    pub async fn bba_results(&self) -> Result<Vec<super::model::BbaResultDoc>, StoreError> {
+        self.typed(super::model::BBA_RESULTS).await
+    }
+
     pub async fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
         let mut log: Vec<PutLogDoc> = self.typed(PUT_LOG).await?;
         log.sort_by(|a, b| (a.at_ms, &a.id).cmp(&(b.at_ms, &b.id)));

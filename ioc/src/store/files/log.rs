@@ -50,6 +50,12 @@ impl<T: LogDoc + Serialize + DeserializeOwned> WriteLog<T> {
         Ok((log, repaired))
     }
 
+    /// A log to read only (another handle appends to it): no repair, no
+    /// line count.
+    pub fn reader(dir: &Path, stem: &'static str, limits: LogLimits) -> Self {
+        Self { dir: dir.to_path_buf(), stem, limits, lines: Mutex::new(0), entries: PhantomData }
+    }
+
     /// The current file (n = 0) or rotated file n.
     fn file(&self, n: u32) -> PathBuf {
         match n {
