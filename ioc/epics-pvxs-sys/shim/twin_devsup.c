@@ -166,6 +166,18 @@ int twin_devsup_pva_end(dbCommon *prec)
     return 1;
 }
 
+/* Whether a client's write is in flight on the record: being processed
+ * (PACT), waiting to be reprocessed (RPRO), or a PV Access put between
+ * the write trap's calls. Under dbScanLock. */
+int twin_devsup_client_busy(dbCommon *prec);
+int twin_devsup_client_busy(dbCommon *prec)
+{
+    twin_dpvt *p = prec->dpvt;
+    if (!twin_devsup_owns(prec) || !p)
+        return 0;
+    return prec->pact || prec->rpro || p->pva_puts > 0;
+}
+
 /* Whether restoring the last good value into VAL may overwrite it now: not
  * while a PV Access put is in flight (its value may be in VAL already).
  * Records the skip. Under dbScanLock. */

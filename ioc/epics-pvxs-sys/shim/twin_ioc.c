@@ -22,6 +22,7 @@
 #include "twin_shim.h"
 
 int twin_devsup_restore_allowed(dbCommon *prec);
+int twin_devsup_client_busy(dbCommon *prec);
 
 int twin_register_device_support(void);
 
@@ -215,6 +216,15 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count,
     if (!post_events && (addr->precord->rpro || !twin_devsup_restore_allowed(addr->precord))) {
         dbScanUnlock(addr->precord);
         return 0;
+    }
+    /* An output the twin updates because the model changed another way:
+     * not while a client's write is in flight on it (that write is newer
+     * than what the model showed when this update was decided; it reaches
+     * the model and the record shows it). The caller tries again with the
+     * next publication. */
+    if (post_events && twin_devsup_client_busy(addr->precord)) {
+        dbScanUnlock(addr->precord);
+        return TWIN_PUT_SKIPPED;
     }
     status = dbPut(addr, dbr, data, count);
     if (!status)

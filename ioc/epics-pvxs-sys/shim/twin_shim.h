@@ -131,9 +131,11 @@ long twin_post(void *addr, int kind, const void *data, uint32_t count,
                const twin_post_meta *meta);
 
 /* Sets a field without processing the record; with post_events, posts its
- * monitors too (an output whose state changed because of another write).
- * Without: restore the last good setpoint of a busy output record, whose
- * completion then posts the monitors. */
+ * monitors too (an output whose state changed because of another write;
+ * returns TWIN_PUT_SKIPPED, nothing set, while a client's write is in
+ * flight on the record). Without: restore the last good setpoint of a
+ * busy output record, whose completion then posts the monitors. */
+#define TWIN_PUT_SKIPPED 1
 long twin_put_noprocess(void *addr, int kind, const void *data, uint32_t count, int post_events);
 
 /* Client-like access (dbGetField / dbPutField) for tools and tests. */

@@ -153,10 +153,17 @@ impl<T: FieldType + ?Sized> Field<T> {
 
     /// Sets the field without processing and posts its monitors: an output
     /// whose state changed because of another write (e.g. a deselected
-    /// multiplexer switch).
-    pub fn set_and_post(&self, value: &T) -> Result<()> {
+    /// multiplexer switch). Returns false, nothing set, while a client's
+    /// write is in flight on the record (it is newer): try again later.
+    pub fn set_and_post(&self, value: &T) -> Result<bool> {
+        self.check_len(value)?;
+        let addr = self.addr.0.as_ptr();
         // SAFETY: as in post; the shim takes the record lock.
-        self.write(value, "set", |addr, data, n| unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n, 1) })
+        let status = value.with_raw(&mut |data, n| unsafe { raw::twin_put_noprocess(addr, T::KIND, data, n, 1) });
+        if status == raw::PUT_SKIPPED {
+            return Ok(false);
+        }
+        self.status(status, "set").map(|()| true)
     }
 
     /// Checks the length, hands the raw value to `op`, converts the status.

@@ -43,6 +43,9 @@ pub(crate) struct PutEntry {
     pub new_value: *const c_char,
 }
 
+/// `TWIN_PUT_SKIPPED`: an output update skipped, a client's write is in flight.
+pub(crate) const PUT_SKIPPED: c_long = 1;
+
 /// `TWIN_PUT_PVA`: the put came through QSRV2.
 pub(crate) const PUT_PVA: c_int = 1;
 

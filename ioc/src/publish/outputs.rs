@@ -70,10 +70,15 @@ impl OutputMirror {
             if value == *shown {
                 continue;
             }
-            *shown = value;
-            match output {
+            // skipped while a client's (newer) write is in flight on the
+            // record: that write reaches the model; looked at again with
+            // the next publication
+            let posted = match output {
                 Output::Analog(f) => f.set_and_post(&value)?,
                 Output::Enum(f) => f.set_and_post(&EnumIndex(value as u16))?,
+            };
+            if posted {
+                *shown = value;
             }
         }
         Ok(())
