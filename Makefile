@@ -9,7 +9,7 @@ CARGO ?= cargo
 
 EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
 TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
-                 pytest==9.2.0 numpy==2.4.6 pymongo==4.20.0 requests==2.34.2 openapi-core==0.23.1
+                 pytest==9.2.0 numpy==2.4.6 pymongo==4.20.0 requests==2.34.2 openapi-core==0.23.1 websockets==17.4
 MONGO_PACKAGES := secantusdb==0.7.0b3
 
 PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0

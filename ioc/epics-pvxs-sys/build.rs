@@ -25,8 +25,14 @@ struct Layout {
 }
 
 /// The C shim's translation units.
-const SHIM_SOURCES: [&str; 5] =
-    ["shim/twin_ioc.c", "shim/twin_access.c", "shim/twin_devsup.c", "shim/twin_trap.c", "shim/twin_trap_ca.c"];
+const SHIM_SOURCES: [&str; 6] = [
+    "shim/twin_ioc.c",
+    "shim/twin_access.c",
+    "shim/twin_devsup.c",
+    "shim/twin_trap.c",
+    "shim/twin_trap_ca.c",
+    "shim/twin_monitor.c",
+];
 
 /// The C++ part: the PV Access put guard (pvxs interfaces).
 const SHIM_CXX_SOURCE: &str = "shim/twin_pva_guard.cpp";

@@ -96,6 +96,22 @@ typedef struct twin_put_entry {
 typedef void (*twin_putlog_fn)(void *ctx, const twin_put_entry *e);
 void twin_set_putlog_handler(twin_putlog_fn fn, void *ctx);
 
+/* Database monitors (twin_monitor.c) for the HTTP API's PV Web Socket:
+ * value and alarm changes of a channel, the first at once. The callback
+ * runs on the twin's event task; pointers are valid during the call. */
+typedef struct twin_monitor_update {
+    const double *values;  /* numbers (an enum's index); NULL for text */
+    uint32_t count;
+    const char *text;      /* strings; an enum's state name; else NULL */
+    int severity;
+    uint32_t sec_past_epoch; /* EPICS epoch (1990) */
+    uint32_t nsec;
+} twin_monitor_update;
+typedef void (*twin_monitor_fn)(void *ctx, const twin_monitor_update *u);
+void *twin_monitor_start(const char *pv, twin_monitor_fn fn, void *ctx); /* NULL: no such channel */
+void twin_monitor_stop(void *handle); /* waits for a callback in progress */
+int twin_monitor_meta(const char *pv, char *units, size_t units_len, int *precision, char *desc, size_t desc_len);
+
 /* Shows a refused put on the record `name` (WRITE/INVALID, reason), if it
  * is one of the twin's (twin_trap.c). */
 void twin_trap_refused_by_name(const char *name, const char *why);

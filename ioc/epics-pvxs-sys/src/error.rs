@@ -23,6 +23,8 @@ pub enum EpicsError {
     PvaGuard(i32),
     #[error("iocsh command `{command}` failed (status {status})")]
     Command { command: String, status: i32 },
+    #[error("no channel {0}")]
+    NoSuchChannel(String),
     #[error("string contains a NUL byte: {0:?}")]
     Nul(String),
     #[error("record or field {0} not found")]

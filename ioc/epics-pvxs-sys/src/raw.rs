@@ -49,6 +49,18 @@ pub(crate) const PUT_SKIPPED: c_long = 1;
 /// `TWIN_PUT_PVA`: the put came through QSRV2.
 pub(crate) const PUT_PVA: c_int = 1;
 
+#[repr(C)]
+pub(crate) struct MonitorUpdate {
+    pub values: *const f64,
+    pub count: u32,
+    pub text: *const c_char,
+    pub severity: c_int,
+    pub sec_past_epoch: u32,
+    pub nsec: u32,
+}
+
+pub(crate) type MonitorFn = unsafe extern "C" fn(ctx: *mut c_void, u: *const MonitorUpdate);
+
 pub(crate) type PutLogFn = unsafe extern "C" fn(ctx: *mut c_void, e: *const PutEntry);
 
 pub(crate) type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, ev: *const WriteEvent) -> c_int;
@@ -62,6 +74,17 @@ unsafe extern "C" {
     pub(crate) fn twin_set_write_handler(f: Option<WriteFn>, ctx: *mut c_void);
     pub(crate) fn twin_set_putlog_handler(f: Option<PutLogFn>, ctx: *mut c_void);
     pub(crate) fn twin_pva_clients(connections: *mut u32, channels: *mut u32) -> c_int;
+    pub(crate) fn twin_monitor_start(pv: *const c_char, f: Option<MonitorFn>, ctx: *mut c_void) -> *mut c_void;
+    pub(crate) fn twin_monitor_stop(handle: *mut c_void);
+    pub(crate) fn twin_monitor_meta(
+        pv: *const c_char,
+        units: *mut c_char,
+        units_len: usize,
+        precision: *mut c_int,
+        desc: *mut c_char,
+        desc_len: usize,
+    ) -> c_int;
+    pub(crate) fn twin_access_can_read(pv: *const c_char, user: *const c_char, host: *const c_char) -> c_int;
     pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
     pub(crate) fn twin_prepare(dbd_path: *const c_char) -> c_int;
     pub(crate) fn twin_add_initial_value(record: *const c_char, field: *const c_char, value: *const c_char) -> c_int;

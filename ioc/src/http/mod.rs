@@ -10,6 +10,7 @@ mod error;
 mod history;
 mod machine;
 mod metrics;
+mod pvws;
 mod twin;
 mod write;
 
@@ -92,9 +93,13 @@ pub fn router(state: Arc<HttpState>, max_body_bytes: usize) -> axum::Router {
         .routes(routes!(bba::abort))
         .routes(routes!(metrics::health))
         .routes(routes!(metrics::metrics))
-        .with_state(state)
+        .with_state(Arc::clone(&state))
         .split_for_parts();
-    router.merge(SwaggerUi::new("/docs").url("/openapi.json", api)).layer(DefaultBodyLimit::max(max_body_bytes))
+    let pvws = axum::Router::new().route("/pvws/pv", axum::routing::get(pvws::pvws)).with_state(state);
+    router
+        .merge(pvws)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
 }
 
 /// Binds the configured address (an error names it) and serves until the
