@@ -130,6 +130,26 @@ impl BbaView {
     }
 }
 
+/// The model's state as its status record shows it (the mbbi's states,
+/// in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelStatus {
+    Valid = 0,
+    Unstable = 1,
+    NoOrbit = 2,
+}
+
+impl ModelStatus {
+    /// The state's name (ZRST, ONST, TWST of `TWIN:MODEL:STATUS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelStatus::Valid => "VALID",
+            ModelStatus::Unstable => "UNSTABLE",
+            ModelStatus::NoOrbit => "NO ORBIT",
+        }
+    }
+}
+
 /// Everything one publication carries.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
@@ -150,4 +170,15 @@ pub struct Snapshot {
     /// Setpoints clients wrote since the previous snapshot, with the value
     /// each record holds from that write.
     pub written: Arc<Vec<(Setpoint, f64)>>,
+}
+
+impl Snapshot {
+    /// The model's state and why it is not valid ("" when valid).
+    pub fn status(&self) -> (ModelStatus, &str) {
+        match &self.model {
+            Ok(_) => (ModelStatus::Valid, ""),
+            Err(Invalid::Unstable(m)) => (ModelStatus::Unstable, m),
+            Err(Invalid::NoOrbit(m)) => (ModelStatus::NoOrbit, m),
+        }
+    }
 }

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
@@ -14,9 +13,8 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::{HttpState, TAG_BBA};
-use crate::core::journal::PutRecord;
 use crate::core::snapshot::BbaStatus;
-use crate::core::{Ack, BbaCommand, Command, Input, Request};
+use crate::core::{BbaCommand, Command, Input, Request};
 use crate::names;
 
 /// One quad on the multiplexer and its last result (null: not measured).
@@ -128,31 +126,8 @@ pub struct Accepted {
 }
 
 async fn command(state: &HttpState, cmd: BbaCommand, pv: String, peer: SocketAddr) -> Result<Json<Accepted>, ApiError> {
-    if state.access.read_only {
-        return Err(ApiError::forbidden("the twin is in read-only mode: no client may write"));
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let ack = Ack::new(move |r| {
-        let _ = tx.send(r);
-    });
-    let write = Command::Write { request: Request::Bba(cmd), input: Input::Number(1.0), ack };
-    state.commands.send(write).map_err(|_| ApiError::unavailable("the model core is not running"))?;
-    let answer = tokio::time::timeout(Duration::from_secs(10), rx)
-        .await
-        .map_err(|_| ApiError::unavailable("the command was not acknowledged in time"))?
-        .map_err(|_| ApiError::unavailable("the model core dropped the command"))?;
-    answer.map_err(|r| ApiError::new(axum::http::StatusCode::CONFLICT, r.reason))?;
-    let channel = state.prefix.pv(&pv);
-    let record = PutRecord {
-        at: SystemTime::now(),
-        user: "http".into(),
-        host: peer.ip().to_string(),
-        protocol: "http",
-        channel: channel.clone(),
-        old: "0".into(),
-        new: "1".into(),
-    };
-    let _ = state.put_log.send(record);
+    let write = |ack| Command::Write { request: Request::Bba(cmd), input: Input::Number(1.0), ack };
+    let channel = super::write::command(state, write, &pv, peer).await?;
     Ok(Json(Accepted { command: channel }))
 }
 

@@ -84,12 +84,7 @@ pub struct Health {
 #[utoipa::path(get, path = "/health", tag = TAG_OPS, responses((status = 200, description = "Success", body = Health)))]
 pub async fn health(State(state): State<Arc<HttpState>>) -> Json<Health> {
     let snap = state.snapshots.borrow().clone();
-    let model = match &snap.model {
-        Ok(_) => "VALID",
-        Err(crate::core::physics::Invalid::Unstable(_)) => "UNSTABLE",
-        Err(crate::core::physics::Invalid::NoOrbit(_)) => "NO ORBIT",
-    };
-    Json(Health { status: "ok".into(), model: model.into(), computation: snap.computation })
+    Json(Health { status: "ok".into(), model: snap.status().0.name().into(), computation: snap.computation })
 }
 
 /// Metrics in the Prometheus (OpenMetrics) text format.

@@ -10,9 +10,11 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::{HttpState, TAG_TWIN};
+use crate::access::AccessGroup;
 use crate::core::snapshot::Snapshot;
 use crate::core::state::setpoint_value;
 use crate::machine::{OutputKind, Setpoint};
+use crate::records::setpoint_access;
 use crate::store::model::epoch_ms;
 
 /// Tunes: horizontal, vertical, synchrotron (fractional, 6D).
@@ -112,16 +114,12 @@ fn physics_view(state: &HttpState, snap: &Snapshot) -> Option<PhysicsView> {
 #[utoipa::path(get, path = "/twin/snapshot", tag = TAG_TWIN, responses((status = 200, description = "Success", body = SnapshotView)))]
 pub async fn snapshot(State(state): State<Arc<HttpState>>) -> Json<SnapshotView> {
     let snap = state.snapshots.borrow().clone();
-    let (status, message) = match &snap.model {
-        Ok(_) => ("VALID", String::new()),
-        Err(crate::core::physics::Invalid::Unstable(m)) => ("UNSTABLE", m.clone()),
-        Err(crate::core::physics::Invalid::NoOrbit(m)) => ("NO ORBIT", m.clone()),
-    };
+    let (status, message) = snap.status();
     Json(SnapshotView {
         computation: snap.computation,
         time_ms: epoch_ms(snap.time),
-        status: status.into(),
-        message,
+        status: status.name().into(),
+        message: message.into(),
         physics: physics_view(&state, &snap),
         beam: BeamView { current_ma: snap.beam.current_ma, lifetime_h: snap.beam.lifetime_h },
         recomputes: snap.stats.recomputes,
@@ -161,7 +159,7 @@ pub async fn setpoints(State(state): State<Arc<HttpState>>) -> Json<Vec<Setpoint
 
 /// The hidden truth: instructors only, so never over HTTP.
 pub fn hidden(setpoint: Setpoint) -> bool {
-    matches!(setpoint, Setpoint::Offset(..))
+    setpoint_access(setpoint) == AccessGroup::Instruct
 }
 
 /// The record clamps a value beyond its drive limits (DRVL/DRVH); over

@@ -17,7 +17,7 @@ use super::mux::MuxFields;
 use super::optics::{ModelTable, OpticsWaveforms};
 use super::tunes::TuneFields;
 use crate::core::Participant;
-use crate::core::physics::{Invalid, Physics};
+use crate::core::physics::Physics;
 use crate::core::snapshot::Snapshot;
 use crate::core::state::Rules;
 use crate::machine::{Machine, Schema};
@@ -171,12 +171,8 @@ impl ModelPublisher {
             mux.post(&snap.settings, &ok)?;
         }
         let shown = Self::shown(snap);
-        let (index, message) = match &snap.model {
-            Ok(_) => (0, ""),
-            Err(Invalid::Unstable(m)) => (1, m.as_str()),
-            Err(Invalid::NoOrbit(m)) => (2, m.as_str()),
-        };
-        self.status.post(&EnumIndex(index), &shown)?;
+        let (status, message) = snap.status();
+        self.status.post(&EnumIndex(status as u16), &shown)?;
         self.message.post(message, &shown)?;
         self.found.post(&EnumIndex(u16::from(snap.model.is_ok())), &shown)?;
         match &snap.last_valid {

@@ -103,11 +103,16 @@ pub fn output(e: &SetpointEntry) -> Record {
             STATE_FIELDS.iter().zip(states).fold(r, |r, (f, s)| r.field(f, s)).field("VAL", num(e.initial))
         }
     };
-    let group = match e.setpoint {
+    r.field("PINI", "YES").field("ASG", setpoint_access(e.setpoint).asg()).aliases(e.aliases.iter().cloned())
+}
+
+/// Who may write a setpoint: the hidden truth (offsets) is instructors',
+/// every other setpoint operators'.
+pub fn setpoint_access(setpoint: Setpoint) -> AccessGroup {
+    match setpoint {
         Setpoint::Offset(..) => AccessGroup::Instruct,
         _ => AccessGroup::Operate,
-    };
-    r.field("PINI", "YES").field("ASG", group.asg()).aliases(e.aliases.iter().cloned())
+    }
 }
 
 pub(super) fn outputs(m: &Machine, which: impl Fn(Setpoint) -> bool) -> Vec<Record> {

@@ -14,7 +14,7 @@ mod render;
 mod static_db;
 
 pub use diagnostics::SPECTRUM_POINTS;
-pub use generate::{DbFile, Section, db_files, output};
+pub use generate::{DbFile, Section, db_files, output, setpoint_access};
 pub use model::MODEL_SCALARS;
 pub use ops::ARCHIVE_INFO;
 pub use render::render;

@@ -116,13 +116,6 @@ impl Store {
         }
     }
 
-    pub async fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
-        match self {
-            Store::Mongo { db: m, .. } => m.put_log().await,
-            Store::Files(f) => f.put_log(),
-        }
-    }
-
     /// Replaces the latest values of these setpoints.
     pub async fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
         match self {

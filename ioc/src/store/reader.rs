@@ -46,7 +46,7 @@ impl StoreReader {
     pub async fn bba_history(&self, quad: &str) -> Result<Vec<BbaResultDoc>, StoreError> {
         let all = match self {
             StoreReader::Mongo(m) => m.bba_results().await?,
-            StoreReader::Files { dir, .. } => super::files::read_bba(&dir.join(format!("{BBA_RESULTS}.jsonl")))?,
+            StoreReader::Files { dir, .. } => super::files::read_jsonl(&dir.join(format!("{BBA_RESULTS}.jsonl")))?,
         };
         let mut mine: Vec<BbaResultDoc> = all.into_iter().filter(|d| d.quad == quad).collect();
         mine.sort_by_key(|d| d.at_ms);

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::super::StoreError;
 use super::super::model::LogDoc;
-use super::io;
+use super::{io, malformed};
 
 /// How far the log may grow.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,8 +37,25 @@ pub struct WriteLog<T> {
     entries: PhantomData<fn() -> T>,
 }
 
-fn malformed(path: &Path, problem: String) -> StoreError {
-    StoreError::Malformed { document: path.display().to_string(), problem }
+/// The documents of a JSON-lines file, in order (none if it is missing).
+/// A torn last line (bytes after the last newline, UTF-8 or not) is what a
+/// crash mid-append leaves: skipped; a broken line before it is malformed.
+pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path, e)),
+    };
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let text = std::str::from_utf8(&bytes[..whole]).map_err(|e| malformed(path, format!("not UTF-8: {e}")))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(line).map_err(|e| malformed(path, format!("line {}: {e}", i + 1)))?);
+    }
+    Ok(out)
 }
 
 impl<T: LogDoc + Serialize + DeserializeOwned> WriteLog<T> {
@@ -138,24 +155,9 @@ impl<T: LogDoc + Serialize + DeserializeOwned> WriteLog<T> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for n in (0..=self.limits.keep_files).rev() {
-            let path = self.file(n);
-            let bytes = match fs::read(&path) {
-                Ok(b) => b,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io(&path, e)),
-            };
-            // a torn last line (bytes after the last newline, UTF-8 or not)
-            // is what a crash mid-append leaves: skipped
-            let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            let text = std::str::from_utf8(&bytes[..whole]).map_err(|e| malformed(&path, format!("not UTF-8: {e}")))?;
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                match serde_json::from_str::<T>(line) {
-                    Ok(d) if seen.insert(d.id().to_string()) => out.push(d),
-                    Ok(_) => {}
-                    Err(e) => return Err(malformed(&path, format!("line {}: {e}", i + 1))),
+            for d in read_jsonl::<T>(&self.file(n))? {
+                if seen.insert(d.id().to_string()) {
+                    out.push(d);
                 }
             }
         }

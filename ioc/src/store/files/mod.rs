@@ -12,12 +12,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use log::{LogLimits, WriteLog};
+pub use log::{LogLimits, WriteLog, read_jsonl};
 
 use super::StoreError;
 use super::model::{
-    BPM_CONFIG, BPM_SLOTS, BbaResultDoc, LATTICES, MAGNETS, MachineDocs, PUT_LOG, PutLogDoc, SETPOINT_LOG, SETPOINTS,
-    SetpointDoc, SetpointLogDoc,
+    BPM_CONFIG, BPM_SLOTS, LATTICES, MAGNETS, MachineDocs, PUT_LOG, PutLogDoc, SETPOINT_LOG, SETPOINTS, SetpointDoc,
+    SetpointLogDoc,
 };
 
 #[derive(Debug)]
@@ -139,11 +139,6 @@ impl FileStore {
         self.puts.append(puts)
     }
 
-    /// Every logged put kept, oldest first.
-    pub fn put_log(&self) -> Result<Vec<PutLogDoc>, StoreError> {
-        self.puts.read_all()
-    }
-
     /// Replaces the latest values of `latest`, keeping the others.
     pub fn write_latest(&self, latest: &[SetpointDoc]) -> Result<(), StoreError> {
         if latest.is_empty() {
@@ -170,11 +165,6 @@ impl FileStore {
         f.write_all(&lines).and_then(|()| f.sync_data()).map_err(|e| io(&path, e))
     }
 
-    /// Every BBA measurement stored.
-    pub fn bba_results(&self) -> Result<Vec<BbaResultDoc>, StoreError> {
-        read_bba(&self.dir.join(format!("{}.jsonl", super::model::BBA_RESULTS)))
-    }
-
     /// Every logged write kept (rotated files included), oldest first.
     pub fn setpoint_log(&self) -> Result<Vec<SetpointLogDoc>, StoreError> {
         self.log.read_all()
@@ -195,21 +185,4 @@ impl FileStore {
         }
         Ok(backup)
     }
-}
-
-/// The BBA results file: one measurement per line; a torn last line (a
-/// crash mid-append) is skipped.
-pub fn read_bba(path: &Path) -> Result<Vec<BbaResultDoc>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(path, e)),
-    };
-    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    let text = std::str::from_utf8(&bytes[..whole]).map_err(|e| malformed(path, format!("not UTF-8: {e}")))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| malformed(path, format!("line {}: {e}", i + 1))))
-        .collect()
 }
