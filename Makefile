@@ -9,7 +9,8 @@ CARGO ?= cargo
 
 EPICS_WHEELS := epicscorelibs==7.0.10.99.0.2 pvxslibs==1.5.3
 TEST_PACKAGES := $(EPICS_WHEELS) pyepics==3.5.10 caproto==1.3.0 p4p==4.3.0 \
-                 pytest==9.2.0 numpy==2.4.6 pymongo==4.20.0 requests==2.34.2 openapi-core==0.23.1 websockets==17.4
+                 pytest==9.2.0 numpy==2.4.6 pymongo==4.20.0 requests==2.34.2 openapi-core==0.23.1 websockets==17.4 \
+                 selenium==4.51.0 prometheus-client==0.26.0
 MONGO_PACKAGES := secantusdb==0.7.0b3
 
 PYAT_PACKAGES := accelerator-toolbox==0.9.0 caproto==1.3.0
@@ -33,11 +34,16 @@ MONGO_STAMP := $(MONGO_VENV)/.installed
 PYAML_STAMP := $(PYAML_VENV)/.installed
 HZB_STAMP := $(HZB_VENV)/.installed
 
+# Debian's Chromium and ChromeDriver for the web view's browser test
+# (tests/test_web_view.py); apt as root, else through sudo.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba bench-load reference fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba bench-load bench-web reference fmt clean
 
 all: build
 
@@ -68,6 +74,10 @@ $(HZB_STAMP):
 	$(HZB_VENV)/bin/pip install --quiet --disable-pip-version-check $(HZB_PACKAGES)
 	touch $@
 
+$(CHROMEDRIVER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
 $(TEST_STAMP):
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check $(TEST_PACKAGES)
@@ -88,11 +98,11 @@ test: test-rust test-e2e
 test-rust: build
 	$(CARGO) test --release --locked --workspace
 
-test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP) $(HZB_STAMP)
+test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP) $(HZB_STAMP) $(CHROMEDRIVER)
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
-bench: bench-ioc bench-engine bench-twin bench-store bench-bba
+bench: bench-ioc bench-engine bench-twin bench-store bench-bba bench-web
 
 bench-ioc: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
@@ -113,6 +123,10 @@ bench-bba: build $(TEST_STAMP) $(PYAT_STAMP)
 # (BENCH_LOAD_SECONDS, BENCH_LOAD_RATE_HZ; a soak is a long run)
 bench-load: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_load.py
+
+# PVWS update vs CA monitor after a put-callback; 50 WebSocket clients
+bench-web: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_web.py
 
 ## Regenerate the pyAT reference data the engine is validated against.
 reference: $(PYAT_STAMP)

@@ -27,6 +27,20 @@ class OwnIoc:
         self.ioc.wait_running(60)
         return self
 
+    def wait_http(self, timeout=TIMEOUT_S):
+        """Waits until the HTTP API answers (it binds after the IOC runs)."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if requests.get(self.ioc.http + "/health", timeout=TIMEOUT_S).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+
     def stop(self):
         for ctx in self._contexts:
             with contextlib.suppress(Exception):

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 from openapi_core import OpenAPI
+from prometheus_client.parser import text_string_to_metric_families
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from helpers import get, put
@@ -47,8 +48,34 @@ def test_every_read_route_answers_as_documented(api):
     quads = api("GET", f"/machine/{MACHINE}/quad").json()
     assert len(quads) == 145 and all(q["type"] == "Quadrupole" for q in quads)
     assert api("GET", f"/machine/{MACHINE}/quad/filter", params={"tags": ["none"]}).json() == {"quadrupole": []}
-    assert "twin_recomputes_total" in api("GET", "/metrics").text
+    info = api("GET", "/twin/info").json()
+    assert info["machine"] == MACHINE and info["prefix"] == api.ioc.prefix and info["version"].startswith("twin-ioc")
     assert requests.get(api.ioc.http + "/docs/", timeout=TIMEOUT_S).status_code == 200
+
+
+def scrape(api):
+    """/metrics parsed by the Prometheus client's own text parser."""
+    r = api("GET", "/metrics")
+    assert r.headers["content-type"].startswith("text/plain")
+    return {s.name: s.value for f in text_string_to_metric_families(r.text) for s in f.samples}
+
+
+def test_metrics_parse_as_prometheus_text_and_move_with_writes(api):
+    before = scrape(api)
+    for name in ["twin_recompute_seconds_count", "twin_recomputes_total", "twin_setpoint_writes_total",
+                 "twin_merged_writes_total", "twin_model_valid", "twin_beam_current_microamperes",
+                 "twin_store_available", "twin_store_pending_writes", "twin_store_lag_seconds",
+                 "twin_pva_clients", "twin_pva_channels"]:
+        assert name in before, name
+    assert before["twin_model_valid"] == 1 and before["twin_store_available"] == 1
+    for i in range(3):
+        put(api.ioc, "HS1PD3R:set", 0.01 * (i + 1))
+    put(api.ioc, "HS1PD3R:set", 0.0)
+    after = scrape(api)
+    assert after["twin_setpoint_writes_total"] >= before["twin_setpoint_writes_total"] + 4
+    assert after["twin_recomputes_total"] > before["twin_recomputes_total"]
+    assert after["twin_recompute_seconds_count"] > before["twin_recompute_seconds_count"]
+    assert after["twin_recompute_seconds_sum"] > before["twin_recompute_seconds_sum"]
 
 
 def test_a_quad_strength_through_lat2db_moves_the_tunes_as_the_engine_predicts(api):

@@ -54,7 +54,8 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
         "IOC running"
     );
     let mut tasks = JoinSet::new();
-    tasks.spawn(Health::attach(&ioc, &prefix).context("health PVs")?.run(started));
+    let metrics = Arc::new(http::Metrics::default());
+    tasks.spawn(Health::attach(&ioc, &prefix, Arc::clone(&metrics)).context("health PVs")?.run(started));
     let mut router = Router::default();
     if let Some(mut selftest) = Selftest::attach(&ioc, &prefix).context("self-test PVs")? {
         tasks.spawn(selftest.ticker());
@@ -74,14 +75,17 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
                     twin.lattice_doc.clone(),
                     &config.access,
                     &prefix,
-                    http_puts,
-                    Some(twin.store.reader()),
+                    http::Outlets {
+                        put_log: http_puts,
+                        store: Some(twin.store.reader()),
+                        metrics: Arc::clone(&metrics),
+                    },
                 );
                 tasks.spawn(Arc::clone(&state.metrics).follow(twin.handle.snapshots.clone()));
                 tasks.spawn(http::serve(listener, http::router(state, config.http.max_body_bytes)));
                 tracing::info!(addr = %config.http.addr, "HTTP API serving");
             }
-            flush = Some(twin.serve(&ioc, &prefix, &config, &mut router, &mut tasks)?);
+            flush = Some(twin.serve(&ioc, &prefix, &config, &mut router, &mut tasks, metrics)?);
             tracing::info!(ready_ms = started.elapsed().as_millis() as u64, "twin serving the machine");
         } else {
             tracing::info!("no machine records loaded: the twin model is not started");
@@ -153,13 +157,15 @@ impl Twin {
         config: &Config,
         router: &mut Router,
         tasks: &mut JoinSet<anyhow::Result<()>>,
+        metrics: Arc<http::Metrics>,
     ) -> anyhow::Result<UnboundedSender<Control>> {
         let Twin { machine, core, handle, store, outage, journal, notices, .. } = self;
         let initial = core.initial_values();
         let backend = Backend::from_config(&config.store).describe();
         let fields = StoreFields::attach(ioc, prefix, &backend, &notices).context("store status PVs")?;
         let (control_tx, control_rx) = unbounded_channel();
-        tasks.spawn(persister::run(store, journal, control_rx, config.store.clone(), fields, outage));
+        let sinks = (fields, metrics);
+        tasks.spawn(persister::run(store, journal, control_rx, config.store.clone(), sinks, outage));
         publish::spawn(ioc, prefix, &machine, config, &handle, &initial, tasks)?;
         router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
         let core = core.spawn().context("model core thread")?;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Context;
 use epics_pvxs_sys::{Field, Ioc, Update};
 
+use crate::http::Metrics;
 use crate::prefix::Prefix;
 
 /// Heartbeat and uptime period.
@@ -19,11 +20,13 @@ pub struct Health {
     version: Field<str>,
     pva_clients: Field<i32>,
     pva_channels: Field<i32>,
+    metrics: Arc<Metrics>,
 }
 
 impl Health {
-    pub fn attach(ioc: &Arc<Ioc>, prefix: &Prefix) -> anyhow::Result<Self> {
+    pub fn attach(ioc: &Arc<Ioc>, prefix: &Prefix, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         Ok(Self {
+            metrics,
             ioc: Arc::clone(ioc),
             pva_clients: ioc.field(&prefix.pv("TWIN:PVA:CLIENTS"))?,
             pva_channels: ioc.field(&prefix.pv("TWIN:PVA:CHANNELS"))?,
@@ -48,7 +51,9 @@ impl Health {
             let update = Update::at(SystemTime::now());
             self.uptime_s.post(&started.elapsed().as_secs_f64(), &update).context("posting the uptime")?;
             self.heartbeat.post(&beat, &update).context("posting the heartbeat")?;
-            if let Some(pva) = self.ioc.pva_clients() {
+            let pva = self.ioc.pva_clients();
+            self.metrics.observe_pva(pva);
+            if let Some(pva) = pva {
                 let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
                 self.pva_clients.post(&count(pva.connections), &update).context("posting the PVA clients")?;
                 self.pva_channels.post(&count(pva.channels), &update).context("posting the PVA channels")?;

@@ -35,6 +35,7 @@ typedef struct twin_monitor {
     int is_enum;
     long capacity;
     double *values;
+    char *strings;     /* a string array: capacity x MAX_STRING_SIZE */
 } twin_monitor;
 
 static void on_event(void *arg, struct dbChannel *chan, int remaining, struct db_field_log *pfl)
@@ -50,7 +51,9 @@ static void on_event(void *arg, struct dbChannel *chan, int remaining, struct db
         dbScanLock(prec);
     long n = m->capacity;
     long status;
-    if (m->text) {
+    if (m->strings) {
+        status = dbChannelGet(chan, DBR_STRING, m->strings, NULL, &n, pfl);
+    } else if (m->text) {
         n = 1;
         status = dbChannelGet(chan, DBR_STRING, text, NULL, &n, pfl);
     } else {
@@ -67,9 +70,16 @@ static void on_event(void *arg, struct dbChannel *chan, int remaining, struct db
     if (status)
         return;
     text[MAX_STRING_SIZE] = 0;
-    u.text = (m->text || m->is_enum) ? text : NULL;
-    u.values = m->text ? NULL : m->values;
-    u.count = m->text ? 0 : (uint32_t)n;
+    if (m->strings) {
+        for (long i = 0; i < n; i++)
+            m->strings[(i + 1) * MAX_STRING_SIZE - 1] = 0;
+        u.strings = m->strings;
+        u.count = (uint32_t)n;
+    } else {
+        u.text = (m->text || m->is_enum) ? text : NULL;
+        u.values = m->text ? NULL : m->values;
+        u.count = m->text ? 0 : (uint32_t)n;
+    }
     u.sec_past_epoch = t.secPastEpoch;
     u.nsec = t.nsec;
     m->fn(m->ctx, &u);
@@ -100,9 +110,13 @@ void *twin_monitor_start(const char *pv, twin_monitor_fn fn, void *ctx)
     m->is_enum = type == DBF_ENUM || type == DBF_MENU || type == DBF_DEVICE;
     m->capacity = dbChannelFinalElements(chan) > 0 ? dbChannelFinalElements(chan) : 1;
     m->values = calloc((size_t)m->capacity, sizeof(double));
-    m->sub = m->values ? db_add_event(events, chan, on_event, m, DBE_VALUE | DBE_ALARM) : NULL;
+    if (m->text && m->capacity > 1)
+        m->strings = calloc((size_t)m->capacity, MAX_STRING_SIZE);
+    int allocated = m->values && (!m->text || m->capacity == 1 || m->strings);
+    m->sub = allocated ? db_add_event(events, chan, on_event, m, DBE_VALUE | DBE_ALARM) : NULL;
     if (!m->sub) {
         free(m->values);
+        free(m->strings);
         free(m);
         dbChannelDelete(chan);
         return NULL;
@@ -120,6 +134,7 @@ void twin_monitor_stop(void *handle)
     db_cancel_event(m->sub); /* waits for a callback in progress */
     dbChannelDelete(m->chan);
     free(m->values);
+    free(m->strings);
     free(m);
 }
 

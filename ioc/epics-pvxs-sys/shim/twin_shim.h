@@ -102,7 +102,10 @@ void twin_set_putlog_handler(twin_putlog_fn fn, void *ctx);
 typedef struct twin_monitor_update {
     const double *values;  /* numbers (an enum's index); NULL for text */
     uint32_t count;
-    const char *text;      /* strings; an enum's state name; else NULL */
+    const char *text;      /* a string; an enum's state name; else NULL */
+    const char *strings;   /* a string array: `count` NUL-terminated
+                              strings of MAX_STRING_SIZE (40) bytes each;
+                              else NULL */
     int severity;
     uint32_t sec_past_epoch; /* EPICS epoch (1990) */
     uint32_t nsec;

@@ -16,6 +16,8 @@ pub struct MonitorUpdate {
     pub values: Vec<f64>,
     /// A string's value, or an enum's state name.
     pub text: Option<String>,
+    /// A string array's elements (empty otherwise).
+    pub strings: Vec<String>,
     /// 0 NO_ALARM, 1 MINOR, 2 MAJOR, 3 INVALID.
     pub severity: u16,
     pub time: SystemTime,
@@ -42,6 +44,9 @@ pub struct Monitor {
 // allows from any thread; the callback is Send + Sync.
 unsafe impl Send for Monitor {}
 
+/// Bytes of one element of a string array (EPICS MAX_STRING_SIZE).
+const STRING_SIZE: usize = 40;
+
 /// Seconds between the Unix and the EPICS epoch (1990-01-01).
 const EPICS_EPOCH_S: u64 = 631_152_000;
 
@@ -60,9 +65,20 @@ unsafe extern "C" fn on_update(ctx: *mut c_void, u: *const raw::MonitorUpdate) {
         };
         // SAFETY: NUL-terminated text valid for the call, or NULL.
         let text = (!u.text.is_null()).then(|| unsafe { CStr::from_ptr(u.text) }.to_string_lossy().into_owned());
+        let strings = if u.strings.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: `count` strings of STRING_SIZE bytes at `strings`, each
+            // NUL-terminated by the shim, valid for the call.
+            let bytes = unsafe { std::slice::from_raw_parts(u.strings.cast::<u8>(), u.count as usize * STRING_SIZE) };
+            bytes
+                .chunks(STRING_SIZE)
+                .map(|b| CStr::from_bytes_until_nul(b).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default())
+                .collect()
+        };
         let since = std::time::Duration::new(EPICS_EPOCH_S + u64::from(u.sec_past_epoch), u.nsec);
         let time = SystemTime::UNIX_EPOCH + since;
-        callback(MonitorUpdate { values, text, severity: u16::try_from(u.severity).unwrap_or(3), time });
+        callback(MonitorUpdate { values, text, strings, severity: u16::try_from(u.severity).unwrap_or(3), time });
     }));
 }
 

@@ -54,6 +54,7 @@ pub(crate) struct MonitorUpdate {
     pub values: *const f64,
     pub count: u32,
     pub text: *const c_char,
+    pub strings: *const c_char,
     pub severity: c_int,
     pub sec_past_epoch: u32,
     pub nsec: u32,

@@ -1,11 +1,13 @@
 //! Health and Prometheus metrics: recompute duration histogram, write and
-//! merge counters, model status, beam, PVA clients, HTTP writes.
+//! merge counters, model status, beam, store status and lag, PVA clients.
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use epics_pvxs_sys::PvaClients;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
@@ -17,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::{HttpState, TAG_OPS};
 use crate::core::snapshot::Snapshot;
+use crate::store::persister::{StatusSink, StoreStatus};
 
 /// The metrics the twin keeps.
 pub struct Metrics {
@@ -24,22 +27,50 @@ pub struct Metrics {
     recompute_seconds: Histogram,
     recomputes: Counter,
     writes: Counter,
+    merged: Counter,
     model_valid: Gauge,
     beam_current_ua: Gauge,
+    store_available: Gauge,
+    store_pending: Gauge,
+    store_lag_seconds: Gauge<f64, AtomicU64>,
+    pva_clients: Gauge,
+    pva_channels: Gauge,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("twin");
         let recompute_seconds = Histogram::new(exponential_buckets(2.5e-4, 2.0, 12));
-        let (recomputes, writes) = (Counter::default(), Counter::default());
+        let (recomputes, writes, merged) = (Counter::default(), Counter::default(), Counter::default());
         let (model_valid, beam_current_ua) = (Gauge::default(), Gauge::default());
+        let (store_available, store_pending, store_lag_seconds) =
+            (Gauge::default(), Gauge::default(), Gauge::<f64, AtomicU64>::default());
+        let (pva_clients, pva_channels) = (Gauge::default(), Gauge::default());
         registry.register("recompute_seconds", "Duration of a model recompute", recompute_seconds.clone());
         registry.register("recomputes", "Model recomputes", recomputes.clone());
         registry.register("setpoint_writes", "Setpoint writes applied", writes.clone());
+        registry.register("merged_writes", "Writes that shared a recompute with an earlier write", merged.clone());
         registry.register("model_valid", "1 when the model is valid", model_valid.clone());
         registry.register("beam_current_microamperes", "Stored beam current", beam_current_ua.clone());
-        Self { registry: Mutex::new(registry), recompute_seconds, recomputes, writes, model_valid, beam_current_ua }
+        registry.register("store_available", "1 while the store takes writes", store_available.clone());
+        registry.register("store_pending_writes", "Accepted writes not yet durable", store_pending.clone());
+        registry.register("store_lag_seconds", "Age of the oldest pending write", store_lag_seconds.clone());
+        registry.register("pva_clients", "PV Access client connections (QSRV2)", pva_clients.clone());
+        registry.register("pva_channels", "PV Access channels (QSRV2)", pva_channels.clone());
+        Self {
+            registry: Mutex::new(registry),
+            recompute_seconds,
+            recomputes,
+            writes,
+            merged,
+            model_valid,
+            beam_current_ua,
+            store_available,
+            store_pending,
+            store_lag_seconds,
+            pva_clients,
+            pva_channels,
+        }
     }
 }
 
@@ -52,6 +83,8 @@ impl Metrics {
             if snap.computation != computation {
                 computation = snap.computation;
                 self.recompute_seconds.observe(snap.stats.duration.as_secs_f64());
+                // the first write of a recompute is not merged
+                self.merged.inc_by(u64::try_from(snap.stats.merged - 1).unwrap_or(0));
             }
             self.recomputes.inc_by(u64::try_from(snap.stats.recomputes.wrapping_sub(recomputes)).unwrap_or(0));
             self.writes.inc_by(u64::try_from(snap.stats.writes.wrapping_sub(writes)).unwrap_or(0));
@@ -62,11 +95,28 @@ impl Metrics {
         }
     }
 
+    /// The PV Access server's connections and channels (None: no QSRV2).
+    pub fn observe_pva(&self, clients: Option<PvaClients>) {
+        if let Some(c) = clients {
+            self.pva_clients.set(i64::from(c.connections));
+            self.pva_channels.set(i64::from(c.channels));
+        }
+    }
+
     fn text(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         encode(&mut out, &registry)?;
         Ok(out)
+    }
+}
+
+impl StatusSink for Arc<Metrics> {
+    fn show(&mut self, s: &StoreStatus) -> anyhow::Result<()> {
+        self.store_available.set(i64::from(s.outage.is_none()));
+        self.store_pending.set(i64::from(s.pending));
+        self.store_lag_seconds.set(s.lag_s);
+        Ok(())
     }
 }
 

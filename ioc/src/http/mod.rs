@@ -12,6 +12,7 @@ mod machine;
 mod metrics;
 mod pvws;
 mod twin;
+mod web;
 mod write;
 
 use std::net::SocketAddr;
@@ -76,6 +77,7 @@ impl HttpState {
 /// The router with every route and the OpenAPI document.
 pub fn router(state: Arc<HttpState>, max_body_bytes: usize) -> axum::Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(web::info))
         .routes(routes!(twin::snapshot))
         .routes(routes!(twin::setpoints, twin::write_setpoints))
         .routes(routes!(machine::machines))
@@ -98,6 +100,7 @@ pub fn router(state: Arc<HttpState>, max_body_bytes: usize) -> axum::Router {
     let pvws = axum::Router::new().route("/pvws/pv", axum::routing::get(pvws::pvws)).with_state(state);
     router
         .merge(pvws)
+        .merge(web::routes())
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .layer(DefaultBodyLimit::max(max_body_bytes))
 }
@@ -116,6 +119,15 @@ pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> a
     axum::serve(listener, service).await.context("the HTTP server stopped")
 }
 
+/// Where the HTTP API's side effects go: the put log, the store's history,
+/// the metrics.
+pub struct Outlets {
+    pub put_log: UnboundedSender<PutRecord>,
+    /// None: no store.
+    pub store: Option<StoreReader>,
+    pub metrics: Arc<Metrics>,
+}
+
 /// The state of the handlers from the twin's parts.
 pub fn state(
     core: &CoreHandle,
@@ -123,9 +135,9 @@ pub fn state(
     lattice_doc: serde_json::Value,
     access: &AccessConfig,
     prefix: &Prefix,
-    put_log: UnboundedSender<PutRecord>,
-    store: Option<StoreReader>,
+    outlets: Outlets,
 ) -> Arc<HttpState> {
+    let Outlets { put_log, store, metrics } = outlets;
     Arc::new(HttpState {
         snapshots: core.snapshots.clone(),
         commands: core.commands.clone(),
@@ -135,7 +147,7 @@ pub fn state(
         access: access.clone(),
         prefix: prefix.clone(),
         put_log,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         store,
     })
 }

@@ -80,6 +80,9 @@ fn update_message(pv: &str, u: &MonitorUpdate, sub: &mut Subscription) -> Value 
         m.insert("severity".into(), json!(SEVERITIES.get(usize::from(u.severity)).copied().unwrap_or("UNDEFINED")));
     }
     match (u.values.as_slice(), &u.text) {
+        _ if !u.strings.is_empty() => {
+            m.insert("value".into(), json!(u.strings));
+        }
         ([], Some(text)) => {
             m.insert("text".into(), json!(text));
         }

@@ -39,6 +39,14 @@ pub trait StatusSink: Send {
     fn show(&mut self, status: &StoreStatus) -> anyhow::Result<()>;
 }
 
+/// Both sinks show the state (the status PVs and the metrics).
+impl<A: StatusSink, B: StatusSink> StatusSink for (A, B) {
+    fn show(&mut self, status: &StoreStatus) -> anyhow::Result<()> {
+        self.0.show(status)?;
+        self.1.show(status)
+    }
+}
+
 /// Pending writes and the state of the connection.
 struct Pending {
     run_id: String,
