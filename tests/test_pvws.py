@@ -9,7 +9,7 @@ import epics
 import numpy as np
 from websockets.sync.client import connect
 
-from helpers import get
+from helpers import get, wait_for
 
 TIMEOUT_S = 10
 
@@ -33,6 +33,8 @@ def test_subscribe_update_after_a_ca_write_and_clear(selftest_ioc):
     ioc = selftest_ioc
     url = ioc.http.replace("http://", "ws://") + "/pvws/pv"
     orbit, tune = ioc.pv("ORBITCC:rdPos"), ioc.pv("TUNEZR:rdH")
+    # a fresh session IOC: its first model is published just after start
+    wait_for("the first model", lambda: epics.caget(tune + ".SEVR", use_monitor=False) == 0)
     with connect(url) as ws:
         ws.send(json.dumps({"type": "subscribe", "pvs": [orbit, tune]}))
         first = {}

@@ -11,6 +11,7 @@ mod history;
 mod machine;
 mod metrics;
 mod pvws;
+mod pvws_queue;
 mod twin;
 mod web;
 mod write;

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use super::HttpState;
+use super::pvws_queue::UpdateQueue;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
@@ -18,9 +20,12 @@ use base64::Engine;
 use epics_pvxs_sys::{Monitor, MonitorUpdate, can_read, metadata};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::HttpState;
+/// Updates a session holds for a client that does not read (a few MB of
+/// orbit arrays at most); beyond, intermediate updates are dropped.
+const QUEUE_CAPACITY: usize = 1024;
+
+type Queue = Arc<UpdateQueue<MonitorUpdate>>;
 
 /// A client's message.
 #[derive(Debug, Deserialize)]
@@ -49,16 +54,12 @@ pub async fn pvws(
     ws.on_upgrade(move |socket| session(socket, peer))
 }
 
-fn subscribe(pv: &str, peer: &SocketAddr, tx: &UnboundedSender<(String, MonitorUpdate)>) -> Result<Monitor, String> {
+fn subscribe(pv: &str, peer: &SocketAddr, queue: &Queue) -> Result<Monitor, String> {
     if !can_read(pv, "pvws", &peer.ip().to_string()) {
         return Err(format!("{pv}: no read access"));
     }
-    let (tx, name) = (tx.clone(), pv.to_string());
-    Monitor::start(pv, move |u| {
-        // the session has ended when nobody receives
-        let _ = tx.send((name.clone(), u));
-    })
-    .map_err(|e| e.to_string())
+    let (queue, name): (Queue, Arc<str>) = (Arc::clone(queue), Arc::from(pv));
+    Monitor::start(pv, move |u| queue.push(&name, u)).map_err(|e| e.to_string())
 }
 
 fn update_message(pv: &str, u: &MonitorUpdate, sub: &mut Subscription) -> Value {
@@ -104,19 +105,20 @@ fn update_message(pv: &str, u: &MonitorUpdate, sub: &mut Subscription) -> Value 
 }
 
 async fn session(mut socket: WebSocket, peer: SocketAddr) {
-    let (tx, mut rx) = unbounded_channel::<(String, MonitorUpdate)>();
+    let queue: Queue = Arc::new(UpdateQueue::new(QUEUE_CAPACITY));
     let mut subs: HashMap<String, Subscription> = HashMap::new();
     loop {
         let reply = tokio::select! {
             msg = socket.recv() => match msg {
-                Some(Ok(Message::Text(text))) => handle(&text, &mut subs, &peer, &tx),
+                Some(Ok(Message::Text(text))) => handle(&text, &mut subs, &peer, &queue),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => Vec::new(),
             },
-            Some((pv, update)) = rx.recv() => match subs.get_mut(&pv) {
-                Some(sub) => vec![update_message(&pv, &update, sub)],
-                None => Vec::new(), // cleared meanwhile
-            },
+            batch = queue.next_batch() => batch
+                .into_iter()
+                // a PV cleared meanwhile has no subscription
+                .filter_map(|(pv, update)| subs.get_mut(&*pv).map(|sub| update_message(&pv, &update, sub)))
+                .collect(),
         };
         for message in reply {
             if socket.send(Message::Text(message.to_string().into())).await.is_err() {
@@ -127,12 +129,7 @@ async fn session(mut socket: WebSocket, peer: SocketAddr) {
 }
 
 /// The replies to one client message.
-fn handle(
-    text: &str,
-    subs: &mut HashMap<String, Subscription>,
-    peer: &SocketAddr,
-    tx: &UnboundedSender<(String, MonitorUpdate)>,
-) -> Vec<Value> {
+fn handle(text: &str, subs: &mut HashMap<String, Subscription>, peer: &SocketAddr, queue: &Queue) -> Vec<Value> {
     let request: Request = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(e) => return vec![json!({"type": "error", "message": format!("not a PVWS message: {e}")})],
@@ -144,7 +141,7 @@ fn handle(
                 if subs.contains_key(&pv) {
                     continue;
                 }
-                match subscribe(&pv, peer, tx) {
+                match subscribe(&pv, peer, queue) {
                     Ok(monitor) => {
                         subs.insert(pv, Subscription { _monitor: monitor, sent_meta: false, severity: None });
                     }
