@@ -180,7 +180,14 @@ pub async fn run(
     loop {
         tokio::select! {
             entry = journal.recv() => match entry {
-                Some(entry) => p.take(entry),
+                Some(entry) => {
+                    p.take(entry);
+                    // during an outage the status PVs show each accepted
+                    // write at once, not at the next retry
+                    if p.error.is_some() {
+                        sink.show(&p.status())?;
+                    }
+                }
                 None => {
                     let last = p.flush(&store).await;
                     store.close().await;
