@@ -51,3 +51,24 @@ def test_bad_arguments_fail_with_a_message():
     for args in (["--kick=XS1=1"], ["--kick=HS4M2D1R=abc"], ["--offset=NOPE=1,2"], ["--kick=HS4M2D1R=nan"]):
         out = subprocess.run([str(BINARY), "model", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert out.returncode != 0 and "ERROR" in out.stderr, (args, out.stderr)
+
+
+COUPLED = json.loads((ROOT / "tests" / "reference" / "pyat_bessy2_coupled.json").read_text())
+
+
+def test_rolls_and_skew_components_through_the_cli_give_pyats_coupled_optics_and_emittances():
+    """--roll/--skew with the coupled reference's errors, --envelope: mode
+    tunes, β of both modes and the emittances of pyAT 0.9.0 (linopt6,
+    envelope_parameters)."""
+    args = [f"--roll={e['name']}={e['roll_rad']!r}" for e in COUPLED["rolls"]]
+    args += [f"--skew={e['name']}={e['polynom_a1']!r}" for e in COUPLED["skews"]]
+    d = model("--envelope", *args)["coupled"]
+    want = COUPLED["errors"]
+    assert np.allclose(d["mode_tunes"], want["linopt6_4d"]["tunes"], atol=1e-6)
+    for key in ("beta_1", "beta_2"):
+        assert np.max(np.abs(np.array(d[key]) / want["linopt6_4d"][key] - 1)) < 1e-4, key
+    assert np.allclose(d["mode_emittances"], want["envelope"]["mode_emittances_m"], rtol=1e-3, atol=0)
+    assert d["mode_emittances"][1] > 1e-11  # rolled quadrupoles: a vertical emittance
+    ideal = model("--envelope")["coupled"]
+    assert abs(ideal["mode_emittances"][0] / 7.72e-9 - 1) < 1e-3
+    assert ideal["mode_emittances"][1] < 1e-20

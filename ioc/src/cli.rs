@@ -84,6 +84,16 @@ pub struct ModelArgs {
     /// Scale a quadrupole's K1, e.g. Q1M2D1R=1.01.
     #[arg(long = "k1-scale", value_name = "QUAD=FACTOR")]
     pub k1_scales: Vec<String>,
+    /// Roll of a magnet about s, e.g. Q1M1D1R=2e-4 (rad).
+    #[arg(long = "roll", value_name = "MAGNET=RAD")]
+    pub rolls: Vec<String>,
+    /// Skew quadrupole component PolynomA[1] of a magnet, e.g. S1M1D1R=0.01 (m^-2).
+    #[arg(long = "skew", value_name = "MAGNET=A1")]
+    pub skews: Vec<String>,
+    /// Normal modes (coupled tunes, β of both modes at the BPMs) and the
+    /// equilibrium envelope with radiation (mode and projected emittances).
+    #[arg(long)]
+    pub envelope: bool,
     /// 6D: closed orbit with cavities and radiation (fixed RF frequency).
     #[arg(long = "6d")]
     pub six_d: bool,

@@ -5,8 +5,12 @@ use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
 use twin_engine::coords::{DELTA, X, Y};
 use twin_engine::integrators::Dynamics;
-use twin_engine::lattice::{Lattice, Misalignment, Plane, from_lat2db_json};
-use twin_engine::optics::{chromaticity_4d, linear_optics_4d, radiation_integrals, tunes_6d};
+use twin_engine::jacobian::transverse;
+use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
+use twin_engine::optics::{
+    NormalModes, RingOptics, chromaticity_4d, envelope, linear_optics_4d, radiation_integrals, tunes_6d,
+};
+use twin_engine::orbit::closed_orbit_6d;
 use twin_engine::orm::{Corrector, orbit_response};
 use twin_engine::tracking::orbit_along;
 
@@ -64,6 +68,37 @@ struct Output {
     /// closed orbit at every element entrance and the ring end
     #[serde(skip_serializing_if = "Option::is_none")]
     elements: Option<Vec<ElementRow>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupled: Option<Coupled>,
+}
+
+/// Normal modes and the envelope (`--envelope`).
+#[derive(Serialize)]
+struct Coupled {
+    /// fractional tunes of modes 1 and 2 (4D, δ = 0)
+    mode_tunes: [f64; 2],
+    /// β of mode 1 in x and of mode 2 in y at the BPMs [m]
+    beta_1: Vec<f64>,
+    beta_2: Vec<f64>,
+    /// equilibrium emittances of the three normal modes, with radiation [m]
+    mode_emittances: [f64; 3],
+    /// √det of the beam matrix's (x, px), (y, py), (δ, cτ) blocks at the start [m]
+    projected_emittances: [f64; 3],
+}
+
+fn coupled(lattice: &Lattice, optics: &RingOptics, bpms: &[ElementId]) -> anyhow::Result<Coupled> {
+    let modes = NormalModes::<4>::of(&transverse(&optics.one_turn))?;
+    // a BPM has no length: the map to its exit is the map to it
+    let betas: Vec<[f64; 2]> = bpms.iter().map(|b| modes.betas(&transverse(&optics.transfer[b.0]))).collect();
+    let orbit = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None)?;
+    let env = envelope(lattice, &orbit.coords)?;
+    Ok(Coupled {
+        mode_tunes: [modes.tunes[0], modes.tunes[1]],
+        beta_1: betas.iter().map(|b| b[0]).collect(),
+        beta_2: betas.iter().map(|b| b[1]).collect(),
+        mode_emittances: env.mode_emittances_m,
+        projected_emittances: env.projected_emittances_m,
+    })
 }
 
 /// Loads a lat2db lattice file.
@@ -122,6 +157,17 @@ fn apply_settings(lattice: &mut Lattice, rules: &MagnetRules, args: &ModelArgs) 
         let id = lattice.find(name)?;
         let m = Misalignment { dx_m: number(dx, name)?, dy_m: number(dy, name)?, ..lattice.element(id).misalignment };
         lattice.set_misalignment(id, m)?;
+    }
+    for r in &args.rolls {
+        let (name, value) = split(r, "--roll")?;
+        let id = lattice.find(name)?;
+        let m = Misalignment { roll_rad: number(value, name)?, ..lattice.element(id).misalignment };
+        lattice.set_misalignment(id, m)?;
+    }
+    for a in &args.skews {
+        let (name, value) = split(a, "--skew")?;
+        let id = lattice.find(name)?;
+        lattice.set_polynom_a(id, 1, number(value, name)?)?;
     }
     for s in &args.k1_scales {
         let (name, value) = split(s, "--k1-scale")?;
@@ -211,6 +257,7 @@ pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
         bpms: rows,
         orm,
         elements,
+        coupled: if args.envelope { Some(coupled(&lattice, &optics, &bpms)?) } else { None },
     };
     serde_json::to_writer(std::io::stdout().lock(), &out)?;
     println!();

@@ -10,7 +10,7 @@ use crate::real::Real;
 /// products with zero (the same operations less the vanishing ones: the
 /// same result to the bit).
 #[inline(always)]
-fn field<R: Real>(r: &Coords<R>, c: &KickCoefficients) -> (R, R) {
+pub fn field<R: Real>(r: &Coords<R>, c: &KickCoefficients) -> (R, R) {
     let top = c.max_order;
     if !c.skew {
         let (x, y) = (r[X], r[Y]);

@@ -184,15 +184,31 @@ impl Lattice {
 
     /// Sets normal coefficient B_order (AT PolynomB[order]) [m^-(order+1)].
     pub fn set_polynom_b(&mut self, id: ElementId, order: usize, value: f64) -> Result<(), SettingError> {
+        self.set_coefficient(id, order, value, |b| &mut b.polynom_b)
+    }
+
+    /// Sets PolynomA[order] (skew component) of element `id`.
+    pub fn set_polynom_a(&mut self, id: ElementId, order: usize, value: f64) -> Result<(), SettingError> {
+        self.set_coefficient(id, order, value, |b| &mut b.polynom_a)
+    }
+
+    fn set_coefficient(
+        &mut self,
+        id: ElementId,
+        order: usize,
+        value: f64,
+        polynom: impl FnOnce(&mut MagnetBody) -> &mut Vec<f64>,
+    ) -> Result<(), SettingError> {
         let name = self.elements[id.0].name.clone();
         let body = self.body_mut(id, value)?;
         if order > body.max_order {
             return Err(SettingError::OrderTooHigh { name, order, max: body.max_order });
         }
-        if body.polynom_b.len() <= order {
-            body.polynom_b.resize(order + 1, 0.0);
+        let coefficients = polynom(body);
+        if coefficients.len() <= order {
+            coefficients.resize(order + 1, 0.0);
         }
-        body.polynom_b[order] = value;
+        coefficients[order] = value;
         Ok(())
     }
 

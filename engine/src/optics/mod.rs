@@ -1,6 +1,8 @@
 //! Linear optics around the ring (pyAT `get_optics` for an uncoupled
 //! lattice): closed orbit, β, α, phase advance and dispersion at every
 //! element, tunes, chromaticity and momentum compaction.
+mod coupled;
+mod envelope;
 mod radiation;
 mod six_d;
 mod twiss;
@@ -9,6 +11,8 @@ use std::f64::consts::TAU;
 
 use nalgebra::{Matrix2, Matrix4, Matrix6, Vector4};
 
+pub use coupled::NormalModes;
+pub use envelope::{Envelope, envelope};
 pub use radiation::{RadiationIntegrals, RadiationSummary, radiation_integrals};
 pub use six_d::{SixDOptics, eigen_tunes, tunes_6d};
 pub use twiss::PlaneTwiss;
@@ -47,6 +51,8 @@ pub enum OpticsError {
     Singular,
     #[error("the lattice has no elements")]
     EmptyLattice,
+    #[error("the one-turn matrix (trace {0:.6}) has no stable, distinct normal modes")]
+    NoNormalModes(f64),
     #[error("corrector {0} has no magnet body to kick")]
     NotACorrector(String),
 }
