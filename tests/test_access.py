@@ -8,6 +8,7 @@ from conftest import client_users
 from ops_helpers import OwnIoc, wait_for
 
 OFFSET = "TWIN:Q3M2T8R:x:set"
+ROLL = "TWIN:Q3M2T8R:roll:set"
 CONVERTER = "HS1PD1R:set"
 
 
@@ -26,9 +27,10 @@ def twin_alice():
 def test_hidden_truth_is_refused_to_others_and_written_by_the_instructor(twin_alice):
     ioc = twin_alice
     bob = ioc.ca("bob")
-    offset, converter, writes = ioc.ca_pvs(bob, OFFSET, CONVERTER, "TWIN:MODEL:WRITES")
+    offset, roll, converter, writes = ioc.ca_pvs(bob, OFFSET, ROLL, CONVERTER, "TWIN:MODEL:WRITES")
     writes0 = writes.read().data[0]
     assert int(offset.access_rights) == 0, "neither read nor write"
+    assert int(roll.access_rights) == 0, "a roll is hidden truth too"
     assert int(converter.access_rights) == 3, "read and write"
     assert status(offset.write([5e-5], wait=True, timeout=5)) == "ECA_NOWTACCESS"
     assert status(offset.read(timeout=5)) == "ECA_NORDACCESS"

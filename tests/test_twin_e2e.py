@@ -117,6 +117,32 @@ def test_quadrupole_family_change_moves_tunes_as_engine_predicts(twin):
     assert abs(q[0] - q0[0]) > 1e-3  # the change is real
 
 
+def test_a_rolled_offset_quadrupole_kicks_the_beam_vertically_as_the_engine_predicts(twin):
+    """TWIN:<QUAD>:roll:set (hidden truth, instructors only; the tests run
+    as the instructor): a horizontally offset quad, rolled, kicks the beam
+    vertically too; the published orbit is the engine's (`twin-ioc model
+    --offset --roll`)."""
+    quad, dx, roll = "Q1M1D1R", 100e-6, 5e-3
+    names = [twin.pv(f"TWIN:{quad}:x:set"), twin.pv(f"TWIN:{quad}:roll:set")]
+    before = orbit(twin)
+    try:
+        assert epics.caput(names[0], dx, wait=True, timeout=TIMEOUT_S) == 1
+        offset_only = orbit(twin)
+        assert epics.caput(names[1], roll, wait=True, timeout=TIMEOUT_S) == 1
+        assert get(twin, f"TWIN:{quad}:roll:set") == roll
+        rolled = orbit(twin)
+    finally:
+        for name in names:
+            epics.caput(name, 0.0, wait=True, timeout=TIMEOUT_S)
+    m0, _ = model_orbit()
+    m1, _ = model_orbit(f"--offset={quad}={dx!r},0")
+    m2, _ = model_orbit(f"--offset={quad}={dx!r},0", f"--roll={quad}={roll!r}")
+    assert max(abs(offset_only[n][1] - before[n][1]) for n in m0) < 1e-12  # no roll: no vertical orbit
+    assert max(abs(rolled[n][1] - before[n][1]) for n in m0) > 1e-7  # the roll couples
+    assert_orbit_change(before, offset_only, m0, m1)
+    assert_orbit_change(before, rolled, m0, m2)
+
+
 def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
     rf = twin.pv("MCLKHX251C:freq")
     f0 = get(twin, "MCLKHX251C:freq")

@@ -17,6 +17,11 @@ pub fn offset(element: &str, axis: char) -> String {
     twin(&format!("{element}:{axis}:set"))
 }
 
+/// The twin's name of an element's roll about s [rad]: `TWIN:<element>:roll:set`.
+pub fn roll(element: &str) -> String {
+    twin(&format!("{element}:roll:set"))
+}
+
 /// The earlier twin's (dt4acc) name of a magnet's offset [m]: `<M>:x:set`.
 pub fn magnet_offset(magnet: &str, axis: char) -> String {
     format!("{magnet}:{axis}:set")

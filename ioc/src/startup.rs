@@ -80,7 +80,13 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
     let generated = generated_offsets(&machine.schema, &config.alignment, &restored);
     if !generated.is_empty() {
         let a = &config.alignment;
-        tracing::info!(count = generated.len(), rms_m = a.quad_offset_rms_m, seed = a.seed, "quad offsets drawn");
+        tracing::info!(
+            count = generated.len(),
+            rms_m = a.quad_offset_rms_m,
+            roll_rms_rad = a.quad_roll_rms_rad,
+            seed = a.seed,
+            "quad offsets and rolls drawn"
+        );
     }
     Ok(Loaded { machine, lattice_doc: docs.lattice, store, outage, restored, generated, notices })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use twin_engine::lattice::Plane;
 use twin_ioc::config::{AlignmentConfig, Config};
 use twin_ioc::core::alignment::generated_offsets;
-use twin_ioc::machine::{Machine, MagnetKind};
+use twin_ioc::machine::{Machine, MagnetKind, Setpoint};
 use twin_ioc::profile::Profile;
 use twin_ioc::records_cli::generate;
 
@@ -99,7 +99,7 @@ fn the_second_ring_comes_from_its_profile_alone() {
 #[test]
 fn drawn_offsets_depend_on_the_seed_only_and_leave_restored_quads_alone() {
     let m = bessy2();
-    let cfg = AlignmentConfig { quad_offset_rms_m: 1e-4, seed: 3, cutoff_sigma: 2.0 };
+    let cfg = AlignmentConfig { quad_offset_rms_m: 1e-4, quad_roll_rms_rad: 0.0, seed: 3, cutoff_sigma: 2.0 };
     let all = generated_offsets(&m.schema, &cfg, &[]);
     assert_eq!(all.len(), 2 * 145);
     assert!(all.iter().all(|(_, v)| v.abs() <= 2e-4), "truncated at 2 rms");
@@ -108,4 +108,11 @@ fn drawn_offsets_depend_on_the_seed_only_and_leave_restored_quads_alone() {
     assert_eq!(generated_offsets(&m.schema, &cfg, &[(all[0].0, 0.0)]), all[1..].to_vec());
     assert_ne!(generated_offsets(&m.schema, &AlignmentConfig { seed: 4, ..cfg.clone() }, &[]), all);
     assert!(generated_offsets(&m.schema, &AlignmentConfig::default(), &[]).is_empty());
+    // rolls come from a stream of their own: the offsets of the seed stay
+    let with_rolls = generated_offsets(&m.schema, &AlignmentConfig { quad_roll_rms_rad: 2e-4, ..cfg.clone() }, &[]);
+    assert_eq!(with_rolls.len(), 3 * 145);
+    let offsets: Vec<_> = with_rolls.iter().filter(|(s, _)| matches!(s, Setpoint::Offset(..))).cloned().collect();
+    assert_eq!(offsets, all);
+    let rolls: Vec<f64> = with_rolls.iter().filter(|(s, _)| matches!(s, Setpoint::Roll(_))).map(|(_, v)| *v).collect();
+    assert!(rolls.len() == 145 && rolls.iter().all(|v| v.abs() <= 4e-4 && *v != 0.0));
 }

@@ -114,6 +114,8 @@ pub struct StoreConfig {
 pub struct AlignmentConfig {
     /// rms of each quad's x and y offset [m]; 0: none drawn.
     pub quad_offset_rms_m: f64,
+    /// rms of each quad's roll about s [rad]; 0: none drawn.
+    pub quad_roll_rms_rad: f64,
     pub seed: u64,
     /// The Gaussian is truncated at this many rms.
     pub cutoff_sigma: f64,
@@ -230,7 +232,7 @@ impl Default for StoreConfig {
 
 impl Default for AlignmentConfig {
     fn default() -> Self {
-        Self { quad_offset_rms_m: 0.0, seed: 1, cutoff_sigma: 3.0 }
+        Self { quad_offset_rms_m: 0.0, quad_roll_rms_rad: 0.0, seed: 1, cutoff_sigma: 3.0 }
     }
 }
 
@@ -282,6 +284,7 @@ impl Config {
         check(self.power_converters.readback_settle_s >= 0.0, "power_converters.readback_settle_s must be >= 0")?;
         let a = &self.alignment;
         check((0.0..=1e-3).contains(&a.quad_offset_rms_m), "alignment.quad_offset_rms_m must be in [0, 1e-3] m")?;
+        check((0.0..=2e-3).contains(&a.quad_roll_rms_rad), "alignment.quad_roll_rms_rad must be in [0, 2e-3] rad")?;
         check(a.cutoff_sigma >= 1.0, "alignment.cutoff_sigma must be >= 1")?;
         let st = &self.store;
         check(st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0, "store.flush_interval_s must be in (0, 1]")?;

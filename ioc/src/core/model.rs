@@ -268,6 +268,7 @@ fn placeholder() -> Snapshot {
             unmodelled_a: Vec::new(),
             rf_khz: 0.0,
             offsets_m: Vec::new(),
+            rolls_rad: Vec::new(),
             trims: Vec::new(),
             mux: None,
             mux_pending: None,

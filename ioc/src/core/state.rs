@@ -86,6 +86,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::Unmodelled(id) => s.unmodelled_a[id.0],
         Setpoint::MasterClock => s.rf_khz,
         Setpoint::Offset(a, p) => s.offsets_m[a.0][p.index()],
+        Setpoint::Roll(a) => s.rolls_rad[a.0],
         Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
         Setpoint::MagnetTrim(m) => s.trims[m.0],
         Setpoint::MuxSelect(q) => flag(s.mux == Some(q) || s.mux_pending == Some(q)),
@@ -108,6 +109,7 @@ impl MachineState {
             unmodelled_a: vec![0.0; schema.unmodelled.len()],
             rf_khz: schema.design_rf_khz,
             offsets_m: vec![[0.0; 2]; schema.aligned.len()],
+            rolls_rad: vec![0.0; schema.aligned.len()],
             trims: vec![0.0; schema.magnets.len()],
             mux: None,
             mux_pending: None,
@@ -169,6 +171,12 @@ impl MachineState {
                 let [dx_m, dy_m] = s.offsets_m[a.0];
                 let element = self.schema.aligned[a.0].element;
                 let m = Misalignment { dx_m, dy_m, ..self.lattice.element(element).misalignment };
+                self.lattice.set_misalignment(element, m).map_err(|e| e.to_string())?;
+            }
+            Setpoint::Roll(a) => {
+                s.rolls_rad[a.0] = v;
+                let element = self.schema.aligned[a.0].element;
+                let m = Misalignment { roll_rad: v, ..self.lattice.element(element).misalignment };
                 self.lattice.set_misalignment(element, m).map_err(|e| e.to_string())?;
             }
             Setpoint::MagnetStrength(m) => {

@@ -26,6 +26,9 @@ pub enum Setpoint {
     MasterClock,
     /// Transverse offset of an element carrying magnets [m] (twin only).
     Offset(AlignId, Plane),
+    /// Roll about s of an element carrying magnets [rad] (twin only):
+    /// couples the planes.
+    Roll(AlignId),
     /// A magnet's main strength in effect (K1 [1/m²], K2 [1/m³], kick
     /// [rad]); a write sets the magnet's trim (dt4acc's `<M>:Cm:set`).
     MagnetStrength(MagnetId),
@@ -262,7 +265,8 @@ fn converters(rows: &mut Rows, schema: &Schema, profile: &Profile) {
 }
 
 /// Offsets of every element carrying magnets: `TWIN:<element>:x:set`, with
-/// the earlier twin's `<magnet>:x:set` of each magnet on it as aliases.
+/// the earlier twin's `<magnet>:x:set` of each magnet on it as aliases; its
+/// roll `TWIN:<element>:roll:set`.
 fn offsets(rows: &mut Rows, schema: &Schema) {
     for a in &schema.aligned {
         for (plane, axis) in [(Plane::Horizontal, 'x'), (Plane::Vertical, 'y')] {
@@ -272,6 +276,9 @@ fn offsets(rows: &mut Rows, schema: &Schema) {
             rows.last().aliases =
                 a.magnets.iter().map(|m| names::magnet_offset(&schema.magnet(*m).name, axis)).collect();
         }
+        let output = OutputKind::Analog { limits: Some((-1e-2, 1e-2)), display: (-1e-3, 1e-3), precision: 9 };
+        let desc = format!("{} roll about s", a.name);
+        rows.add(Setpoint::Roll(a.id), names::roll(&a.name), Unit::Radian, desc, output, 0.0, true);
     }
 }
 
