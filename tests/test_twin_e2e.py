@@ -143,6 +143,37 @@ def test_a_rolled_offset_quadrupole_kicks_the_beam_vertically_as_the_engine_pred
     assert_orbit_change(before, rolled, m0, m2)
 
 
+def test_rolled_quadrupoles_give_the_vertical_emittance_the_engine_predicts(twin):
+    """TWIN:MODEL:EMIT1/EMIT2/COUPLING: the equilibrium envelope of the
+    lattice the twin models, one or two beam updates after a change; six
+    rolled quads give the vertical emittance `twin-ioc model --roll
+    --envelope` computes."""
+    def shown():
+        return get(twin, "TWIN:MODEL:EMIT1") * 1e-9, get(twin, "TWIN:MODEL:EMIT2") * 1e-12
+
+    def close(a, b):
+        return abs(a / b - 1) < 1e-6
+
+    ideal = model("--envelope")["coupled"]["mode_emittances"]
+    wait_for("the design envelope", lambda: close(shown()[0], ideal[0]) and shown()[1] < 1e-20, 15, 0.1)
+    quads = ["Q1M1D1R", "Q4M2D1R", "Q3M2D1R", "Q2M2D1R", "Q1M1T1R", "Q2M1T1R"]
+    rolls = [1e-3, -2e-3, 1.5e-3, 5e-4, -1e-3, 2e-3]
+    names = [twin.pv(f"TWIN:{q}:roll:set") for q in quads]
+    try:
+        for name, roll in zip(names, rolls):
+            assert epics.caput(name, roll, wait=True, timeout=TIMEOUT_S) == 1
+        want = model("--envelope", *[f"--roll={q}={r!r}" for q, r in zip(quads, rolls)])["coupled"]
+        e1, e2 = want["mode_emittances"][:2]
+        assert e2 > 1e-12  # rolls couple: a vertical emittance
+        wait_for("the coupled envelope", lambda: close(shown()[1], e2), 15, 0.1)
+        assert close(shown()[0], e1)
+        assert abs(get(twin, "TWIN:MODEL:COUPLING") - 100 * e2 / e1) < 1e-6 * 100 * e2 / e1
+    finally:
+        for name in names:
+            epics.caput(name, 0.0, wait=True, timeout=TIMEOUT_S)
+    wait_for("the design envelope again", lambda: shown()[1] < 1e-20, 15, 0.1)
+
+
 def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
     rf = twin.pv("MCLKHX251C:freq")
     f0 = get(twin, "MCLKHX251C:freq")

@@ -15,6 +15,7 @@ use super::Input;
 use super::ack::Refusal;
 use super::bba::Hardware;
 use super::beam::{Beam, TopUpSetting};
+use super::envelope::{EnvelopeService, EnvelopeView};
 use super::journal::{BbaRecord, Journal, SetpointChange};
 use super::physics::{Invalid, Physics, compute};
 use super::snapshot::{BbaView, Snapshot, Stats};
@@ -52,6 +53,9 @@ pub struct Model {
     written: Vec<(Setpoint, f64)>,
     /// Something clients see changed without a recompute.
     dirty: bool,
+    /// The envelope worker (None: no envelope) and its latest answer.
+    envelope_service: Option<EnvelopeService>,
+    envelope: Option<Arc<EnvelopeView>>,
 }
 
 /// What the core starts from.
@@ -94,6 +98,8 @@ impl Model {
             topup_rates_hz: topup.map(|t| t.rates_hz).unwrap_or_default(),
             written: Vec::new(),
             dirty: false,
+            envelope_service: None,
+            envelope: None,
         };
         let rx = me.tx.subscribe();
         me.publish();
@@ -197,12 +203,25 @@ impl Model {
         TopUpSetting { on: s.topup_on && !self.topup_rates_hz.is_empty(), rate_hz }
     }
 
-    /// Advances the beam to now.
+    /// Advances the beam to now; takes a finished envelope and asks for
+    /// the current computation's.
     pub fn tick(&mut self) {
         let now = Instant::now();
         self.beam.advance(now.duration_since(self.last_tick).as_secs_f64(), self.topup());
         self.last_tick = now;
         self.dirty = true;
+        if let Some(service) = &mut self.envelope_service {
+            let start = self.model.as_ref().ok().map(|p| p.orbit[0]);
+            if let Some(view) = service.poll(self.computation, &self.state.lattice, start.as_ref()) {
+                self.envelope = Some(Arc::new(view));
+            }
+        }
+    }
+
+    /// Computes the equilibrium envelope at the clock's cadence from now on.
+    pub fn start_envelope(&mut self) -> std::io::Result<()> {
+        self.envelope_service = Some(EnvelopeService::spawn()?);
+        Ok(())
     }
 
     /// Closes the relays of a pending multiplexer switch.
@@ -252,6 +271,7 @@ impl Model {
             beam: self.beam.state(self.topup()),
             bba: Arc::clone(&self.bba_view),
             written: Arc::new(std::mem::take(&mut self.written)),
+            envelope: self.envelope.clone(),
         };
         self.tx.send_replace(Arc::new(snapshot));
     }
@@ -290,6 +310,7 @@ fn placeholder() -> Snapshot {
         },
         bba: Arc::new(BbaView::idle(0)),
         written: Arc::new(Vec::new()),
+        envelope: None,
     }
 }
 

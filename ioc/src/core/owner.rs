@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError, channel};
 use std::time::Instant;
 
+use anyhow::Context;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ack::{Ack, Barrier, Refusal};
@@ -72,6 +73,7 @@ impl Core {
         if !generated.is_empty() {
             model.recompute(0);
         }
+        model.start_envelope().context("the envelope worker thread")?;
         let mux = machine.profile.multiplexer.as_ref();
         let procedure = Procedure {
             steps_a: mux.map(|m| m.bba_steps_a.clone()).unwrap_or_default(),

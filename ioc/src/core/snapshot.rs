@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::envelope::EnvelopeView;
 use super::physics::{Invalid, Physics};
 use crate::machine::{QuadId, Setpoint};
 
@@ -172,6 +173,9 @@ pub struct Snapshot {
     /// Setpoints clients wrote since the previous snapshot, with the value
     /// each record holds from that write.
     pub written: Arc<Vec<(Setpoint, f64)>>,
+    /// The equilibrium envelope of a recent computation (it follows at the
+    /// beam-update cadence: `core::envelope`).
+    pub envelope: Option<Arc<EnvelopeView>>,
 }
 
 impl Snapshot {

@@ -78,6 +78,19 @@ pub struct SnapshotView {
     pub writes: i32,
     /// Duration of the last recompute [ms].
     pub duration_ms: f64,
+    /// The equilibrium envelope (it follows the recomputes at the
+    /// beam-update cadence; none before the first).
+    pub envelope: Option<EnvelopeOut>,
+}
+
+/// Normal-mode emittances with radiation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvelopeOut {
+    /// The computation it belongs to.
+    pub computation: u64,
+    /// Emittances of modes 1 (x), 2 (y), 3 (longitudinal) [m]; absent if
+    /// the envelope has no stable solution.
+    pub mode_emittances_m: Option<[f64; 3]>,
 }
 
 fn physics_view(state: &HttpState, snap: &Snapshot) -> Option<PhysicsView> {
@@ -125,6 +138,10 @@ pub async fn snapshot(State(state): State<Arc<HttpState>>) -> Json<SnapshotView>
         recomputes: snap.stats.recomputes,
         writes: snap.stats.writes,
         duration_ms: snap.stats.duration.as_secs_f64() * 1e3,
+        envelope: snap.envelope.as_ref().map(|e| EnvelopeOut {
+            computation: e.computation,
+            mode_emittances_m: e.mode_emittances_m.as_ref().ok().copied(),
+        }),
     })
 }
 

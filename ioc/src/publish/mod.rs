@@ -4,6 +4,7 @@
 mod bba;
 mod diagnostics;
 mod directory;
+mod envelope;
 mod magnets;
 mod model;
 mod mux;
@@ -72,6 +73,8 @@ pub fn spawn(
     on_own_thread("publish-model", model.run(snapshots.clone(), barrier.join(), rate), tasks)?;
     on_own_thread("publish-diag", diagnostics.run(snapshots.clone(), barrier.join(), rate), tasks)?;
     on_own_thread("publish-outputs", mirror.run(snapshots.clone(), barrier.join()), tasks)?;
+    // not a barrier participant: the envelope follows the writes
+    tasks.spawn(envelope::EnvelopePublisher::attach(ioc, prefix)?.run(snapshots.clone()));
     if let Some(bba) = BbaPublisher::attach(ioc, prefix, machine).context("BBA PVs")? {
         on_own_thread("publish-bba", bba.run(snapshots.clone(), barrier.join()), tasks)?;
     }

@@ -15,7 +15,7 @@ mod static_db;
 
 pub use diagnostics::SPECTRUM_POINTS;
 pub use generate::{DbFile, Section, db_files, output, setpoint_access};
-pub use model::MODEL_SCALARS;
+pub use model::{ENVELOPE_SCALARS, MODEL_SCALARS};
 pub use ops::ARCHIVE_INFO;
 pub use render::render;
 pub use static_db::{StaticRecord, health_records, static_records};

@@ -41,6 +41,18 @@ pub const MODEL_SCALARS: [(&str, &str, &str, u8); 9] = [
     ("DELTA", "Momentum deviation of closed orbit", "", 8),
 ];
 
+/// The equilibrium envelope's scalars (`core::envelope`, at the
+/// beam-update cadence): (name, description, EGU, PREC).
+pub const ENVELOPE_SCALARS: [(&str, &str, &str, u8); 3] = [
+    ("EMIT1", "Emittance of mode 1 (x), envelope", "nm rad", 4),
+    ("EMIT2", "Emittance of mode 2 (y), envelope", "pm rad", 3),
+    ("COUPLING", "Emittance ratio mode 2 / mode 1", "%", 4),
+];
+
+fn envelope() -> Vec<Record> {
+    ENVELOPE_SCALARS.iter().map(|(n, d, e, p)| ai(names::model(n), d, e, *p)).collect()
+}
+
 fn scalars(m: &Machine) -> Vec<Record> {
     MODEL_SCALARS
         .iter()
@@ -107,6 +119,7 @@ pub(super) fn model(m: &Machine) -> Vec<Section> {
     vec![
         Section::new("status and counters", model_status(m)),
         Section::new("scalars of the last valid computation", scalars(m)),
+        Section::new("equilibrium emittances with radiation (envelope, at the beam-update cadence)", envelope()),
         Section::new(
             "optics at every element entrance and the ring end (the earlier twin's beam:*, survey:* as aliases)",
             optics("OPTICS", "element entrances", m.lattice.len() + 1, true),

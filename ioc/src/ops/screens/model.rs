@@ -8,8 +8,8 @@ use crate::ops::bob::{
     BLUE, DARK_GREEN, RED, Trace, at, display, group, heading, label, text_entry, text_update, write_button, xy_plot,
 };
 use crate::ops::xml::El;
-use crate::records::MODEL_SCALARS;
 use crate::records::columns::OpticsColumn;
+use crate::records::{ENVELOPE_SCALARS, MODEL_SCALARS};
 
 fn status() -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = [
@@ -28,7 +28,7 @@ fn status() -> Vec<(String, String)> {
 }
 
 fn scalars() -> Vec<(String, String)> {
-    MODEL_SCALARS.iter().map(|(n, desc, ..)| (desc.to_string(), names::model(n))).collect()
+    MODEL_SCALARS.iter().chain(&ENVELOPE_SCALARS).map(|(n, desc, ..)| (desc.to_string(), names::model(n))).collect()
 }
 
 /// The BPM read-out settings: value, and an entry or on/off buttons.
