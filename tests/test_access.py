@@ -31,6 +31,8 @@ def test_hidden_truth_is_refused_to_others_and_written_by_the_instructor(twin_al
     writes0 = writes.read().data[0]
     assert int(offset.access_rights) == 0, "neither read nor write"
     assert int(roll.access_rights) == 0, "a roll is hidden truth too"
+    (trip,) = ioc.ca_pvs(bob, "TWIN:FAULT:Q1PDR:trip")
+    assert int(trip.access_rights) == 0, "faults are the instructors'"
     assert int(converter.access_rights) == 3, "read and write"
     assert status(offset.write([5e-5], wait=True, timeout=5)) == "ECA_NOWTACCESS"
     assert status(offset.read(timeout=5)) == "ECA_NORDACCESS"

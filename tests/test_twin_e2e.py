@@ -174,6 +174,32 @@ def test_rolled_quadrupoles_give_the_vertical_emittance_the_engine_predicts(twin
     wait_for("the design envelope again", lambda: shown()[1] < 1e-20, 15, 0.1)
 
 
+def test_a_tripped_converter_delivers_nothing_and_comes_back_when_cleared(twin):
+    """TWIN:FAULT:<PC>:trip (instructors; the tests run as one): the
+    readback drops to 0 A with a MAJOR/STATE alarm, the orbit is that of
+    0 A while the setpoint stays; clearing restores the state."""
+    pc = "HS1PD1R"
+    assert get(twin, f"{pc}:set") == 0.0
+    design = orbit(twin)
+    twin.put_pc(pc, 0.05)
+    powered = orbit(twin)
+    trip = twin.pv(f"TWIN:FAULT:{pc}:trip")
+
+    def worst(a, b):
+        return max(abs(a[n][k] - b[n][k]) for n in b for k in (0, 1))
+    try:
+        assert epics.caput(trip, 1, wait=True, timeout=TIMEOUT_S) == 1
+        tripped = orbit(twin)
+        assert get(twin, f"{pc}:rdbk") == 0.0 and get(twin, f"{pc}:rdbk.SEVR") == 2
+        assert get(twin, f"{pc}:set") == 0.05
+        assert worst(powered, design) > 1e-6
+        assert worst(tripped, design) < 1e-11
+    finally:
+        assert epics.caput(trip, 0, wait=True, timeout=TIMEOUT_S) == 1
+    assert worst(orbit(twin), powered) < 1e-11
+    assert get(twin, f"{pc}:rdbk") == 0.05 and get(twin, f"{pc}:rdbk.SEVR") == 0
+
+
 def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
     rf = twin.pv("MCLKHX251C:freq")
     f0 = get(twin, "MCLKHX251C:freq")

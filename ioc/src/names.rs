@@ -17,6 +17,11 @@ pub fn offset(element: &str, axis: char) -> String {
     twin(&format!("{element}:{axis}:set"))
 }
 
+/// The instructor's trip switch of a converter: `TWIN:FAULT:<PC>:trip`.
+pub fn fault_trip(pc: &str) -> String {
+    twin(&format!("FAULT:{pc}:trip"))
+}
+
 /// The twin's name of an element's roll about s [rad]: `TWIN:<element>:roll:set`.
 pub fn roll(element: &str) -> String {
     twin(&format!("{element}:roll:set"))

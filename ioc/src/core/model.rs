@@ -285,6 +285,7 @@ fn placeholder() -> Snapshot {
         time: SystemTime::UNIX_EPOCH,
         settings: Arc::new(super::snapshot::Settings {
             currents_a: Vec::new(),
+            tripped: Vec::new(),
             unmodelled_a: Vec::new(),
             rf_khz: 0.0,
             offsets_m: Vec::new(),

@@ -13,6 +13,8 @@ use crate::machine::{QuadId, Setpoint};
 pub struct Settings {
     /// Converter currents, by `PcId` [A].
     pub currents_a: Vec<f64>,
+    /// Tripped converters, by `PcId`: their output is 0.
+    pub tripped: Vec<bool>,
     /// Converters without a magnet in the model, by `UnmodelledId` [A].
     pub unmodelled_a: Vec<f64>,
     /// RF master clock [kHz].
@@ -37,6 +39,13 @@ pub struct Settings {
     pub topup_rate: usize,
     /// BPM read-out noise.
     pub noise: Noise,
+}
+
+impl Settings {
+    /// What a converter delivers [A]: its current, 0 when tripped.
+    pub fn output_a(&self, pc: crate::machine::PcId) -> f64 {
+        if self.tripped.get(pc.0).copied().unwrap_or(false) { 0.0 } else { self.currents_a[pc.0] }
+    }
 }
 
 impl Settings {

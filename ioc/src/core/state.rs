@@ -69,7 +69,7 @@ pub fn coil_current_a(s: &Settings, schema: &Schema, rules: &Rules, m: MagnetId)
         (true, Some(mux)) => s.aux_flowing_a() * mux.turns_ratio,
         _ => 0.0,
     };
-    s.currents_a[r.pc.0] + extra
+    s.output_a(r.pc) + extra
 }
 
 /// A magnet's strength in effect in its record's unit (K1, K2, kick).
@@ -85,6 +85,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::PcCurrent(id) => s.currents_a[id.0],
         Setpoint::Unmodelled(id) => s.unmodelled_a[id.0],
         Setpoint::MasterClock => s.rf_khz,
+        Setpoint::Trip(id) => flag(s.tripped[id.0]),
         Setpoint::Offset(a, p) => s.offsets_m[a.0][p.index()],
         Setpoint::Roll(a) => s.rolls_rad[a.0],
         Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
@@ -106,6 +107,7 @@ impl MachineState {
     pub fn new(lattice: Lattice, schema: Arc<Schema>, rules: Rules, noise: Noise, topup_on: bool) -> Self {
         let settings = Settings {
             currents_a: schema.power_converters.iter().map(|p| p.design_current_a).collect(),
+            tripped: vec![false; schema.power_converters.len()],
             unmodelled_a: vec![0.0; schema.unmodelled.len()],
             rf_khz: schema.design_rf_khz,
             offsets_m: vec![[0.0; 2]; schema.aligned.len()],
@@ -161,6 +163,10 @@ impl MachineState {
                 self.drive_pc(id)?;
             }
             Setpoint::Unmodelled(id) => s.unmodelled_a[id.0] = v,
+            Setpoint::Trip(id) => {
+                s.tripped[id.0] = v != 0.0;
+                self.drive_pc(id)?;
+            }
             Setpoint::MasterClock if v > 0.0 => {
                 self.lattice.set_rf_frequency_hz(v * 1e3).map_err(|e| e.to_string())?;
                 s.rf_khz = v;

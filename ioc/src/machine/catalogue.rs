@@ -24,6 +24,9 @@ pub enum Setpoint {
     Unmodelled(UnmodelledId),
     /// RF master clock [kHz].
     MasterClock,
+    /// A converter tripped (bo, twin only, instructors): its output and its
+    /// magnets' current are 0 while its setpoint stays.
+    Trip(PcId),
     /// Transverse offset of an element carrying magnets [m] (twin only).
     Offset(AlignId, Plane),
     /// Roll about s of an element carrying magnets [rad] (twin only):
@@ -175,6 +178,18 @@ impl Catalogue {
         rows.add(Setpoint::MasterClock, profile.rf.master_clock.clone(), Unit::KiloHertz, rf_desc, rf_limits, rf, true);
         offsets(&mut rows, schema);
         strengths(&mut rows, schema);
+        for pc in &schema.power_converters {
+            let desc = format!("{} tripped (fault)", pc.name);
+            rows.add(
+                Setpoint::Trip(pc.id),
+                names::fault_trip(&pc.name),
+                Unit::Dimensionless,
+                desc,
+                binary("OK", "TRIPPED"),
+                0.0,
+                true,
+            );
+        }
         if let Some(mux) = &profile.multiplexer {
             for q in schema.multiplexer_quads() {
                 let pv = format!("{}{}", mux.switch_prefix, q.name);

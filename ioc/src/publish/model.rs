@@ -196,12 +196,18 @@ impl ModelPublisher {
     fn post_readbacks(&self, snap: &Snapshot, update: &Update) -> anyhow::Result<()> {
         let s = &snap.settings;
         let flagged = update.clone().with_alarm(unmodelled_alarm());
+        let tripped =
+            update.clone().with_alarm(Alarm::new(Severity::Major, AlarmStatus::State, String::from("tripped")));
         let posts: Vec<(Arc<Field<f64>>, f64, Update)> = self
             .readbacks
             .modelled
             .iter()
-            .zip(&s.currents_a)
-            .map(|(f, v)| (Arc::clone(f), *v, update.clone()))
+            .enumerate()
+            .map(|(i, f)| {
+                let pc = crate::machine::PcId(i);
+                let u = if s.tripped.get(i).copied().unwrap_or(false) { tripped.clone() } else { update.clone() };
+                (Arc::clone(f), s.output_a(pc), u)
+            })
             .chain(
                 self.readbacks
                     .unmodelled

@@ -58,6 +58,10 @@ pub(super) fn power_converters(m: &Machine) -> Vec<Section> {
             unmodelled,
         ),
         Section::new("readback deviating from the setpoint (twin; alarm limits from the profile)", deviations),
+        Section::new(
+            "faults (twin, instructors): a tripped converter delivers 0 A",
+            outputs(m, |s| matches!(s, Setpoint::Trip(_))),
+        ),
     ]
 }
 
