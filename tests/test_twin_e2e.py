@@ -200,6 +200,51 @@ def test_a_tripped_converter_delivers_nothing_and_comes_back_when_cleared(twin):
     assert get(twin, f"{pc}:rdbk") == 0.05 and get(twin, f"{pc}:rdbk.SEVR") == 0
 
 
+def test_a_stuck_converter_keeps_its_output_while_the_setpoint_moves(twin):
+    """TWIN:FAULT:<PC>:stuck: readback and orbit stay where they were while
+    the setpoint moves (the deviation record alarms); clearing delivers the
+    setpoint."""
+    pc = "HS1PD2R"
+    twin.put_pc(pc, 0.02)
+    at_stick = orbit(twin)
+    stuck = twin.pv(f"TWIN:FAULT:{pc}:stuck")
+
+    def worst(a, b):
+        return max(abs(a[n][k] - b[n][k]) for n in b for k in (0, 1))
+    try:
+        assert epics.caput(stuck, 1, wait=True, timeout=TIMEOUT_S) == 1
+        twin.put_pc(pc, 0.04)
+        assert get(twin, f"{pc}:set") == 0.04 and get(twin, f"{pc}:rdbk") == 0.02
+        assert worst(orbit(twin), at_stick) < 1e-11
+        # 20 mA off its setpoint: the deviation record alarms (evaluated once a second)
+        wait_for("the deviation alarm", lambda: get(twin, f"TWIN:{pc}:dev.SEVR") >= 1, 5, 0.1)
+    finally:
+        assert epics.caput(stuck, 0, wait=True, timeout=TIMEOUT_S) == 1
+    assert get(twin, f"{pc}:rdbk") == 0.04
+    assert worst(orbit(twin), at_stick) > 1e-6
+
+
+def test_a_hidden_rf_offset_moves_the_beam_as_the_same_master_clock_change(twin):
+    """TWIN:FAULT:RF:offset: the beam sees master clock + offset; the
+    master clock's PV does not show it. δ and the orbit are those of the
+    master clock moved by the same amount."""
+    rf = twin.pv("MCLKHX251C:freq")
+    f0 = get(twin, "MCLKHX251C:freq")
+    fault = twin.pv("TWIN:FAULT:RF:offset")
+    try:
+        assert epics.caput(fault, 300.0, wait=True, timeout=TIMEOUT_S) == 1
+        hidden = orbit(twin), get(twin, "TWIN:MODEL:DELTA")
+        assert get(twin, "MCLKHX251C:freq") == f0
+        assert epics.caput(fault, 0.0, wait=True, timeout=TIMEOUT_S) == 1
+        assert epics.caput(rf, f0 + 0.3, wait=True, timeout=TIMEOUT_S) == 1
+        shown = orbit(twin), get(twin, "TWIN:MODEL:DELTA")
+    finally:
+        epics.caput(fault, 0.0, wait=True, timeout=TIMEOUT_S)
+        epics.caput(rf, f0, wait=True, timeout=TIMEOUT_S)
+    assert abs(hidden[1]) > 1e-5 and abs(hidden[1] - shown[1]) < 1e-12
+    assert max(abs(hidden[0][n][0] - shown[0][n][0]) for n in shown[0]) < 1e-11
+
+
 def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
     rf = twin.pv("MCLKHX251C:freq")
     f0 = get(twin, "MCLKHX251C:freq")

@@ -17,9 +17,19 @@ pub fn offset(element: &str, axis: char) -> String {
     twin(&format!("{element}:{axis}:set"))
 }
 
+/// A fault the instructor switches: `TWIN:FAULT:<what>`.
+pub fn fault(what: &str) -> String {
+    twin(&format!("FAULT:{what}"))
+}
+
 /// The instructor's trip switch of a converter: `TWIN:FAULT:<PC>:trip`.
 pub fn fault_trip(pc: &str) -> String {
-    twin(&format!("FAULT:{pc}:trip"))
+    fault(&format!("{pc}:trip"))
+}
+
+/// The instructor's switch that sticks a converter: `TWIN:FAULT:<PC>:stuck`.
+pub fn fault_stuck(pc: &str) -> String {
+    fault(&format!("{pc}:stuck"))
 }
 
 /// The twin's name of an element's roll about s [rad]: `TWIN:<element>:roll:set`.

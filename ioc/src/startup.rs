@@ -146,6 +146,9 @@ fn restore(machine: &Machine, d: &SetpointDoc) -> anyhow::Result<(Setpoint, f64)
             entry.unit.egu()
         );
     }
+    if matches!(entry.output, OutputKind::Binary { .. } | OutputKind::Multi { .. }) {
+        anyhow::ensure!(d.value.fract() == 0.0, "{}: field `value` {} is not one of the states", what(), d.value);
+    }
     anyhow::ensure!(
         d.unit == entry.unit.egu(),
         "{}: field `unit` is {:?}, expected {:?}",

@@ -286,6 +286,8 @@ fn placeholder() -> Snapshot {
         settings: Arc::new(super::snapshot::Settings {
             currents_a: Vec::new(),
             tripped: Vec::new(),
+            stuck_a: Vec::new(),
+            rf_offset_hz: 0.0,
             unmodelled_a: Vec::new(),
             rf_khz: 0.0,
             offsets_m: Vec::new(),

@@ -15,6 +15,10 @@ pub struct Settings {
     pub currents_a: Vec<f64>,
     /// Tripped converters, by `PcId`: their output is 0.
     pub tripped: Vec<bool>,
+    /// Stuck converters, by `PcId`: the output they are stuck at [A].
+    pub stuck_a: Vec<Option<f64>>,
+    /// RF seen by the beam minus the master clock [Hz] (a fault).
+    pub rf_offset_hz: f64,
     /// Converters without a magnet in the model, by `UnmodelledId` [A].
     pub unmodelled_a: Vec<f64>,
     /// RF master clock [kHz].
@@ -42,9 +46,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What a converter delivers [A]: its current, 0 when tripped.
+    /// What a converter delivers [A]: its current; 0 when tripped; where
+    /// it stuck when stuck.
     pub fn output_a(&self, pc: crate::machine::PcId) -> f64 {
-        if self.tripped.get(pc.0).copied().unwrap_or(false) { 0.0 } else { self.currents_a[pc.0] }
+        if self.tripped.get(pc.0).copied().unwrap_or(false) {
+            return 0.0;
+        }
+        self.stuck_a.get(pc.0).copied().flatten().unwrap_or(self.currents_a[pc.0])
     }
 }
 

@@ -86,6 +86,8 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::Unmodelled(id) => s.unmodelled_a[id.0],
         Setpoint::MasterClock => s.rf_khz,
         Setpoint::Trip(id) => flag(s.tripped[id.0]),
+        Setpoint::Stuck(id) => flag(s.stuck_a[id.0].is_some()),
+        Setpoint::RfOffset => s.rf_offset_hz,
         Setpoint::Offset(a, p) => s.offsets_m[a.0][p.index()],
         Setpoint::Roll(a) => s.rolls_rad[a.0],
         Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
@@ -108,6 +110,8 @@ impl MachineState {
         let settings = Settings {
             currents_a: schema.power_converters.iter().map(|p| p.design_current_a).collect(),
             tripped: vec![false; schema.power_converters.len()],
+            stuck_a: vec![None; schema.power_converters.len()],
+            rf_offset_hz: 0.0,
             unmodelled_a: vec![0.0; schema.unmodelled.len()],
             rf_khz: schema.design_rf_khz,
             offsets_m: vec![[0.0; 2]; schema.aligned.len()],
@@ -167,8 +171,22 @@ impl MachineState {
                 s.tripped[id.0] = v != 0.0;
                 self.drive_pc(id)?;
             }
+            Setpoint::Stuck(id) => {
+                let delivering = s.currents_a[id.0];
+                let stuck = &mut s.stuck_a[id.0];
+                *stuck = match (v != 0.0, *stuck) {
+                    (true, Some(at)) => Some(at),
+                    (true, None) => Some(delivering),
+                    (false, _) => None,
+                };
+                self.drive_pc(id)?;
+            }
+            Setpoint::RfOffset => {
+                self.lattice.set_rf_frequency_hz(s.rf_khz * 1e3 + v).map_err(|e| e.to_string())?;
+                s.rf_offset_hz = v;
+            }
             Setpoint::MasterClock if v > 0.0 => {
-                self.lattice.set_rf_frequency_hz(v * 1e3).map_err(|e| e.to_string())?;
+                self.lattice.set_rf_frequency_hz(v * 1e3 + s.rf_offset_hz).map_err(|e| e.to_string())?;
                 s.rf_khz = v;
             }
             Setpoint::MasterClock => return Err(format!("RF frequency {v} kHz is not positive")),

@@ -27,6 +27,12 @@ pub enum Setpoint {
     /// A converter tripped (bo, twin only, instructors): its output and its
     /// magnets' current are 0 while its setpoint stays.
     Trip(PcId),
+    /// A converter stuck (bo, twin only, instructors): its output stays
+    /// where it was while its setpoint moves.
+    Stuck(PcId),
+    /// The RF the beam sees differs from the master clock by this much
+    /// [Hz] (twin only, instructors): a hidden frequency error.
+    RfOffset,
     /// Transverse offset of an element carrying magnets [m] (twin only).
     Offset(AlignId, Plane),
     /// Roll about s of an element carrying magnets [rad] (twin only):
@@ -60,6 +66,7 @@ pub enum Setpoint {
 pub enum Unit {
     Ampere,
     KiloHertz,
+    Hertz,
     Metre,
     Micrometre,
     PerSquareMetre,
@@ -74,6 +81,7 @@ impl Unit {
         match self {
             Unit::Ampere => "A",
             Unit::KiloHertz => "kHz",
+            Unit::Hertz => "Hz",
             Unit::Metre => "m",
             Unit::Micrometre => "um",
             Unit::PerSquareMetre => "1/m2",
@@ -189,7 +197,20 @@ impl Catalogue {
                 0.0,
                 true,
             );
+            let desc = format!("{} stuck (fault)", pc.name);
+            rows.add(
+                Setpoint::Stuck(pc.id),
+                names::fault_stuck(&pc.name),
+                Unit::Dimensionless,
+                desc,
+                binary("OK", "STUCK"),
+                0.0,
+                true,
+            );
         }
+        let desc = "RF seen by the beam minus master clock (fault)".to_string();
+        let output = OutputKind::Analog { limits: Some((-5e3, 5e3)), display: (-1e3, 1e3), precision: 3 };
+        rows.add(Setpoint::RfOffset, names::fault("RF:offset"), Unit::Hertz, desc, output, 0.0, true);
         if let Some(mux) = &profile.multiplexer {
             for q in schema.multiplexer_quads() {
                 let pv = format!("{}{}", mux.switch_prefix, q.name);

@@ -21,10 +21,13 @@ fn readback(name: String, desc: &str, limits: (f64, f64)) -> Record {
 }
 
 /// |readback − setpoint| of a converter, computed when the readback is
-/// posted (the setpoint the model used then), with the profile's limits.
+/// posted (the setpoint the model used then) and once a second (a readback
+/// that does not change — a stuck converter — does not post), with the
+/// profile's limits.
 fn deviation(pc: &str, set: &str, rdbk: &str, l: &Limits) -> Record {
     let r = Record::new(RecordType::Calc, names::converter_deviation(pc))
         .desc(&format!("{pc} |readback - setpoint|"))
+        .field("SCAN", "1 second")
         .field("INPA", format!("$(P){rdbk} CP NMS"))
         .field("INPB", format!("$(P){set} NPP NMS"))
         .field("CALC", "ABS(A-B)")
@@ -59,8 +62,8 @@ pub(super) fn power_converters(m: &Machine) -> Vec<Section> {
         ),
         Section::new("readback deviating from the setpoint (twin; alarm limits from the profile)", deviations),
         Section::new(
-            "faults (twin, instructors): a tripped converter delivers 0 A",
-            outputs(m, |s| matches!(s, Setpoint::Trip(_))),
+            "faults (twin, instructors): a tripped converter delivers 0 A, a stuck one what it delivered; the RF the beam sees",
+            outputs(m, |s| matches!(s, Setpoint::Trip(_) | Setpoint::Stuck(_) | Setpoint::RfOffset)),
         ),
     ]
 }
