@@ -245,6 +245,27 @@ def test_a_hidden_rf_offset_moves_the_beam_as_the_same_master_clock_change(twin)
     assert max(abs(hidden[0][n][0] - shown[0][n][0]) for n in shown[0]) < 1e-11
 
 
+def test_a_calibration_error_scales_the_magnets_effect(twin):
+    """TWIN:<M>:calib:set (hidden, instructors): the steerer's kick per
+    ampere is (1 + error) times nominal; the orbit is the engine's for that
+    kick (`twin-ioc model --kick`)."""
+    pc, current, error = "HS4P2D1R", 0.03, 0.05
+    steerer, kick = kick_rad(pc, current)
+    calibration = twin.pv(f"TWIN:{steerer}:calib:set")
+    before = orbit(twin)
+    try:
+        assert epics.caput(calibration, error, wait=True, timeout=TIMEOUT_S) == 1
+        unchanged = orbit(twin)  # no current: no effect
+        assert max(abs(unchanged[n][k] - before[n][k]) for n in before for k in (0, 1)) < 1e-12
+        twin.put_pc(pc, current)
+        after = orbit(twin)
+    finally:
+        epics.caput(calibration, 0.0, wait=True, timeout=TIMEOUT_S)
+    m0, _ = model_orbit()
+    m1, _ = model_orbit(f"--kick={steerer}={kick * (1 + error)!r}")
+    assert_orbit_change(before, after, m0, m1)
+
+
 def test_rf_frequency_moves_orbit_through_dispersion_and_tunes_through_chromaticity(twin):
     rf = twin.pv("MCLKHX251C:freq")
     f0 = get(twin, "MCLKHX251C:freq")

@@ -72,6 +72,11 @@ pub fn magnet_trim(magnet: &str) -> String {
     twin(&format!("{magnet}:Cm:trim"))
 }
 
+/// A magnet's hidden relative calibration error: `TWIN:<M>:calib:set`.
+pub fn magnet_calibration(magnet: &str) -> String {
+    twin(&format!("{magnet}:calib:set"))
+}
+
 /// The earlier twin's (dt4acc 0.9.1) names of model quantities, kept so that
 /// scripts written against it run unchanged (meanings and units: README).
 pub mod dt4acc {

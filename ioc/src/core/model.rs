@@ -293,6 +293,7 @@ fn placeholder() -> Snapshot {
             offsets_m: Vec::new(),
             rolls_rad: Vec::new(),
             trims: Vec::new(),
+            calibration: Vec::new(),
             mux: None,
             mux_pending: None,
             aux_a: 0.0,

@@ -30,6 +30,8 @@ pub struct Settings {
     /// Strength added to each magnet's converter strength, by `MagnetId`
     /// (the magnet's strength unit: K1 [1/m²], K2 [1/m³], kick [rad]).
     pub trims: Vec<f64>,
+    /// Hidden relative calibration error of each magnet, by `MagnetId`.
+    pub calibration: Vec<f64>,
     /// Quad switched onto the multiplexer.
     pub mux: Option<QuadId>,
     /// A switch to this quad is under way (relays open, `mux` is None).

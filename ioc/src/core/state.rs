@@ -75,7 +75,8 @@ pub fn coil_current_a(s: &Settings, schema: &Schema, rules: &Rules, m: MagnetId)
 /// A magnet's strength in effect in its record's unit (K1, K2, kick).
 pub fn magnet_strength(s: &Settings, schema: &Schema, rules: &Rules, m: MagnetId) -> f64 {
     let drive = schema.magnet(m);
-    strength_scale(drive.kind) * drive.strength(coil_current_a(s, schema, rules, m), schema.rigidity_tm) + s.trims[m.0]
+    let nominal = strength_scale(drive.kind) * drive.strength(coil_current_a(s, schema, rules, m), schema.rigidity_tm);
+    nominal * (1.0 + s.calibration[m.0]) + s.trims[m.0]
 }
 
 /// The value a setpoint's record shows for `s` (its unit).
@@ -92,6 +93,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::Roll(a) => s.rolls_rad[a.0],
         Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
         Setpoint::MagnetTrim(m) => s.trims[m.0],
+        Setpoint::Calibration(m) => s.calibration[m.0],
         Setpoint::MuxSelect(q) => flag(s.mux == Some(q) || s.mux_pending == Some(q)),
         Setpoint::MuxOff => 0.0,
         Setpoint::AuxCurrent => s.aux_a,
@@ -117,6 +119,7 @@ impl MachineState {
             offsets_m: vec![[0.0; 2]; schema.aligned.len()],
             rolls_rad: vec![0.0; schema.aligned.len()],
             trims: vec![0.0; schema.magnets.len()],
+            calibration: vec![0.0; schema.magnets.len()],
             mux: None,
             mux_pending: None,
             aux_a: 0.0,
@@ -210,6 +213,10 @@ impl MachineState {
             }
             Setpoint::MagnetTrim(m) => {
                 s.trims[m.0] = v;
+                self.drive_magnet(m)?;
+            }
+            Setpoint::Calibration(m) => {
+                s.calibration[m.0] = v;
                 self.drive_magnet(m)?;
             }
             Setpoint::MuxSelect(q) => return self.select(if v != 0.0 { Some(q) } else { None }, Some(q)),

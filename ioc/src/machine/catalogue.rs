@@ -43,6 +43,9 @@ pub enum Setpoint {
     MagnetStrength(MagnetId),
     /// A magnet's strength added to what its converter gives (same unit).
     MagnetTrim(MagnetId),
+    /// A magnet's calibration error (twin only, instructors): its strength
+    /// from the converter's current is (1 + error) times the nominal.
+    Calibration(MagnetId),
     /// Multiplexer switch of a quad (bo).
     MuxSelect(QuadId),
     /// Multiplexer: disconnect all (bo).
@@ -364,6 +367,10 @@ fn strengths(rows: &mut Rows, schema: &Schema) {
         let trim = OutputKind::Analog { limits: Some((-span, span)), display: (-span / 10.0, span / 10.0), precision };
         let desc = format!("{} {what} trim", drive.name);
         rows.add(Setpoint::MagnetTrim(m.id), names::magnet_trim(&drive.name), unit, desc, trim, 0.0, true);
+        let calibration = OutputKind::Analog { limits: Some((-0.2, 0.2)), display: (-0.05, 0.05), precision: 6 };
+        let desc = format!("{} relative calibration error", drive.name);
+        let pv = names::magnet_calibration(&drive.name);
+        rows.add(Setpoint::Calibration(m.id), pv, Unit::Dimensionless, desc, calibration, 0.0, true);
     }
 }
 

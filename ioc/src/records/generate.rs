@@ -110,9 +110,12 @@ pub fn output(e: &SetpointEntry) -> Record {
 /// instructors', every other setpoint operators'.
 pub fn setpoint_access(setpoint: Setpoint) -> AccessGroup {
     match setpoint {
-        Setpoint::Offset(..) | Setpoint::Roll(_) | Setpoint::Trip(_) | Setpoint::Stuck(_) | Setpoint::RfOffset => {
-            AccessGroup::Instruct
-        }
+        Setpoint::Offset(..)
+        | Setpoint::Roll(_)
+        | Setpoint::Calibration(_)
+        | Setpoint::Trip(_)
+        | Setpoint::Stuck(_)
+        | Setpoint::RfOffset => AccessGroup::Instruct,
         _ => AccessGroup::Operate,
     }
 }

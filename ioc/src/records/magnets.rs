@@ -21,8 +21,10 @@ fn strengths(m: &Machine) -> Vec<Record> {
             precision,
         ));
         records.push(ai(names::magnet_current(&drive.name), &format!("{} coil current", drive.name), "A", 4));
-        if let Some(e) = m.catalogue.entry(Setpoint::MagnetTrim(r.id)) {
-            records.push(output(e));
+        for s in [Setpoint::MagnetTrim(r.id), Setpoint::Calibration(r.id)] {
+            if let Some(e) = m.catalogue.entry(s) {
+                records.push(output(e));
+            }
         }
     }
     records
