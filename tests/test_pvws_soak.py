@@ -33,7 +33,7 @@ def rss_mb(pid):
 async def client(url, pvs, received, ready, stop):
     async with connect(url, max_size=None) as ws:
         await ws.send(json.dumps({"type": "subscribe", "pvs": pvs}))
-        ready.release()
+        waiting = True  # ready once every PV's first update (its value at subscription) is in
         while not stop.is_set():
             try:
                 m = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
@@ -42,6 +42,9 @@ async def client(url, pvs, received, ready, stop):
             if m.get("type") == "update":
                 key = m.get("value", m.get("b64dbl"))
                 received.setdefault(m["pv"], []).append((m.get("seconds"), m.get("nanos"), key))
+            if waiting and len(received) == len(pvs):
+                waiting = False
+                ready.release()
 
 
 async def soak(ioc, setpoint, watched, write_all):
