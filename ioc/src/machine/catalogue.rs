@@ -189,28 +189,7 @@ impl Catalogue {
         rows.add(Setpoint::MasterClock, profile.rf.master_clock.clone(), Unit::KiloHertz, rf_desc, rf_limits, rf, true);
         offsets(&mut rows, schema);
         strengths(&mut rows, schema);
-        for pc in &schema.power_converters {
-            let desc = format!("{} tripped (fault)", pc.name);
-            rows.add(
-                Setpoint::Trip(pc.id),
-                names::fault_trip(&pc.name),
-                Unit::Dimensionless,
-                desc,
-                binary("OK", "TRIPPED"),
-                0.0,
-                true,
-            );
-            let desc = format!("{} stuck (fault)", pc.name);
-            rows.add(
-                Setpoint::Stuck(pc.id),
-                names::fault_stuck(&pc.name),
-                Unit::Dimensionless,
-                desc,
-                binary("OK", "STUCK"),
-                0.0,
-                true,
-            );
-        }
+        faults(&mut rows, schema);
         let desc = "RF seen by the beam minus master clock (fault)".to_string();
         let output = OutputKind::Analog { limits: Some((-5e3, 5e3)), display: (-1e3, 1e3), precision: 3 };
         rows.add(Setpoint::RfOffset, names::fault("RF:offset"), Unit::Hertz, desc, output, 0.0, true);
@@ -318,6 +297,20 @@ fn offsets(rows: &mut Rows, schema: &Schema) {
         let output = OutputKind::Analog { limits: Some((-1e-2, 1e-2)), display: (-1e-3, 1e-3), precision: 9 };
         let desc = format!("{} roll about s", a.name);
         rows.add(Setpoint::Roll(a.id), names::roll(&a.name), Unit::Radian, desc, output, 0.0, true);
+    }
+}
+
+/// The instructors' converter faults: `TWIN:FAULT:<PC>:trip`, `:stuck`.
+fn faults(rows: &mut Rows, schema: &Schema) {
+    for pc in &schema.power_converters {
+        let kinds: [(Setpoint, String, &str); 2] = [
+            (Setpoint::Trip(pc.id), names::fault_trip(&pc.name), "TRIPPED"),
+            (Setpoint::Stuck(pc.id), names::fault_stuck(&pc.name), "STUCK"),
+        ];
+        for (setpoint, pv, state) in kinds {
+            let desc = format!("{} {} (fault)", pc.name, state.to_lowercase());
+            rows.add(setpoint, pv, Unit::Dimensionless, desc, binary("OK", state), 0.0, true);
+        }
     }
 }
 
