@@ -91,9 +91,11 @@ def test_the_orbit_plot_follows_a_ca_write_and_the_page_writes_and_shows_bba():
 
             # a BBA measurement appears in the plot and the table
             assert requests.post(ioc.ioc.http + "/bba/run/Q3M2T8R", timeout=TIMEOUT_S).status_code == 200
-            rows = lambda: driver.find_elements(By.CSS_SELECTOR, "#bba-rows tr")  # noqa: E731
-            wait_for("the BBA result in the page", lambda: len(rows()) == 1, 60, 0.1)
-            assert rows()[0].find_element(By.TAG_NAME, "td").text == "Q3M2T8R"
+            # the table is redrawn with every BBA update: read it in one script
+            def measured():
+                return driver.execute_script(
+                    "return Array.from(document.querySelectorAll('#bba-rows tr')).map(r => r.cells[0].textContent);")
+            wait_for("the BBA result in the page", lambda: measured() == ["Q3M2T8R"], 60, 0.1)
             assert len(driver.find_elements(By.CSS_SELECTOR, "#bba-plot circle.marker")) == 2  # x and y
             search.clear()
             search.send_keys("HS4P")
