@@ -3,7 +3,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use serde::Serialize;
-use twin_engine::coords::{DELTA, X, Y};
+use twin_engine::coords::{Coords, DELTA, X, Y};
 use twin_engine::integrators::Dynamics;
 use twin_engine::jacobian::transverse;
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane, from_lat2db_json};
@@ -86,12 +86,21 @@ struct Coupled {
     projected_emittances: [f64; 3],
 }
 
-fn coupled(lattice: &Lattice, optics: &RingOptics, bpms: &[ElementId]) -> anyhow::Result<Coupled> {
+/// `six_d_start`: the 6D closed orbit with radiation if already found (`--6d`).
+fn coupled(
+    lattice: &Lattice,
+    optics: &RingOptics,
+    bpms: &[ElementId],
+    six_d_start: Option<Coords<f64>>,
+) -> anyhow::Result<Coupled> {
     let modes = NormalModes::<4>::of(&transverse(&optics.one_turn))?;
     // a BPM has no length: the map to its exit is the map to it
     let betas: Vec<[f64; 2]> = bpms.iter().map(|b| modes.betas(&transverse(&optics.transfer[b.0]))).collect();
-    let orbit = closed_orbit_6d(lattice, Dynamics::SixDRadiation, None)?;
-    let env = envelope(lattice, &orbit.coords)?;
+    let start = match six_d_start {
+        Some(start) => start,
+        None => closed_orbit_6d(lattice, Dynamics::SixDRadiation, None)?.coords,
+    };
+    let env = envelope(lattice, &start)?;
     Ok(Coupled {
         mode_tunes: [modes.tunes[0], modes.tunes[1]],
         beta_1: betas.iter().map(|b| b[0]).collect(),
@@ -257,7 +266,10 @@ pub fn run(config: &Config, args: &ModelArgs) -> anyhow::Result<()> {
         bpms: rows,
         orm,
         elements,
-        coupled: if args.envelope { Some(coupled(&lattice, &optics, &bpms)?) } else { None },
+        coupled: match args.envelope {
+            true => Some(coupled(&lattice, &optics, &bpms, six_d_orbit.as_ref().map(|o| o[0]))?),
+            false => None,
+        },
     };
     serde_json::to_writer(std::io::stdout().lock(), &out)?;
     println!();

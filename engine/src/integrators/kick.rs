@@ -64,6 +64,15 @@ pub fn thin_kick<R: Real>(
     r[PY] += im * l;
 }
 
+/// |e × B|² (normalised field) for velocity direction (x', y', 1 + x/ρ)
+/// = (`xpr`, `ypr`, `curv`) and field (`bx`, `by`) (AT `B2perp`).
+#[inline(always)]
+pub fn b2_perp<R: Real>(bx: R, by: R, curv: R, xpr: R, ypr: R) -> R {
+    let v_norm2 = (curv * curv + xpr * xpr + ypr * ypr).recip();
+    let cross = bx * ypr - by * xpr;
+    (by * curv * (by * curv) + bx * curv * (bx * curv) + cross * cross) * v_norm2
+}
+
 /// Classical radiation loss in a kick: δ decreases by
 /// C·|e × B|²·(1 + x/ρ + (x'² + y'²)/2)·(1+δ)²·l; the angles are kept.
 /// (AT divides by 1/(1+δ) where this multiplies by 1+δ: the same up to
@@ -73,11 +82,8 @@ pub fn thin_kick<R: Real>(
 fn radiate<R: Real>(r: &mut Coords<R>, re: R, im: R, l: f64, irho: f64, crad: f64, p_norm: R) {
     let one_plus = r[DELTA] + 1.0;
     let (x, xpr, ypr) = (r[X], r[PX] * p_norm, r[PY] * p_norm);
-    let (bx, by) = (im, re + irho);
     let curv = x * irho + 1.0;
-    let v_norm2 = (curv * curv + xpr * xpr + ypr * ypr).recip();
-    let cross = bx * ypr - by * xpr;
-    let b2p = (by * curv * (by * curv) + bx * curv * (bx * curv) + cross * cross) * v_norm2;
+    let b2p = b2_perp(im, re + irho, curv, xpr, ypr);
     let factor = (curv + (xpr * xpr + ypr * ypr) * 0.5) * (one_plus * one_plus) * l;
     r[DELTA] -= b2p * factor * crad;
     let one_plus = r[DELTA] + 1.0;

@@ -10,7 +10,7 @@ pub mod symplectic4;
 
 pub use cavity::TurnClock;
 pub use drift::{drift, drift_at};
-pub use kick::{RadiationConstant, field};
+pub use kick::{RadiationConstant, b2_perp, field};
 
 use crate::constants::c_gamma_m_per_ev3;
 use crate::coords::Coords;

@@ -103,13 +103,15 @@ impl<const N: usize> NormalModes<N> {
     pub fn emittances(&self, sigma: &SMatrix<f64, N, N>) -> Result<Vec<f64>, OpticsError> {
         let a_inv = self.a_matrix().try_inverse().ok_or(OpticsError::NoNormalModes(f64::NAN))?;
         let normal = a_inv * sigma * a_inv.transpose();
-        Ok((0..N / 2)
-            .map(|k| {
-                let b = normal.fixed_view::<2, 2>(2 * k, 2 * k);
-                (b[(0, 0)] * b[(1, 1)] - b[(0, 1)] * b[(1, 0)]).max(0.0).sqrt()
-            })
-            .collect())
+        Ok((0..N / 2).map(|k| block_emittance(&normal, k)).collect())
     }
+}
+
+/// √det of the k-th 2×2 diagonal block of a beam matrix (0 where rounding
+/// makes the determinant negative) [m].
+pub(super) fn block_emittance<const N: usize>(sigma: &SMatrix<f64, N, N>, k: usize) -> f64 {
+    let b = sigma.fixed_view::<2, 2>(2 * k, 2 * k);
+    (b[(0, 0)] * b[(1, 1)] - b[(0, 1)] * b[(1, 0)]).max(0.0).sqrt()
 }
 
 #[cfg(test)]

@@ -12,10 +12,11 @@
 //! M and the kicks, so a rolled quadrupole gives a vertical emittance.
 use nalgebra::{DMatrix, DVector, Matrix3, Matrix6};
 
+use super::coupled::block_emittance;
 use super::{NormalModes, OpticsError};
 use crate::constants::{CLASSICAL_ELECTRON_RADIUS_M, ELECTRON_REST_ENERGY_EV, HBAR_C_EV_M, electron_gamma};
 use crate::coords::{Coords, DELTA, PX, PY, X};
-use crate::integrators::{Dynamics, KickSite, field, pass_observed};
+use crate::integrators::{Dynamics, KickSite, b2_perp, field, pass_observed};
 use crate::lattice::Lattice;
 use crate::real::{Dual, Real};
 use crate::tracking::context;
@@ -46,10 +47,8 @@ fn kick_diffusion(r: &Coords<f64>, site: &KickSite, constant: f64) -> Matrix6<f6
     let (re, im) = field(r, site.coefficients);
     let p_norm = 1.0 / (1.0 + r[DELTA]);
     let (x, xpr, ypr) = (r[X], r[PX] * p_norm, r[PY] * p_norm);
-    let (bx, by) = (im, re + site.irho);
     let curv = 1.0 + x * site.irho;
-    let cross = bx * ypr - by * xpr;
-    let b2p = ((by * curv).powi(2) + (bx * curv).powi(2) + cross * cross) / (curv * curv + xpr * xpr + ypr * ypr);
+    let b2p = b2_perp(im, re + site.irho, curv, xpr, ypr);
     let k =
         constant * b2p * b2p.sqrt() * (curv + (xpr * xpr + ypr * ypr) / 2.0) * (1.0 + r[DELTA]).powi(4) * site.length_m;
     let u = [xpr, ypr, 1.0];
@@ -102,10 +101,7 @@ pub fn envelope(lattice: &Lattice, start: &Coords<f64>) -> Result<Envelope, Opti
     let sigma = lyapunov(&one_turn, &diffusion)?;
     let modes = NormalModes::<6>::of(&one_turn)?;
     let emittances = modes.emittances(&sigma)?;
-    let projected = std::array::from_fn(|k| {
-        let b = sigma.fixed_view::<2, 2>(2 * k, 2 * k);
-        (b[(0, 0)] * b[(1, 1)] - b[(0, 1)] * b[(1, 0)]).max(0.0).sqrt()
-    });
+    let projected = std::array::from_fn(|k| block_emittance(&sigma, k));
     Ok(Envelope {
         sigma,
         mode_emittances_m: [emittances[0], emittances[1], emittances[2]],
