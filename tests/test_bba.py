@@ -83,7 +83,8 @@ def offsets(selftest_ioc, orm):
 def measure(ioc, quad):
     put(ioc, f"TWIN:BBA:{quad}:run", 1)
     assert wait_done(ioc) == "DONE", get(ioc, "TWIN:BBA:message")
-    return {k: get(ioc, f"TWIN:BBA:{quad}:{k}") for k in ("offsetX", "offsetY", "sigmaX", "sigmaY", "chi2")}
+    keys = ("offsetX", "offsetY", "sigmaX", "sigmaY", "chi2", "bpmOffsetX", "bpmOffsetY", "bpmSigmaX", "bpmSigmaY")
+    return {k: get(ioc, f"TWIN:BBA:{quad}:{k}") for k in keys}
 
 
 def errors_of(results):
@@ -98,10 +99,15 @@ def errors_of(results):
 def test_bba_recovers_hidden_offsets_without_noise(offsets):
     assert offsets.corrected_rms < 50e-6  # the orbit is corrected first
     # one measurement of each quad, nothing known beforehand: within 1 µm
-    first = errors_of({quad: measure(offsets, quad) for quad in HIDDEN})
+    results = {quad: measure(offsets, quad) for quad in HIDDEN}
+    first = errors_of(results)
     print("BBA errors without noise, first measurement [um]:", [round(e * 1e6, 3) for _, _, e, _ in first])
     for quad, plane, err, _ in first:
         assert abs(err) < 1e-6, (quad, plane, err)
+    # the nearest BPMs' readings at the centres (ideal BPMs: the quad offsets
+    # plus the beam's slope deviation times the distance, README "BBA")
+    bpm = [results[q][f"bpmOffset{p}"] - HIDDEN[q][k] for q in HIDDEN for k, p in enumerate("XY")]
+    print("BPM readings at the centres minus the quad offsets [um]:", [round(e * 1e6, 3) for e in bpm])
     # measured again, the analyst's model knows the centres found: closer
     second = errors_of({quad: measure(offsets, quad) for quad in HIDDEN})
     print("BBA errors without noise, second measurement [um]:", [round(e * 1e6, 3) for _, _, e, _ in second])

@@ -60,6 +60,9 @@ pub struct LocalOptics {
     /// Index (into the BPM list) of the BPM upstream and downstream.
     pub upstream_bpm: usize,
     pub downstream_bpm: usize,
+    /// Index (into the BPM list) of the BPM nearest to the quad centre in
+    /// s: one of the two.
+    pub nearest_bpm: usize,
     /// Upstream BPM → quad entrance.
     pub to_entrance: Matrix4<f64>,
     /// Quad entrance → quad centre.
@@ -107,6 +110,16 @@ pub struct BbaFit {
     pub offset_m: f64,
     /// One-sigma uncertainty of `offset_m` [m].
     pub sigma_m: f64,
+    /// The reading of the BPM nearest to the quad
+    /// (`LocalOptics::nearest_bpm`) less the beam's displacement d at the
+    /// quad [m]. Less the lattice orbit's own change of position from the
+    /// quad centre to the BPM (`bba_model::beam_step`), it is the BPM's
+    /// offset relative to the quad's centre when the beam runs parallel to
+    /// that orbit between the two (what BBA cannot see: the beam's slope
+    /// deviation there times the distance, stays in it, as on the machine).
+    pub bpm_offset_m: f64,
+    /// One-sigma uncertainty of `bpm_offset_m` [m].
+    pub bpm_sigma_m: f64,
     /// Fit residual: residual sum of squares per degree of freedom [m²].
     pub chi2: f64,
     /// Residual rms of the readings [m].
@@ -177,6 +190,7 @@ pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaE
     let (a, b) = (l.upstream_bpm, l.downstream_bpm);
     let zero = ZeroCurrent {
         around_quad: Vector4::new(mx[a], my[a], mx[b], my[b]),
+        nearest: [mx[l.nearest_bpm], my[l.nearest_bpm]],
         readings: rows.iter().filter(|r| r.current_a == 0.0).count(),
     };
     // the slope of the beam in the quad: the model's, then twice from the
@@ -188,9 +202,11 @@ pub fn fit(model: &BbaModel, x: &[Step], y: &[Step]) -> Result<[BbaFit; 2], BbaE
 }
 
 /// The mean readings at zero auxiliary current at the BPMs around the quad
-/// (x_a, y_a, x_b, y_b) [m], and how many readings they average.
+/// (x_a, y_a, x_b, y_b) and at the nearest one (x, y) [m], and how many
+/// readings they average.
 struct ZeroCurrent {
     around_quad: Vector4<f64>,
+    nearest: [f64; 2],
     readings: usize,
 }
 
@@ -331,12 +347,19 @@ fn fit_pass(model: &BbaModel, rows: &[Row], zero: &ZeroCurrent, slopes_rad: [f64
     let var_mean = |p: usize| noise[p].powi(2) / zero.readings as f64;
     let cov_read = Matrix4::from_diagonal(&Vector4::new(var_mean(0), var_mean(1), var_mean(0), var_mean(1)));
     let cov = j_read * cov_read * j_read.transpose() + j_d * cov_d * j_d.transpose();
+    // the nearest BPM's reading less the beam's displacement at the quad
+    // (the lattice orbit's own change between the quad centre and the BPM
+    // is the caller's: `bba_model::beam_step`)
+    let bpm_offset = Vector2::from(zero.nearest) - d;
+    let bpm_cov = Matrix2::from_diagonal(&Vector2::new(var_mean(0), var_mean(1))) + cov_d;
     let sign = [-1.0, 1.0];
     let fit = |p: usize| BbaFit {
         kick_per_a_rad: sign[p] * model.dk1_per_a * model.length_m * d[p],
         displacement_m: d[p],
         offset_m: offsets[p],
         sigma_m: cov[(p, p)].sqrt(),
+        bpm_offset_m: bpm_offset[p],
+        bpm_sigma_m: bpm_cov[(p, p)].sqrt(),
         chi2: ss[p] / dof,
         residual_rms_m: (ss[p] / (rows.len() * nb) as f64).sqrt(),
         readings: rows.len(),
@@ -430,6 +453,7 @@ mod tests {
             local: LocalOptics {
                 upstream_bpm: 0,
                 downstream_bpm: 1,
+                nearest_bpm: 1,
                 to_entrance: drift(0.5),
                 first_half: Matrix4::identity(),
                 quad: Matrix4::identity(),
@@ -471,6 +495,9 @@ mod tests {
             // their mean, the quad's centre d away from it
             let want = (offsets[p][0] + offsets[p][1]) / 2.0 - d[p];
             assert!((fits[p].offset_m - want).abs() < 1e-15, "{} vs {want}", fits[p].offset_m);
+            // the nearest BPM (1): its zero-current reading − d
+            let (bpm, want) = (fits[p].bpm_offset_m, offsets[p][1] - d[p]);
+            assert!((bpm - want).abs() < 1e-15, "{bpm} vs {want}");
             assert!(fits[p].residual_rms_m < 1e-17);
         }
     }

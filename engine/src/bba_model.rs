@@ -266,25 +266,61 @@ impl<'a> QuadModel<'a> {
     /// the beam passing the elements of `as_set`.
     fn local_optics(&self, as_set: &Lattice) -> Result<LocalOptics, BbaError> {
         let (quad, bpms) = (self.quad, self.bpms);
-        let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
-        let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
+        let Around { upstream, downstream, nearest } = bpms_around(self.lattice, quad, bpms);
         let offset = self.element.misalignment;
         let (a, b) = (bpms[upstream], bpms[downstream]);
         let at_upstream = self.reference.orbit[a.0 + 1];
         let (centre, at_downstream) = local_orbit(as_set, &self.ctx, at_upstream, a, quad, b);
+        let to_entrance = transverse(&exit_to_entrance(self.reference, a, quad)?);
+        let first_half = transverse(&self.first_half.jacobian);
+        let to_downstream = transverse(&self.to_bpm[downstream]);
         Ok(LocalOptics {
             upstream_bpm: upstream,
             downstream_bpm: downstream,
-            to_entrance: transverse(&exit_to_entrance(self.reference, a, quad)?),
-            first_half: transverse(&self.first_half.jacobian),
+            nearest_bpm: nearest,
+            to_entrance,
+            first_half,
             quad: transverse(&self.q0),
-            to_downstream: transverse(&self.to_bpm[downstream]),
+            to_downstream,
             model_upstream: state(&at_upstream),
             model_centre: state(&centre),
             model_downstream: state(&at_downstream),
             model_offset_m: [offset.dx_m, offset.dy_m],
         })
     }
+}
+
+/// The BPMs around a quad (indices into the BPM list).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Around {
+    pub upstream: usize,
+    pub downstream: usize,
+    /// The one of the two nearer to the quad's centre in s (downstream
+    /// when equally near): the BPM whose offset BBA finds.
+    pub nearest: usize,
+}
+
+/// The BPMs of `bpms` (in lattice order, not empty) around `quad`, the
+/// ring closing on itself.
+pub fn bpms_around(lattice: &Lattice, quad: ElementId, bpms: &[ElementId]) -> Around {
+    let upstream = bpms.iter().rposition(|b| b.0 < quad.0).unwrap_or(bpms.len() - 1);
+    let downstream = bpms.iter().position(|b| b.0 > quad.0).unwrap_or(0);
+    let c = lattice.circumference_m();
+    let centre = lattice.s_entrance_m(quad) + lattice.element(quad).length_m() / 2.0;
+    let behind = (centre - lattice.s_entrance_m(bpms[upstream])).rem_euclid(c);
+    let ahead = (lattice.s_entrance_m(bpms[downstream]) - centre).rem_euclid(c);
+    Around { upstream, downstream, nearest: if ahead <= behind { downstream } else { upstream } }
+}
+
+/// How the beam on the 6D closed orbit of `lattice` changes in position
+/// (x, y) from the centre of `quad` to the exit of `bpm` [m].
+pub fn beam_step(lattice: &Lattice, quad: ElementId, bpm: ElementId) -> Result<[f64; 2], BbaError> {
+    let six = orbit_6d(lattice, None)?;
+    let ctx = context(lattice, Dynamics::SixDRadiation, 0);
+    let mut centre = six.orbit[quad.0];
+    pass(&first_half(lattice.element(quad)), &mut centre, &ctx);
+    let at_bpm = six.orbit[bpm.0 + 1];
+    Ok([at_bpm[X] - centre[X], at_bpm[Y] - centre[Y]])
 }
 
 /// The BBA model of quad `quad` (both planes) for a measurement stepping

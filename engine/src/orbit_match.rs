@@ -87,6 +87,11 @@ pub struct Steering {
 }
 
 impl Steering {
+    /// The BPMs the responses are for.
+    pub fn bpms(&self) -> &[ElementId] {
+        &self.bpms
+    }
+
     /// Singular values above `singular_cut` × the largest are kept.
     pub fn new(lattice: &Lattice, bpms: &[ElementId], singular_cut: f64) -> Result<Self, BbaError> {
         if bpms.is_empty() {

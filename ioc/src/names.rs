@@ -32,6 +32,17 @@ pub fn fault_stuck(pc: &str) -> String {
     fault(&format!("{pc}:stuck"))
 }
 
+/// A BPM's hidden error (`offset:x`, `gain:y`, `roll`, `noise`):
+/// `TWIN:<BPM>:<what>:set`.
+pub fn bpm_error(bpm: &str, what: &str) -> String {
+    twin(&format!("{bpm}:{what}:set"))
+}
+
+/// The instructor's fault mode of a BPM: `TWIN:FAULT:<BPM>:mode`.
+pub fn fault_bpm(bpm: &str) -> String {
+    fault(&format!("{bpm}:mode"))
+}
+
 /// The twin's name of an element's roll about s [rad]: `TWIN:<element>:roll:set`.
 pub fn roll(element: &str) -> String {
     twin(&format!("{element}:roll:set"))

@@ -15,6 +15,7 @@ pub mod ack;
 pub mod alignment;
 pub mod bba;
 mod beam;
+pub mod bpm;
 pub mod envelope;
 pub mod journal;
 mod model;

@@ -6,7 +6,6 @@ use std::time::{Instant, SystemTime};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 use twin_engine::lattice::Lattice;
@@ -15,6 +14,7 @@ use super::Input;
 use super::ack::Refusal;
 use super::bba::Hardware;
 use super::beam::{Beam, TopUpSetting};
+use super::bpm::BpmFault;
 use super::envelope::{EnvelopeService, EnvelopeView};
 use super::journal::{BbaRecord, Journal, SetpointChange};
 use super::physics::{Invalid, Physics, compute};
@@ -101,6 +101,9 @@ impl Model {
             envelope_service: None,
             envelope: None,
         };
+        if let Some(p) = me.last_valid.clone() {
+            me.state.freeze_bpms(&p);
+        }
         let rx = me.tx.subscribe();
         me.publish();
         (me, rx)
@@ -183,6 +186,7 @@ impl Model {
         };
         if let Ok(p) = &self.model {
             self.last_valid = Some(Arc::clone(p));
+            self.state.freeze_bpms(p);
         }
         self.computation += 1;
         self.stats.recomputes = self.stats.recomputes.wrapping_add(1);
@@ -301,6 +305,7 @@ fn placeholder() -> Snapshot {
             topup_on: false,
             topup_rate: 0,
             noise: super::snapshot::Noise { on: false, rms_um: 0.0 },
+            bpms: Vec::new(),
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
         last_valid: None,
@@ -337,13 +342,13 @@ impl Hardware for Model {
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
         let physics = self.last_valid.clone().ok_or("no valid model to read the orbit from")?;
         let rms = self.state.settings.noise.effective_rms_m();
-        let normal = (rms > 0.0).then(|| Normal::new(0.0, rms).ok()).flatten();
-        let mut noise = || normal.map_or(0.0, |n| n.sample(&mut self.bba_noise));
         let (mut x, mut y) = (Vec::new(), Vec::new());
-        for b in self.state.lattice.bpms() {
-            let [bx, by] = physics.position_m(b.0);
-            x.push(bx + noise());
-            y.push(by + noise());
+        for (b, errors) in self.state.schema.bpms.iter().zip(&self.state.settings.bpms) {
+            let r = errors.read(physics.position_m(b.element.0), rms, &mut self.bba_noise);
+            // the procedure leaves out what the BPM's status flags: no number
+            let flagged = r.fault == BpmFault::Garbage;
+            x.push(if flagged { f64::NAN } else { r.x_m });
+            y.push(if flagged { f64::NAN } else { r.y_m });
         }
         Ok([x, y])
     }

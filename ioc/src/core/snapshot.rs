@@ -45,6 +45,8 @@ pub struct Settings {
     pub topup_rate: usize,
     /// BPM read-out noise.
     pub noise: Noise,
+    /// Hidden errors and faults of the lattice BPMs, by `BpmId`.
+    pub bpms: Vec<super::bpm::BpmErrors>,
 }
 
 impl Settings {
@@ -118,8 +120,13 @@ pub enum BbaStatus {
 /// One quad's published BBA result (NaN where a plane failed) [m, m, µm²].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuadResult {
+    /// The quad's centre in the frame of the BPMs around it (x, y) [m].
     pub offset_m: [f64; 2],
     pub sigma_m: [f64; 2],
+    /// The machine's BBA result: the reading of the nearest BPM at which
+    /// the beam passes the quad's centre (x, y) [m].
+    pub bpm_offset_m: [f64; 2],
+    pub bpm_sigma_m: [f64; 2],
     /// Residual per degree of freedom, x + y [m²].
     pub chi2_m2: f64,
 }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use twin_engine::lattice::{Lattice, Misalignment};
 
+use super::bpm::{BpmErrors, BpmFault};
+use super::physics::Physics;
 use super::snapshot::{Noise, Settings};
 use crate::machine::{Catalogue, MagnetId, MagnetKind, PcId, QuadId, Schema, Setpoint, strength_scale};
 use crate::profile::Profile;
@@ -100,6 +102,11 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::AuxOn => flag(s.aux_on),
         Setpoint::TopUpOn => flag(s.topup_on),
         Setpoint::TopUpRate => s.topup_rate as f64,
+        Setpoint::BpmOffset(b, p) => s.bpms[b.0].offset_m[p.index()],
+        Setpoint::BpmGain(b, p) => s.bpms[b.0].gain[p.index()],
+        Setpoint::BpmRoll(b) => s.bpms[b.0].roll_rad,
+        Setpoint::BpmOwnNoise(b) => s.bpms[b.0].noise_m,
+        Setpoint::BpmFault(b) => f64::from(s.bpms[b.0].fault as u8),
         Setpoint::BpmNoise => flag(s.noise.on),
         Setpoint::BpmNoiseRms => s.noise.rms_um,
     }
@@ -127,6 +134,7 @@ impl MachineState {
             topup_on,
             topup_rate: 0,
             noise,
+            bpms: vec![BpmErrors::default(); schema.bpms.len()],
         };
         Self { lattice, schema, settings, rules }
     }
@@ -134,6 +142,16 @@ impl MachineState {
     /// The value a setpoint's record shows for the current state.
     pub fn value(&self, setpoint: Setpoint) -> f64 {
         setpoint_value(&self.settings, &self.schema, &self.rules, setpoint)
+    }
+
+    /// Frozen BPMs that show nothing yet take their reading of `physics`
+    /// (without noise): what they read when they froze.
+    pub fn freeze_bpms(&mut self, physics: &Physics) {
+        for (b, e) in self.schema.bpms.iter().zip(&mut self.settings.bpms) {
+            if e.fault == BpmFault::Frozen && e.frozen_m.is_none() {
+                e.frozen_m = Some(e.ideal_reading(physics.position_m(b.element.0)));
+            }
+        }
     }
 
     /// Validates and commits one write; the error is what the client sees.
@@ -235,6 +253,15 @@ impl MachineState {
                 s.topup_rate = v as usize;
             }
             Setpoint::TopUpRate => return Err(format!("no injection rate {v}")),
+            Setpoint::BpmOffset(b, p) => s.bpms[b.0].offset_m[p.index()] = v,
+            Setpoint::BpmGain(b, p) => s.bpms[b.0].gain[p.index()] = v,
+            Setpoint::BpmRoll(b) => s.bpms[b.0].roll_rad = v,
+            Setpoint::BpmOwnNoise(b) => s.bpms[b.0].noise_m = v,
+            Setpoint::BpmFault(b) => {
+                let fault = BpmFault::from_index(v).ok_or_else(|| format!("no BPM fault {v}"))?;
+                // a BPM that freezes (again) shows the next computation's reading
+                s.bpms[b.0] = BpmErrors { fault, frozen_m: None, ..s.bpms[b.0] };
+            }
             Setpoint::BpmNoise => s.noise.on = v != 0.0,
             Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_um = v,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),

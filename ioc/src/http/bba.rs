@@ -28,6 +28,14 @@ pub struct QuadBba {
     pub offset_y_m: Option<f64>,
     pub sigma_x_m: Option<f64>,
     pub sigma_y_m: Option<f64>,
+    /// The BPM nearest to the quad's centre: BBA finds its offset.
+    pub bpm: Option<String>,
+    /// The machine's BBA result: that BPM's reading at which the beam
+    /// passes the quad's centre [m], and its uncertainty.
+    pub bpm_offset_x_m: Option<f64>,
+    pub bpm_offset_y_m: Option<f64>,
+    pub bpm_sigma_x_m: Option<f64>,
+    pub bpm_sigma_y_m: Option<f64>,
     /// Fit residual per degree of freedom, x + y [m²].
     pub chi2_m2: Option<f64>,
 }
@@ -77,6 +85,11 @@ fn state_now(state: &HttpState) -> BbaState {
                 offset_y_m: r.and_then(|r| finite(r.offset_m[1])),
                 sigma_x_m: r.and_then(|r| finite(r.sigma_m[0])),
                 sigma_y_m: r.and_then(|r| finite(r.sigma_m[1])),
+                bpm: m.bba_bpm(q.id).map(|b| b.name.clone()),
+                bpm_offset_x_m: r.and_then(|r| finite(r.bpm_offset_m[0])),
+                bpm_offset_y_m: r.and_then(|r| finite(r.bpm_offset_m[1])),
+                bpm_sigma_x_m: r.and_then(|r| finite(r.bpm_sigma_m[0])),
+                bpm_sigma_y_m: r.and_then(|r| finite(r.bpm_sigma_m[1])),
                 chi2_m2: r.and_then(|r| finite(r.chi2_m2)),
             }
         })
@@ -97,23 +110,31 @@ pub async fn bba(State(state): State<Arc<HttpState>>) -> Json<BbaState> {
     Json(state_now(&state))
 }
 
-/// The results as CSV: quad, s [m], centre x, y [m], σ x, y [m], χ² [m²].
+/// The results as CSV: quad, s [m], centre x, y [m], σ x, y [m], χ² [m²],
+/// nearest BPM, its reading x, y at the centre [m], σ x, y [m].
 #[utoipa::path(get, path = "/bba/results.csv", tag = TAG_BBA,
     responses((status = 200, description = "Success", content_type = "text/csv", body = String)))]
 pub async fn results_csv(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
-    let mut out = String::from("quad,s_m,offset_x_m,offset_y_m,sigma_x_m,sigma_y_m,chi2_m2\n");
+    let mut out = String::from(
+        "quad,s_m,offset_x_m,offset_y_m,sigma_x_m,sigma_y_m,chi2_m2,bpm,bpm_offset_x_m,bpm_offset_y_m,bpm_sigma_x_m,bpm_sigma_y_m\n",
+    );
     let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:e}"));
     for q in state_now(&state).quads {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             q.name,
             q.s_m,
             cell(q.offset_x_m),
             cell(q.offset_y_m),
             cell(q.sigma_x_m),
             cell(q.sigma_y_m),
-            cell(q.chi2_m2)
+            cell(q.chi2_m2),
+            q.bpm.unwrap_or_default(),
+            cell(q.bpm_offset_x_m),
+            cell(q.bpm_offset_y_m),
+            cell(q.bpm_sigma_x_m),
+            cell(q.bpm_sigma_y_m)
         );
     }
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out)

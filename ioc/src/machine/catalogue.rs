@@ -6,8 +6,9 @@ use std::collections::HashMap;
 
 use twin_engine::lattice::Plane;
 
-use super::{AlignId, MagnetId, MagnetKind, PcId, QuadId, Schema};
+use super::{AlignId, BpmId, MagnetId, MagnetKind, PcId, QuadId, Schema};
 use crate::config::Config;
+use crate::core::bpm::BpmFault;
 use crate::names;
 use crate::profile::Profile;
 
@@ -58,6 +59,19 @@ pub enum Setpoint {
     TopUpOn,
     /// Top-up injection rate (mbbo index).
     TopUpRate,
+    /// A BPM's hidden electrical offset [m] (twin only, instructors).
+    BpmOffset(BpmId, Plane),
+    /// A BPM's gain in a plane of its own frame (1: calibrated; twin only,
+    /// instructors).
+    BpmGain(BpmId, Plane),
+    /// A BPM's roll about s [rad] (twin only, instructors).
+    BpmRoll(BpmId),
+    /// A BPM's own noise rms, added in quadrature to the read-out noise
+    /// [m] (twin only, instructors).
+    BpmOwnNoise(BpmId),
+    /// A BPM's fault (mbbo: OK, DEAD, FROZEN, GARBAGE; twin only,
+    /// instructors).
+    BpmFault(BpmId),
     /// BPM read-out noise on/off (bo, twin only).
     BpmNoise,
     /// BPM read-out noise rms [µm] (twin only).
@@ -190,6 +204,7 @@ impl Catalogue {
         offsets(&mut rows, schema);
         strengths(&mut rows, schema);
         faults(&mut rows, schema);
+        bpm_errors(&mut rows, schema);
         let desc = "RF seen by the beam minus master clock (fault)".to_string();
         let output = OutputKind::Analog { limits: Some((-5e3, 5e3)), display: (-1e3, 1e3), precision: 3 };
         rows.add(Setpoint::RfOffset, names::fault("RF:offset"), Unit::Hertz, desc, output, 0.0, true);
@@ -311,6 +326,34 @@ fn faults(rows: &mut Rows, schema: &Schema) {
             let desc = format!("{} {} (fault)", pc.name, state.to_lowercase());
             rows.add(setpoint, pv, Unit::Dimensionless, desc, binary("OK", state), 0.0, true);
         }
+    }
+}
+
+/// Every BPM's hidden errors `TWIN:<BPM>:offset:x:set`, `:gain:x:set`,
+/// `:roll:set`, `:noise:set` and its fault `TWIN:FAULT:<BPM>:mode`.
+fn bpm_errors(rows: &mut Rows, schema: &Schema) {
+    let analog = |limits: (f64, f64), display: (f64, f64), precision| OutputKind::Analog {
+        limits: Some(limits),
+        display,
+        precision,
+    };
+    for b in &schema.bpms {
+        for (plane, axis) in [(Plane::Horizontal, 'x'), (Plane::Vertical, 'y')] {
+            let (pv, desc) =
+                (names::bpm_error(&b.name, &format!("offset:{axis}")), format!("{} {axis} offset", b.name));
+            let output = analog((-5e-3, 5e-3), (-1e-3, 1e-3), 9);
+            rows.add(Setpoint::BpmOffset(b.id, plane), pv, Unit::Metre, desc, output, 0.0, true);
+            let (pv, desc) = (names::bpm_error(&b.name, &format!("gain:{axis}")), format!("{} {axis} gain", b.name));
+            let output = analog((0.5, 1.5), (0.9, 1.1), 6);
+            rows.add(Setpoint::BpmGain(b.id, plane), pv, Unit::Dimensionless, desc, output, 1.0, true);
+        }
+        let (pv, desc) = (names::bpm_error(&b.name, "roll"), format!("{} roll about s", b.name));
+        rows.add(Setpoint::BpmRoll(b.id), pv, Unit::Radian, desc, analog((-0.1, 0.1), (-0.01, 0.01), 9), 0.0, true);
+        let (pv, desc) = (names::bpm_error(&b.name, "noise"), format!("{} own noise rms", b.name));
+        rows.add(Setpoint::BpmOwnNoise(b.id), pv, Unit::Metre, desc, analog((0.0, 1e-3), (0.0, 1e-5), 9), 0.0, true);
+        let states = OutputKind::Multi { states: BpmFault::NAMES.iter().map(|s| s.to_string()).collect() };
+        let desc = format!("{} fault", b.name);
+        rows.add(Setpoint::BpmFault(b.id), names::fault_bpm(&b.name), Unit::Dimensionless, desc, states, 0.0, true);
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use twin_engine::lattice::{ElementKind, Lattice, Plane};
 
 use super::docs::MachineDocs;
-use super::{BpmSlot, MagnetDrive, MagnetKind, PcId, PowerConverter, design_current};
+use super::{BpmId, BpmSlot, MagnetDrive, MagnetKind, PcId, PowerConverter, design_current};
 use crate::profile::Profile;
 
 #[derive(Deserialize)]
@@ -60,7 +60,8 @@ pub fn load_machine_data(docs: &MachineDocs) -> anyhow::Result<MachineData> {
 fn slot(lattice: &Lattice, name: &str, s_m: Option<f64>) -> BpmSlot {
     let element = lattice.find(name).ok().filter(|&id| lattice.element(id).is_bpm());
     let s_m = element.map(|e| lattice.s_entrance_m(e)).or(s_m).unwrap_or(f64::NAN);
-    BpmSlot { name: name.to_string(), element, s_m }
+    let bpm = element.and_then(|e| lattice.bpms().iter().position(|&b| b == e)).map(BpmId);
+    BpmSlot { name: name.to_string(), element, bpm, s_m }
 }
 
 /// The profile's unmodelled converters: steerer-like limits; a name that
@@ -140,7 +141,7 @@ impl MachineData {
     /// Slots of the packed vector: slot = idx − 1 (idx is 1-based).
     pub(super) fn packed_slots(&self, lattice: &Lattice, slots: usize) -> anyhow::Result<Vec<BpmSlot>> {
         let mut out: Vec<BpmSlot> =
-            (0..slots).map(|_| BpmSlot { name: String::new(), element: None, s_m: f64::NAN }).collect();
+            (0..slots).map(|_| BpmSlot { name: String::new(), element: None, bpm: None, s_m: f64::NAN }).collect();
         for b in &self.bpm_config {
             if b.idx == 0 || b.idx > slots {
                 bail!("bpm_config: {} has idx {} outside 1..={slots}", b.bpm_name, b.idx);

@@ -2,9 +2,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use twin_engine::lattice::{Lattice, from_lat2db_value};
+use twin_engine::bba_model::bpms_around;
+use twin_engine::lattice::{ElementId, Lattice, from_lat2db_value};
 
-use super::{Catalogue, MachineDocs, Schema, load_machine_data, machine_docs_from_files};
+use super::{Bpm, Catalogue, MachineDocs, QuadId, Schema, load_machine_data, machine_docs_from_files};
 use crate::config::Config;
 use crate::profile::Profile;
 
@@ -52,6 +53,17 @@ impl Machine {
             return Some("the BPM slots differ".into());
         }
         None
+    }
+
+    /// The BPM whose offset BBA on `quad` finds: the lattice BPM nearest
+    /// to the quad's centre (None: the lattice has no BPM).
+    pub fn bba_bpm(&self, quad: QuadId) -> Option<&Bpm> {
+        let elements: Vec<ElementId> = self.schema.bpms.iter().map(|b| b.element).collect();
+        if elements.is_empty() {
+            return None;
+        }
+        let around = bpms_around(&self.lattice, self.schema.quad_element(quad), &elements);
+        self.schema.bpms.get(around.nearest)
     }
 
     /// From the profile's data files only (offline tools, record generation).

@@ -62,8 +62,22 @@ pub struct PowerConverter {
 pub struct BpmSlot {
     pub name: String,
     pub element: Option<ElementId>,
+    /// The lattice BPM in the slot.
+    pub bpm: Option<BpmId>,
     /// s of the BPM (the lattice's, else the slot file's; NaN if unknown) [m].
     pub s_m: f64,
+}
+
+/// Index of a lattice BPM in `Schema::bpms` (the lattice's BPM order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BpmId(pub usize);
+
+/// A BPM of the lattice: its hidden errors and faults are set per BPM.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bpm {
+    pub id: BpmId,
+    pub name: String,
+    pub element: ElementId,
 }
 
 /// Index of a magnet in `Schema::magnets`.
@@ -145,6 +159,8 @@ pub struct Schema {
     pub aligned: Vec<Aligned>,
     /// Converters without a magnet in the lattice data.
     pub unmodelled: Vec<Unmodelled>,
+    /// Every BPM of the lattice, in lattice order.
+    pub bpms: Vec<Bpm>,
 }
 
 impl MagnetKind {
@@ -196,6 +212,12 @@ impl Schema {
         quads.iter_mut().enumerate().for_each(|(i, q)| (q.id, q.align) = (QuadId(i), AlignId(i)));
         let (magnets, aligned) = aligned_elements(lattice, &power_converters, &quads);
         let unmodelled = data::unmodelled(profile, &power_converters)?;
+        let bpms: Vec<Bpm> = lattice
+            .bpms()
+            .into_iter()
+            .enumerate()
+            .map(|(i, element)| Bpm { id: BpmId(i), name: lattice.element(element).name.clone(), element })
+            .collect();
         Ok(Self {
             power_converters,
             packed_slots,
@@ -207,6 +229,7 @@ impl Schema {
             magnets,
             aligned,
             unmodelled,
+            bpms,
         })
     }
 

@@ -152,6 +152,13 @@ pub struct PackedBpm {
     pub x_sign: f64,
     /// Status word of a working BPM.
     pub status_ok: i16,
+    /// Status word of a BPM without signal (no power).
+    #[serde(default)]
+    pub status_dead: i16,
+    /// Status word of a BPM whose gain control lost the signal
+    /// (saturation: its positions are garbage).
+    #[serde(default)]
+    pub status_saturated: i16,
     /// Acquisition flag: low while a vector is acquired, high once it is out.
     pub ready: Option<String>,
 }

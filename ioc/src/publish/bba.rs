@@ -13,9 +13,16 @@ use crate::machine::Machine;
 use crate::names;
 use crate::prefix::Prefix;
 
+/// The per-quad results, in `row` order.
+const RESULTS: [&str; 8] =
+    ["offsetX", "offsetY", "sigmaX", "sigmaY", "bpmOffsetX", "bpmOffsetY", "bpmSigmaX", "bpmSigmaY"];
+/// The whole-ring waveforms of the same results.
+const WAVES: [&str; 8] =
+    ["OFFSETX", "OFFSETY", "SIGMAX", "SIGMAY", "BPMOFFSETX", "BPMOFFSETY", "BPMSIGMAX", "BPMSIGMAY"];
+
 struct QuadFields {
-    /// offsetX, offsetY, sigmaX, sigmaY [m]
-    values: [Field<f64>; 4],
+    /// `RESULTS` [m]
+    values: Vec<Field<f64>>,
     chi2_um2: Field<f64>,
 }
 
@@ -27,13 +34,19 @@ pub struct BbaPublisher {
     eta: Field<f64>,
     /// (quad index, its fields) of every quad on the multiplexer, in wave order.
     quads: Vec<(usize, QuadFields)>,
-    /// OFFSETX, OFFSETY, SIGMAX, SIGMAY
-    waves: [Field<[f64]>; 4],
+    /// `WAVES`
+    waves: Vec<Field<[f64]>>,
     shown: Option<Arc<BbaView>>,
 }
 
-fn row(r: Option<&QuadResult>) -> [f64; 4] {
-    r.map_or([f64::NAN; 4], |r| [r.offset_m[0], r.offset_m[1], r.sigma_m[0], r.sigma_m[1]])
+fn row(r: Option<&QuadResult>) -> [f64; 8] {
+    r.map_or([f64::NAN; 8], |r| {
+        let [x, y] = r.offset_m;
+        let [sx, sy] = r.sigma_m;
+        let [bx, by] = r.bpm_offset_m;
+        let [bsx, bsy] = r.bpm_sigma_m;
+        [x, y, sx, sy, bx, by, bsx, bsy]
+    })
 }
 
 impl BbaPublisher {
@@ -47,7 +60,7 @@ impl BbaPublisher {
         let mut fields = Vec::new();
         for q in &quads {
             let f = |what: &str| ioc.field::<f64>(&pv(names::bba_quad(&q.name, what)));
-            let values = [f("offsetX")?, f("offsetY")?, f("sigmaX")?, f("sigmaY")?];
+            let values = RESULTS.iter().map(|what| f(what)).collect::<Result<_, _>>()?;
             fields.push((q.id.0, QuadFields { values, chi2_um2: f("chi2")? }));
         }
         let lattice = &machine.lattice;
@@ -70,7 +83,7 @@ impl BbaPublisher {
             progress: ioc.field(&pv(names::bba("progress")))?,
             eta: ioc.field(&pv(names::bba("eta")))?,
             quads: fields,
-            waves: [w("OFFSETX")?, w("OFFSETY")?, w("SIGMAX")?, w("SIGMAY")?],
+            waves: WAVES.iter().map(|n| w(n)).collect::<Result<_, _>>()?,
             shown: None,
         }))
     }

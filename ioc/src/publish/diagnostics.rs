@@ -16,7 +16,7 @@ use super::invalid_alarm;
 use super::readout::{self, Reading};
 use crate::core::Participant;
 use crate::core::snapshot::{BeamState, Snapshot};
-use crate::machine::Machine;
+use crate::machine::{BpmId, BpmSlot, Machine};
 use crate::prefix::Prefix;
 use crate::profile::PackedBpm;
 use crate::records::columns::TableColumn;
@@ -33,7 +33,7 @@ struct OrbitFields {
 
 struct PackedFields {
     format: PackedBpm,
-    slots: Vec<Option<ElementId>>,
+    slots: Vec<Option<(ElementId, BpmId)>>,
     data: Field<[i16]>,
     count: Field<i32>,
     /// Acquisition flag: 0 before each vector, 1 once it is out.
@@ -57,7 +57,7 @@ struct TopUpFields {
 
 pub struct Diagnostics {
     orbit: OrbitFields,
-    orbit_slots: Vec<Option<ElementId>>,
+    orbit_slots: Vec<Option<(ElementId, BpmId)>>,
     orbit_names: Vec<String>,
     button_scale_m: f64,
     packed: Option<PackedFields>,
@@ -86,7 +86,7 @@ impl Diagnostics {
         let packed = match &p.packed_bpm {
             Some(format) => Some(PackedFields {
                 format: format.clone(),
-                slots: machine.schema.packed_slots.iter().map(|s| s.element).collect(),
+                slots: lattice_bpms(&machine.schema.packed_slots),
                 data: ioc.field(&pv(&format.data))?,
                 count: ioc.field(&pv(&format.count))?,
                 ready: format.ready.as_deref().map(|r| ioc.field(&pv(r))).transpose()?,
@@ -112,7 +112,7 @@ impl Diagnostics {
         };
         Ok(Self {
             orbit,
-            orbit_slots: machine.schema.orbit_slots.iter().map(|s| s.element).collect(),
+            orbit_slots: lattice_bpms(&machine.schema.orbit_slots),
             orbit_names: machine.schema.orbit_slots.iter().map(|s| s.name.clone()).collect(),
             button_scale_m: o.button_scale_m,
             packed,
@@ -196,14 +196,15 @@ impl Diagnostics {
             Err(invalid) => Update::at(time).with_alarm(invalid_alarm(invalid)),
         };
         let rms = snap.settings.noise.effective_rms_m();
-        let orbit = readout::read(physics, &self.orbit_slots, rms, &mut self.rng);
+        let errors = &snap.settings.bpms;
+        let orbit = readout::read(physics, &self.orbit_slots, errors, rms, &mut self.rng);
         self.post_orbit(&orbit, snap.beam.current_ma, &update)?;
         if let Some(p) = &mut self.packed {
             // the acquisition handshake: low, the vector and its count, high
             if let Some(ready) = &p.ready {
                 ready.post(&EnumIndex(0), &update)?;
             }
-            let readings = readout::read(physics, &p.slots, rms, &mut self.rng);
+            let readings = readout::read(physics, &p.slots, errors, rms, &mut self.rng);
             let intensity = (snap.beam.current_ma * 100.0).round().clamp(0.0, f64::from(i16::MAX)) as i16;
             let rms_counts = readout::counts(rms, &p.format);
             p.data.post(&readout::pack(&readings, &p.format, intensity, rms_counts), &update)?;
@@ -235,4 +236,9 @@ impl Diagnostics {
         f.count.post(&self.orbit_count, update)?;
         Ok(())
     }
+}
+
+/// The lattice BPM of each slot (None: an empty slot).
+fn lattice_bpms(slots: &[BpmSlot]) -> Vec<Option<(ElementId, BpmId)>> {
+    slots.iter().map(|s| s.element.zip(s.bpm)).collect()
 }

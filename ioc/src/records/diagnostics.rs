@@ -194,6 +194,19 @@ pub(super) fn diagnostics(m: &Machine) -> Vec<Section> {
     vec![
         Section::new("orbit: positions, names, counter, buttons, s, NTTables (PVA)", orbit(m)),
         Section::new("packed BPM vector: 8 rows x slots, int16; acquisition flag", packed(m)),
+        Section::new(
+            "hidden BPM errors (twin, instructors): reading = offset + gain x rolled beam + noise; faults DEAD, FROZEN, GARBAGE",
+            outputs(m, |s| {
+                matches!(
+                    s,
+                    Setpoint::BpmOffset(..)
+                        | Setpoint::BpmGain(..)
+                        | Setpoint::BpmRoll(_)
+                        | Setpoint::BpmOwnNoise(_)
+                        | Setpoint::BpmFault(_)
+                )
+            }),
+        ),
         Section::new("tunes: frac(Q) * f_rev, fractional, counter, spectrum", tunes(m)),
         Section::new("RF: master clock (writable), the cavities following it, hardware readback", rf(m)),
         Section::new("beam current and lifetime (one beam: the other monitors are aliases)", beam(m)),

@@ -115,7 +115,12 @@ pub fn setpoint_access(setpoint: Setpoint) -> AccessGroup {
         | Setpoint::Calibration(_)
         | Setpoint::Trip(_)
         | Setpoint::Stuck(_)
-        | Setpoint::RfOffset => AccessGroup::Instruct,
+        | Setpoint::RfOffset
+        | Setpoint::BpmOffset(..)
+        | Setpoint::BpmGain(..)
+        | Setpoint::BpmRoll(_)
+        | Setpoint::BpmOwnNoise(_)
+        | Setpoint::BpmFault(_) => AccessGroup::Instruct,
         _ => AccessGroup::Operate,
     }
 }

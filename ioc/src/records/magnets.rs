@@ -73,6 +73,16 @@ fn bba_service(m: &Machine) -> Vec<Record> {
         records.push(result("offsetY", "centre y (BPM frame)", "m", 9));
         records.push(result("sigmaX", "centre x uncertainty", "m", 9));
         records.push(result("sigmaY", "centre y uncertainty", "m", 9));
+        if let Some(bpm) = m.bba_bpm(q.id) {
+            let desc = format!("{}: BPM nearest to the centre", q.name);
+            records.push(
+                Record::new(RecordType::Stringin, names::bba_quad(&q.name, "bpm")).desc(&desc).field("VAL", &bpm.name),
+            );
+        }
+        records.push(result("bpmOffsetX", "BPM reading x at the centre", "m", 9));
+        records.push(result("bpmOffsetY", "BPM reading y at the centre", "m", 9));
+        records.push(result("bpmSigmaX", "BPM reading x uncertainty", "m", 9));
+        records.push(result("bpmSigmaY", "BPM reading y uncertainty", "m", 9));
         records.push(result("chi2", "fit residual (x+y)", "um2", 3));
     }
     records.push(bo_command(names::bba("runAll"), "Run BBA on all multiplexer quads", "Run", AccessGroup::Operate));
@@ -106,6 +116,10 @@ fn bba_service(m: &Machine) -> Vec<Record> {
     records.push(wave("OFFSETY", "Fitted centres y (NaN: not measured)"));
     records.push(wave("SIGMAX", "Uncertainty of the centres x"));
     records.push(wave("SIGMAY", "Uncertainty of the centres y"));
+    records.push(wave("BPMOFFSETX", "Nearest BPMs' readings x at the centres"));
+    records.push(wave("BPMOFFSETY", "Nearest BPMs' readings y at the centres"));
+    records.push(wave("BPMSIGMAX", "Uncertainty of the BPM readings x"));
+    records.push(wave("BPMSIGMAY", "Uncertainty of the BPM readings y"));
     records
 }
 

@@ -102,9 +102,9 @@ pub struct BbaResultDoc {
     pub at_ms: i64,
     /// Auxiliary currents of the steps [A].
     pub steps_a: Vec<f64>,
-    /// raw_x[step][reading][bpm] [m]
-    pub raw_x: Vec<Vec<Vec<f64>>>,
-    pub raw_y: Vec<Vec<Vec<f64>>>,
+    /// raw_x[step][reading][bpm] [m] (null: the BPM gave no number)
+    pub raw_x: Vec<Vec<Vec<Option<f64>>>>,
+    pub raw_y: Vec<Vec<Vec<Option<f64>>>>,
     pub x: PlaneResult,
     pub y: PlaneResult,
 }
@@ -114,6 +114,11 @@ pub struct BbaResultDoc {
 pub struct PlaneResult {
     pub offset_m: Option<f64>,
     pub sigma_m: Option<f64>,
+    /// The nearest BPM's reading at the quad's centre [m] and its σ.
+    #[serde(default)]
+    pub bpm_offset_m: Option<f64>,
+    #[serde(default)]
+    pub bpm_sigma_m: Option<f64>,
     pub displacement_m: Option<f64>,
     pub kick_per_a_rad: Option<f64>,
     pub chi2_m2: Option<f64>,
@@ -126,6 +131,8 @@ impl PlaneResult {
             Ok(f) => Self {
                 offset_m: Some(f.offset_m),
                 sigma_m: Some(f.sigma_m),
+                bpm_offset_m: Some(f.bpm_offset_m),
+                bpm_sigma_m: Some(f.bpm_sigma_m),
                 displacement_m: Some(f.displacement_m),
                 kick_per_a_rad: Some(f.kick_per_a_rad),
                 chi2_m2: Some(f.chi2),
@@ -147,10 +154,15 @@ impl From<&BbaRecord> for BbaResultDoc {
             quad: r.quad.clone(),
             at_ms: epoch_ms(r.at),
             steps_a: r.x.iter().map(|s| s.current_a).collect(),
-            raw_x: r.x.iter().map(|s| s.readings.clone()).collect(),
-            raw_y: r.y.iter().map(|s| s.readings.clone()).collect(),
+            raw_x: r.x.iter().map(|s| raw(&s.readings)).collect(),
+            raw_y: r.y.iter().map(|s| raw(&s.readings)).collect(),
             x: PlaneResult::of(&r.fits[0]),
             y: PlaneResult::of(&r.fits[1]),
         }
     }
+}
+
+/// Readings as stored: a reading that is not a number (a failed BPM) is null.
+fn raw(readings: &[Vec<f64>]) -> Vec<Vec<Option<f64>>> {
+    readings.iter().map(|r| r.iter().map(|v| v.is_finite().then_some(*v)).collect()).collect()
 }

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use twin_engine::bba::{BbaError, BbaFit, Step, fit, step_currents, zero_current_orbit};
-use twin_engine::bba_model::bba_model;
-use twin_engine::lattice::{Lattice, Misalignment};
+use twin_engine::bba_model::{bba_model, beam_step, bpms_around};
+use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
 use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
 
 use super::run::PlaneFit;
@@ -33,15 +33,59 @@ impl Analyst<'_> {
         x: &[Step],
         y: &[Step],
     ) -> [PlaneFit; 2] {
-        let fits = self.steering(steering).and_then(|steering| match self.fit_with(&steering, quad, x, y, true) {
-            // the estimates make a model without a closed orbit: without them
-            Err(_) => self.fit_with(&steering, quad, x, y, false),
-            fits => fits,
+        // BPMs that fail (no number: dead, or a status that flags them)
+        // are left out, as the machine's procedure does
+        let all = self.as_set.bpms();
+        let live: Vec<usize> = (0..all.len()).filter(|&b| reads(x, b) && reads(y, b)).collect();
+        let (x, y) = (only(x, &live), only(y, &live));
+        let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
+        let fits = self.steering(steering, &bpms).and_then(|steering| {
+            match self.fit_with(&steering, &bpms, quad, &x, &y, true) {
+                // the estimates make a model without a closed orbit: without them
+                Err(_) => self.fit_with(&steering, &bpms, quad, &x, &y, false),
+                fits => fits,
+            }
+        });
+        let fits = fits.and_then(|mut planes| {
+            self.to_the_axis(quad, &all, &bpms, &mut planes)?;
+            Ok(planes)
         });
         match fits {
             Ok(planes) => planes.map(Ok),
             Err(e) => [Err(e.to_string()), Err(e.to_string())],
         }
+    }
+
+    /// Takes the fits' BPM readings to the quad's axis: less the beam's
+    /// change of position from the quad centre to the BPM on the orbit of
+    /// the machine as set without steering and errors (the orbit the
+    /// lattice itself makes: with radiation it is not flat). What the real
+    /// beam does beyond that between the two (its slope there times the
+    /// distance) is not measured by BBA and stays in the result, as on the
+    /// machine. The BPM sought is the quad's nearest of `all`: when it
+    /// failed, the nearest of the `live` ones is another (no result).
+    fn to_the_axis(
+        &self,
+        quad: QuadId,
+        all: &[ElementId],
+        live: &[ElementId],
+        planes: &mut [BbaFit; 2],
+    ) -> Result<(), BbaError> {
+        let element = self.schema.quad_element(quad);
+        let nearest = |bpms: &[ElementId]| bpms.get(bpms_around(self.as_set, element, bpms).nearest).copied();
+        let Some(bpm) = nearest(all).filter(|b| nearest(live) == Some(*b)) else {
+            planes.iter_mut().for_each(|f| (f.bpm_offset_m, f.bpm_sigma_m) = (f64::NAN, f64::NAN));
+            return Ok(());
+        };
+        let mut unsteered = self.lattice(false)?;
+        for plane in [Plane::Horizontal, Plane::Vertical] {
+            for steerer in unsteered.steerers(plane) {
+                unsteered.set_kick_rad(steerer, plane, 0.0)?;
+            }
+        }
+        let step = beam_step(&unsteered, element, bpm)?;
+        planes.iter_mut().zip(step).for_each(|(f, s)| f.bpm_offset_m -= s);
+        Ok(())
     }
 
     /// The machine as set with the centres found so far (or none) in place
@@ -55,14 +99,15 @@ impl Analyst<'_> {
         Ok(analyst)
     }
 
-    /// How the analyst's models of a run are steered onto the measured
-    /// orbit: computed once per run, from the machine as set.
-    fn steering(&self, cache: &mut Option<Arc<Steering>>) -> Result<Arc<Steering>, BbaError> {
-        if let Some(s) = cache {
+    /// How the analyst's models of a run are steered onto the orbit
+    /// measured at `bpms`: computed once per run (again when BPMs fail),
+    /// from the machine as set.
+    fn steering(&self, cache: &mut Option<Arc<Steering>>, bpms: &[ElementId]) -> Result<Arc<Steering>, BbaError> {
+        if let Some(s) = cache.as_ref().filter(|s| s.bpms() == bpms) {
             return Ok(Arc::clone(s));
         }
         let analyst = self.lattice(false)?;
-        let s = Arc::new(Steering::new(&analyst, &analyst.bpms(), ANALYST_SINGULAR_CUT)?);
+        let s = Arc::new(Steering::new(&analyst, bpms, ANALYST_SINGULAR_CUT)?);
         *cache = Some(Arc::clone(&s));
         Ok(s)
     }
@@ -70,22 +115,38 @@ impl Analyst<'_> {
     fn fit_with(
         &self,
         steering: &Steering,
+        bpms: &[ElementId],
         quad: QuadId,
         x: &[Step],
         y: &[Step],
         use_estimates: bool,
     ) -> Result<[BbaFit; 2], BbaError> {
         let mut analyst = self.lattice(use_estimates)?;
-        let bpms = analyst.bpms();
         let (Some(mx), Some(my)) = (zero_current_orbit(x), zero_current_orbit(y)) else {
             return Err(BbaError::Inconsistent("no readings at zero current".into()));
         };
         let as_set = analyst.clone();
-        let reference = match_orbit_6d(&mut analyst, &bpms, [&mx, &my], steering)?;
+        let reference = match_orbit_6d(&mut analyst, bpms, [&mx, &my], steering)?;
         let schema = self.schema;
         let dk1_per_a = self.turns_ratio * schema.quad_drive(quad).magnetic_strength_per_a / schema.rigidity_tm;
         let element = schema.quad_element(quad);
-        let model = bba_model(&analyst, &as_set, &reference, element, dk1_per_a, &step_currents(x), &bpms)?;
+        let model = bba_model(&analyst, &as_set, &reference, element, dk1_per_a, &step_currents(x), bpms)?;
         fit(&model, x, y)
     }
+}
+
+/// Whether BPM `b` reads a number in every reading of `steps`.
+fn reads(steps: &[Step], b: usize) -> bool {
+    steps.iter().all(|s| s.readings.iter().all(|r| r.get(b).is_some_and(|v| v.is_finite())))
+}
+
+/// `steps` with the readings of the BPMs `live` only.
+fn only(steps: &[Step], live: &[usize]) -> Vec<Step> {
+    steps
+        .iter()
+        .map(|s| Step {
+            current_a: s.current_a,
+            readings: s.readings.iter().map(|r| live.iter().map(|&b| r[b]).collect()).collect(),
+        })
+        .collect()
 }

@@ -35,7 +35,9 @@ pub trait Hardware {
     /// Sets a setpoint as a client's write would (validated, committed,
     /// recomputed, published); the error is the refusal.
     fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String>;
-    /// One reading of the lattice BPMs (x, y) [m] with the read-out noise.
+    /// One reading of the lattice BPMs (x, y) [m] with the read-out noise
+    /// and the BPMs' errors; NaN where a BPM gives no number (dead, or
+    /// its status flags the reading).
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String>;
     /// The lattice as set now: the analyst's starting point (the quads'
     /// offsets are replaced by the centres found so far).

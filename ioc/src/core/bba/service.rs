@@ -286,6 +286,8 @@ impl BbaService {
         self.view.results[quad.0] = Some(QuadResult {
             offset_m: [value(&fits[0], |f| f.offset_m), value(&fits[1], |f| f.offset_m)],
             sigma_m: [value(&fits[0], |f| f.sigma_m), value(&fits[1], |f| f.sigma_m)],
+            bpm_offset_m: [value(&fits[0], |f| f.bpm_offset_m), value(&fits[1], |f| f.bpm_offset_m)],
+            bpm_sigma_m: [value(&fits[0], |f| f.bpm_sigma_m), value(&fits[1], |f| f.bpm_sigma_m)],
             chi2_m2: value(&fits[0], |f| f.chi2) + value(&fits[1], |f| f.chi2),
         });
         hw.report(&self.view);
