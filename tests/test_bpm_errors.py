@@ -172,3 +172,48 @@ def test_bba_next_to_a_dead_bpm_completes_without_that_bpms_offset(clean):
     r = measure(ioc, quad)
     assert math.isnan(get(ioc, f"TWIN:BBA:{quad}:bpmOffsetX"))
     assert abs(r["offsetX"]) < 1e-6 and abs(r["offsetY"]) < 1e-6  # the quad's centre is still found
+
+
+def test_errors_drawn_at_startup_and_the_measured_bpm_offsets(tmp_path):
+    """[errors]: the machine's measured BPM offsets (bpm_offset.json, mm),
+    seeded gains, calibration errors and sextupole offsets at the first
+    start; persisted; the readings are what those BPMs read."""
+    import json
+
+    from conftest import ROOT
+    from store_helpers import StoreIoc
+
+    text = (ROOT / "config" / "twin.toml").read_text()
+    defaults = "bpm_offsets_measured = false\n", "bpm_gain_rms = 0.0\n", "calibration_rms = 0.0\n"
+    assert all(d in text for d in defaults)
+    for d, v in zip(defaults, ("bpm_offsets_measured = true\n", "bpm_gain_rms = 0.01\n", "calibration_rms = 0.002\n")):
+        text = text.replace(d, v)
+    text = text.replace("sextupole_offset_rms_m = 0.0\n", "sextupole_offset_rms_m = 20e-6\n")
+    (tmp_path / "twin.toml").write_text(text)
+    env = {"TWIN_CONFIG": str(tmp_path / "twin.toml"), "TWIN_STORE_DIR": str(tmp_path / "store")}
+    measured = json.loads((ROOT / "config" / "bessy2" / "bpm_offset.json").read_text())
+    ioc = StoreIoc(env).start()
+    try:
+        names = list(ioc.client([("get", "TWIN:BPM:NAMES")])[0])
+        wanted = [r for r in measured if r["bpm_name"] in names]
+        assert len(wanted) > 100
+        got = ioc.client([("get", f"TWIN:{r['bpm_name']}:offset:{a}:set") for r in wanted for a in "xy"])
+        want = [r[f"offset_{a}"] * 1e-3 for r in wanted for a in "xy"]
+        assert np.max(np.abs(np.array(got) - want)) < 1e-12
+        gains = np.array(ioc.client([("get", f"TWIN:{n}:gain:x:set") for n in names]))
+        assert 0.005 < np.std(gains - 1) < 0.015 and len(set(gains)) == len(names)
+        calib = ioc.client([("get", "TWIN:Q1M1D1R:calib:set"), ("get", "TWIN:S1MT1R:x:set")])
+        assert 0 < abs(calib[0]) <= 0.006 and 0 < abs(calib[1]) <= 60e-6
+        x, y, rd, slots = ioc.client(
+            [("get", "TWIN:BPM:X"), ("get", "TWIN:BPM:Y"), ("get", "ORBITCC:rdPos"), ("get", "ORBITCC:rdBpmNames")]
+        )
+        shown = rdpos_by_name(list(slots), rd)
+        errors = ioc.client([("get", f"TWIN:{n}:{w}:set") for n in names for w in ("offset:x", "offset:y", "gain:x", "gain:y", "roll")])
+        for k, n in enumerate(names):
+            ox, oy, gx, gy, roll = errors[5 * k: 5 * k + 5]
+            want = expected_reading((x[k], y[k]), ((ox, oy), (gx, gy), roll))
+            assert abs(shown[n][0] - want[0]) < 1e-12 and abs(shown[n][1] - want[1]) < 1e-12, n
+    finally:
+        assert ioc.stop() == 0
+    stored = json.loads((tmp_path / "store" / "setpoints.json").read_text())
+    assert len([d for d in stored if d["_id"].endswith(":offset:x:set")]) == len(wanted)

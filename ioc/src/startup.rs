@@ -6,6 +6,8 @@ use epics_pvxs_sys::{EpicsError, Ioc};
 
 use crate::config::Config;
 use crate::core::alignment::generated_offsets;
+use crate::core::errors::generated_errors;
+use crate::machine::BpmId;
 use crate::machine::{Machine, MachineDocs, OutputKind, Setpoint, machine_docs_from_files};
 use crate::prefix::Prefix;
 use crate::profile::Profile;
@@ -77,17 +79,7 @@ pub async fn load(config: &Config) -> anyhow::Result<Loaded> {
     }
     let restored = setpoints.iter().map(|d| restore(&machine, d)).collect::<anyhow::Result<Vec<_>>>().map_err(hint)?;
     tracing::info!(restored = restored.len(), "setpoints restored");
-    let generated = generated_offsets(&machine.schema, &config.alignment, &restored);
-    if !generated.is_empty() {
-        let a = &config.alignment;
-        tracing::info!(
-            count = generated.len(),
-            rms_m = a.quad_offset_rms_m,
-            roll_rms_rad = a.quad_roll_rms_rad,
-            seed = a.seed,
-            "quad offsets and rolls drawn"
-        );
-    }
+    let generated = hidden_state(&machine, config, &restored)?;
     Ok(Loaded { machine, lattice_doc: docs.lattice, store, outage, restored, generated, notices })
 }
 
@@ -183,6 +175,68 @@ pub fn machine_records_loaded(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> 
         Err(EpicsError::NoRecord(_)) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The hidden state drawn at start-up for what the store does not hold:
+/// quad offsets and rolls (`[alignment]`), BPM and magnet errors
+/// (`[errors]`, or the machine's measured BPM offsets).
+fn hidden_state(
+    machine: &Machine,
+    config: &Config,
+    restored: &[(Setpoint, f64)],
+) -> anyhow::Result<Vec<(Setpoint, f64)>> {
+    let mut generated = generated_offsets(&machine.schema, &config.alignment, restored);
+    let a = &config.alignment;
+    if !generated.is_empty() {
+        let (count, rms_m, roll_rms_rad, seed) = (generated.len(), a.quad_offset_rms_m, a.quad_roll_rms_rad, a.seed);
+        tracing::info!(count, rms_m, roll_rms_rad, seed, "quad offsets and rolls drawn");
+    }
+    let measured = match (config.errors.bpm_offsets_measured, &machine.profile.files.bpm_offsets) {
+        (false, _) => Vec::new(),
+        (true, Some(path)) => measured_bpm_offsets(machine, path)?,
+        (true, None) => anyhow::bail!("errors.bpm_offsets_measured: the profile names no bpm_offsets file"),
+    };
+    let errors = generated_errors(&machine.schema, &config.errors, a.cutoff_sigma, &measured, restored);
+    if !errors.is_empty() {
+        tracing::info!(
+            count = errors.len(),
+            measured_bpm_offsets = measured.len(),
+            seed = config.errors.seed,
+            "hidden errors drawn"
+        );
+    }
+    generated.extend(errors);
+    Ok(generated)
+}
+
+/// The machine's measured BPM offsets `[{bpm_name, offset_x, offset_y}]`
+/// (mm) of the lattice's BPMs [m]; BPMs the lattice does not have are left out.
+fn measured_bpm_offsets(machine: &Machine, path: &std::path::Path) -> anyhow::Result<Vec<(BpmId, [f64; 2])>> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        bpm_name: String,
+        offset_x: f64,
+        offset_y: f64,
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let rows: Vec<Row> = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let found = rows.iter().filter_map(|r| {
+        let bpm = machine.schema.bpms.iter().find(|b| b.name == r.bpm_name)?;
+        Some((bpm.id, [r.offset_x * 1e-3, r.offset_y * 1e-3]))
+    });
+    let out: Vec<_> = found.collect();
+    if let Some(r) = rows.iter().find(|r| {
+        !(r.offset_x.is_finite() && r.offset_y.is_finite() && r.offset_x.abs() < 5.0 && r.offset_y.abs() < 5.0)
+    }) {
+        anyhow::bail!(
+            "{}: {} has offsets ({}, {}) mm outside +-5 mm",
+            path.display(),
+            r.bpm_name,
+            r.offset_x,
+            r.offset_y
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub struct Config {
     pub beam: BeamConfig,
     pub store: StoreConfig,
     pub alignment: AlignmentConfig,
+    pub errors: ErrorsConfig,
     pub access: AccessConfig,
     pub http: HttpConfig,
     /// Where the IOC's servers listen (unset: EPICS' own variables).
@@ -121,6 +122,31 @@ pub struct AlignmentConfig {
     pub cutoff_sigma: f64,
 }
 
+/// Hidden errors of BPMs and magnets drawn at start-up (see
+/// `core::errors`): every rms 0 by default, so the machine is ideal.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorsConfig {
+    pub seed: u64,
+    /// BPM electrical offsets (x, y) [m] ...
+    pub bpm_offset_rms_m: f64,
+    /// ... or the machine's measured ones (the profile's `bpm_offsets`).
+    pub bpm_offsets_measured: bool,
+    /// BPM gain errors (x, y): gain = 1 + error.
+    pub bpm_gain_rms: f64,
+    /// BPM rolls [rad].
+    pub bpm_roll_rms_rad: f64,
+    /// Each BPM's own noise rms: drawn uniformly in [0, this] [m].
+    pub bpm_noise_max_m: f64,
+    /// Relative calibration error of every magnet.
+    pub calibration_rms: f64,
+    /// Offsets (x, y) [m] and rolls [rad] of the elements carrying magnets
+    /// that are not quads (sextupoles: their offsets feed down into the
+    /// optics).
+    pub sextupole_offset_rms_m: f64,
+    pub sextupole_roll_rms_rad: f64,
+}
+
 /// The HTTP API and web view in the IOC process.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -173,6 +199,7 @@ impl Default for Config {
             beam: BeamConfig::default(),
             store: StoreConfig::default(),
             alignment: AlignmentConfig::default(),
+            errors: ErrorsConfig::default(),
             access: AccessConfig::default(),
             http: HttpConfig::default(),
             epics: EpicsNetwork::default(),
@@ -286,6 +313,19 @@ impl Config {
         check((0.0..=1e-3).contains(&a.quad_offset_rms_m), "alignment.quad_offset_rms_m must be in [0, 1e-3] m")?;
         check((0.0..=2e-3).contains(&a.quad_roll_rms_rad), "alignment.quad_roll_rms_rad must be in [0, 2e-3] rad")?;
         check(a.cutoff_sigma >= 1.0, "alignment.cutoff_sigma must be >= 1")?;
+        let e = &self.errors;
+        let within = |v: f64, hi: f64| (0.0..=hi).contains(&v);
+        check(within(e.bpm_offset_rms_m, 1e-3), "errors.bpm_offset_rms_m must be in [0, 1e-3] m")?;
+        check(within(e.bpm_gain_rms, 0.1), "errors.bpm_gain_rms must be in [0, 0.1]")?;
+        check(within(e.bpm_roll_rms_rad, 0.02), "errors.bpm_roll_rms_rad must be in [0, 0.02] rad")?;
+        check(within(e.bpm_noise_max_m, 1e-4), "errors.bpm_noise_max_m must be in [0, 1e-4] m")?;
+        check(within(e.calibration_rms, 0.05), "errors.calibration_rms must be in [0, 0.05]")?;
+        check(within(e.sextupole_offset_rms_m, 1e-3), "errors.sextupole_offset_rms_m must be in [0, 1e-3] m")?;
+        check(within(e.sextupole_roll_rms_rad, 2e-3), "errors.sextupole_roll_rms_rad must be in [0, 2e-3] rad")?;
+        check(
+            !(e.bpm_offsets_measured && e.bpm_offset_rms_m > 0.0),
+            "errors: bpm_offsets_measured or bpm_offset_rms_m, not both",
+        )?;
         let st = &self.store;
         check(st.flush_interval_s > 0.0 && st.flush_interval_s <= 1.0, "store.flush_interval_s must be in (0, 1]")?;
         check(st.max_backoff_s >= st.flush_interval_s, "store.max_backoff_s must be >= store.flush_interval_s")?;

@@ -36,7 +36,7 @@ pub fn generated_offsets(schema: &Schema, cfg: &AlignmentConfig, restored: &[(Se
 const ROLL_STREAM: u64 = 0x726f_6c6c;
 
 /// A seeded Gaussian of `rms` truncated at `cutoff` rms; None for rms 0.
-fn draws(seed: u64, rms: f64, cutoff: f64) -> Option<impl FnMut() -> f64> {
+pub(super) fn draws(seed: u64, rms: f64, cutoff: f64) -> Option<impl FnMut() -> f64> {
     let normal = Normal::new(0.0, rms).ok().filter(|_| rms > 0.0)?;
     let mut rng = StdRng::seed_from_u64(seed);
     let limit = cutoff * rms;

@@ -17,6 +17,7 @@ pub mod bba;
 mod beam;
 pub mod bpm;
 pub mod envelope;
+pub mod errors;
 pub mod journal;
 mod model;
 mod owner;

@@ -21,8 +21,10 @@ pub(super) fn load(path: &Path) -> Result<Profile, ProfileError> {
         toml::from_str(&text).map_err(|e| ProfileError::Parse { path: path.into(), source: Box::new(e) })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let f = &mut p.files;
-    for file in
-        [&mut f.lattice, &mut f.magnets, &mut f.orbit_slots, &mut f.records].into_iter().chain(f.packed_slots.as_mut())
+    for file in [&mut f.lattice, &mut f.magnets, &mut f.orbit_slots, &mut f.records]
+        .into_iter()
+        .chain(f.packed_slots.as_mut())
+        .chain(f.bpm_offsets.as_mut())
     {
         *file = dir.join(&*file);
     }

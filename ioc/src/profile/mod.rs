@@ -50,6 +50,10 @@ pub struct Files {
     pub packed_slots: Option<PathBuf>,
     /// Slot order of the orbit vector: `{col: [{name}]}`.
     pub orbit_slots: PathBuf,
+    /// The machine's measured BPM offsets `[{bpm_name, offset_x, offset_y}]`
+    /// [mm] (the configuration's `[errors] bpm_offsets_measured`).
+    #[serde(default)]
+    pub bpm_offsets: Option<PathBuf>,
     /// Directory of the EPICS records generated from this profile
     /// (`twin-ioc records`); `st.cmd` loads them from `$(TWIN_DB)`.
     pub records: PathBuf,
