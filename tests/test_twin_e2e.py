@@ -439,3 +439,20 @@ def test_bpm_noise_switch(twin):
     # the orbit before the noise, to the solver's tolerance (the switch
     # recomputes from the last fixed point) [nm]
     assert np.allclose(get(twin, "ORBITCC:rdPos"), quiet[0], rtol=0, atol=1e-3)
+
+
+def test_a_dipole_field_error_moves_the_orbit_as_the_engine_predicts(twin):
+    """TWIN:<DIPOLE>:field:set (hidden, instructors): the beam sees (1 + error)
+    times the design field; the orbit is `twin-ioc model --dipole-field`'s."""
+    field = twin.pv("TWIN:BM2D1R:field:set")
+    before = orbit(twin)
+    try:
+        assert epics.caput(field, 1e-3, wait=True, timeout=TIMEOUT_S) == 1
+        after = orbit(twin)
+    finally:
+        epics.caput(field, 0.0, wait=True, timeout=TIMEOUT_S)
+    assert worst(orbit(twin), before) < 1e-12  # cleared: back to the design orbit
+    m0, _ = model_orbit()
+    m1, _ = model_orbit("--dipole-field=BM2D1R=0.001")
+    assert worst(after, before) > 50e-6  # a real change: 0.2 mrad of the bend's 196 mrad
+    assert_orbit_change(before, after, m0, m1)

@@ -312,15 +312,15 @@ pub fn bpms_around(lattice: &Lattice, quad: ElementId, bpms: &[ElementId]) -> Ar
     Around { upstream, downstream, nearest: if ahead <= behind { downstream } else { upstream } }
 }
 
-/// How the beam on the 6D closed orbit of `lattice` changes in position
-/// (x, y) from the centre of `quad` to the exit of `bpm` [m].
-pub fn beam_step(lattice: &Lattice, quad: ElementId, bpm: ElementId) -> Result<[f64; 2], BbaError> {
-    let six = orbit_6d(lattice, None)?;
+/// How the beam on the 6D closed orbit `orbit` (element entrances) of
+/// `lattice` changes in position (x, y) from the centre of `quad` to the
+/// exit of `bpm` [m].
+pub fn beam_step(lattice: &Lattice, orbit: &[[f64; 6]], quad: ElementId, bpm: ElementId) -> [f64; 2] {
     let ctx = context(lattice, Dynamics::SixDRadiation, 0);
-    let mut centre = six.orbit[quad.0];
+    let mut centre = orbit[quad.0];
     pass(&first_half(lattice.element(quad)), &mut centre, &ctx);
-    let at_bpm = six.orbit[bpm.0 + 1];
-    Ok([at_bpm[X] - centre[X], at_bpm[Y] - centre[Y]])
+    let at_bpm = orbit[bpm.0 + 1];
+    [at_bpm[X] - centre[X], at_bpm[Y] - centre[Y]]
 }
 
 /// The BBA model of quad `quad` (both planes) for a measurement stepping

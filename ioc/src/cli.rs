@@ -90,6 +90,9 @@ pub struct ModelArgs {
     /// Skew quadrupole component PolynomA[1] of a magnet, e.g. S1M1D1R=0.01 (m^-2).
     #[arg(long = "skew", value_name = "MAGNET=A1")]
     pub skews: Vec<String>,
+    /// A dipole's relative field error (repeatable).
+    #[arg(long = "dipole-field", value_name = "DIPOLE=REL")]
+    pub dipole_fields: Vec<String>,
     /// Normal modes (coupled tunes, β of both modes at the BPMs) and the
     /// equilibrium envelope with radiation (mode and projected emittances).
     #[arg(long)]

@@ -178,6 +178,11 @@ fn apply_settings(lattice: &mut Lattice, rules: &MagnetRules, args: &ModelArgs) 
         let id = lattice.find(name)?;
         lattice.set_polynom_a(id, 1, number(value, name)?)?;
     }
+    for f in &args.dipole_fields {
+        let (name, value) = split(f, "--dipole-field")?;
+        let id = lattice.find(name)?;
+        lattice.set_dipole_field_error(id, number(value, name)?)?;
+    }
     for s in &args.k1_scales {
         let (name, value) = split(s, "--k1-scale")?;
         let id = lattice.find(name)?;

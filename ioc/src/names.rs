@@ -43,6 +43,11 @@ pub fn fault_bpm(bpm: &str) -> String {
     fault(&format!("{bpm}:mode"))
 }
 
+/// A dipole's hidden relative field error: `TWIN:<DIPOLE>:field:set`.
+pub fn dipole_field(dipole: &str) -> String {
+    twin(&format!("{dipole}:field:set"))
+}
+
 /// The twin's name of an element's roll about s [rad]: `TWIN:<element>:roll:set`.
 pub fn roll(element: &str) -> String {
     twin(&format!("{element}:roll:set"))

@@ -52,6 +52,8 @@ pub enum SettingError {
     NotFinite(String, f64),
     #[error("no element named {0}")]
     UnknownName(String),
+    #[error("element {0} is not a dipole")]
+    NotADipole(String),
 }
 
 /// The ring lattice. Settings change in place (no rebuild).
@@ -190,6 +192,22 @@ impl Lattice {
     /// Sets PolynomA[order] (skew component) of element `id`.
     pub fn set_polynom_a(&mut self, id: ElementId, order: usize, value: f64) -> Result<(), SettingError> {
         self.set_coefficient(id, order, value, |b| &mut b.polynom_a)
+    }
+
+    /// Sets a dipole's relative field error: PolynomB[0] = error ×
+    /// curvature (the beam sees (1 + error) × the design field; the
+    /// geometry, angle and reference path stay), as pyAT's bends read it.
+    pub fn set_dipole_field_error(&mut self, id: ElementId, relative: f64) -> Result<(), SettingError> {
+        let irho = match &self.elements[id.0].kind {
+            ElementKind::Dipole(b) => b.curvature_per_m(),
+            _ => return Err(SettingError::NotADipole(self.elements[id.0].name.clone())),
+        };
+        self.set_polynom_b(id, 0, relative * irho)
+    }
+
+    /// Dipoles (bending magnets) in lattice order.
+    pub fn dipoles(&self) -> Vec<ElementId> {
+        self.ids_where(|e| matches!(e.kind, ElementKind::Dipole(_)))
     }
 
     fn set_coefficient(

@@ -145,6 +145,8 @@ pub struct ErrorsConfig {
     /// optics).
     pub sextupole_offset_rms_m: f64,
     pub sextupole_roll_rms_rad: f64,
+    /// Relative field error of every dipole.
+    pub dipole_field_rms: f64,
 }
 
 /// The HTTP API and web view in the IOC process.
@@ -320,6 +322,7 @@ impl Config {
         check(within(e.bpm_roll_rms_rad, 0.02), "errors.bpm_roll_rms_rad must be in [0, 0.02] rad")?;
         check(within(e.bpm_noise_max_m, 1e-4), "errors.bpm_noise_max_m must be in [0, 1e-4] m")?;
         check(within(e.calibration_rms, 0.05), "errors.calibration_rms must be in [0, 0.05]")?;
+        check(within(e.dipole_field_rms, 2e-3), "errors.dipole_field_rms must be in [0, 2e-3]")?;
         check(within(e.sextupole_offset_rms_m, 1e-3), "errors.sextupole_offset_rms_m must be in [0, 1e-3] m")?;
         check(within(e.sextupole_roll_rms_rad, 2e-3), "errors.sextupole_roll_rms_rad must be in [0, 2e-3] rad")?;
         check(

@@ -20,6 +20,7 @@ const BPM_NOISE: u64 = 0x6270_6d6e;
 const CALIBRATION: u64 = 0x6361_6c69;
 const SEXTUPOLE_OFFSETS: u64 = 0x7365_786f;
 const SEXTUPOLE_ROLLS: u64 = 0x7365_7872;
+const DIPOLE_FIELDS: u64 = 0x6469_706f;
 
 /// The errors to set: (setpoint, value in its unit); none where the
 /// configured rms is 0. `measured`: the machine's BPM offsets (x, y) [m].
@@ -59,6 +60,9 @@ pub fn generated_errors(
     }
     if let Some(mut draw) = stream(SEXTUPOLE_ROLLS, cfg.sextupole_roll_rms_rad) {
         out.extend(others().map(|a| (Setpoint::Roll(a.id), draw())));
+    }
+    if let Some(mut draw) = stream(DIPOLE_FIELDS, cfg.dipole_field_rms) {
+        out.extend(schema.dipoles.iter().map(|d| (Setpoint::DipoleField(d.id), draw())));
     }
     out.retain(|(sp, _)| !restored.iter().any(|(r, _)| r == sp));
     out

@@ -296,6 +296,7 @@ fn placeholder() -> Snapshot {
             rf_khz: 0.0,
             offsets_m: Vec::new(),
             rolls_rad: Vec::new(),
+            dipole_field: Vec::new(),
             trims: Vec::new(),
             calibration: Vec::new(),
             mux: None,

@@ -27,6 +27,8 @@ pub struct Settings {
     pub offsets_m: Vec<[f64; 2]>,
     /// Hidden rolls about s of the elements carrying magnets, by `AlignId` [rad].
     pub rolls_rad: Vec<f64>,
+    /// Hidden relative field errors of the dipoles, by `DipoleId`.
+    pub dipole_field: Vec<f64>,
     /// Strength added to each magnet's converter strength, by `MagnetId`
     /// (the magnet's strength unit: K1 [1/m²], K2 [1/m³], kick [rad]).
     pub trims: Vec<f64>,

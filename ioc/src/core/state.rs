@@ -93,6 +93,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::RfOffset => s.rf_offset_hz,
         Setpoint::Offset(a, p) => s.offsets_m[a.0][p.index()],
         Setpoint::Roll(a) => s.rolls_rad[a.0],
+        Setpoint::DipoleField(d) => s.dipole_field[d.0],
         Setpoint::MagnetStrength(m) => magnet_strength(s, schema, rules, m),
         Setpoint::MagnetTrim(m) => s.trims[m.0],
         Setpoint::Calibration(m) => s.calibration[m.0],
@@ -125,6 +126,7 @@ impl MachineState {
             rf_khz: schema.design_rf_khz,
             offsets_m: vec![[0.0; 2]; schema.aligned.len()],
             rolls_rad: vec![0.0; schema.aligned.len()],
+            dipole_field: vec![0.0; schema.dipoles.len()],
             trims: vec![0.0; schema.magnets.len()],
             calibration: vec![0.0; schema.magnets.len()],
             mux: None,
@@ -223,6 +225,10 @@ impl MachineState {
                 let element = self.schema.aligned[a.0].element;
                 let m = Misalignment { roll_rad: v, ..self.lattice.element(element).misalignment };
                 self.lattice.set_misalignment(element, m).map_err(|e| e.to_string())?;
+            }
+            Setpoint::DipoleField(d) => {
+                self.lattice.set_dipole_field_error(self.schema.dipoles[d.0].element, v).map_err(|e| e.to_string())?;
+                s.dipole_field[d.0] = v;
             }
             Setpoint::MagnetStrength(m) => {
                 let current = self.value(Setpoint::MagnetStrength(m));

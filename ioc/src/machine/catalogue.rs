@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use twin_engine::lattice::Plane;
 
-use super::{AlignId, BpmId, MagnetId, MagnetKind, PcId, QuadId, Schema};
+use super::{AlignId, BpmId, DipoleId, MagnetId, MagnetKind, PcId, QuadId, Schema};
 use crate::config::Config;
 use crate::core::bpm::BpmFault;
 use crate::names;
@@ -39,6 +39,9 @@ pub enum Setpoint {
     /// Roll about s of an element carrying magnets [rad] (twin only):
     /// couples the planes.
     Roll(AlignId),
+    /// A dipole's relative field error (twin only, instructors): the beam
+    /// sees (1 + error) × the design field.
+    DipoleField(DipoleId),
     /// A magnet's main strength in effect (K1 [1/m²], K2 [1/m³], kick
     /// [rad]); a write sets the magnet's trim (dt4acc's `<M>:Cm:set`).
     MagnetStrength(MagnetId),
@@ -312,6 +315,11 @@ fn offsets(rows: &mut Rows, schema: &Schema) {
         let output = OutputKind::Analog { limits: Some((-1e-2, 1e-2)), display: (-1e-3, 1e-3), precision: 9 };
         let desc = format!("{} roll about s", a.name);
         rows.add(Setpoint::Roll(a.id), names::roll(&a.name), Unit::Radian, desc, output, 0.0, true);
+    }
+    for d in &schema.dipoles {
+        let output = OutputKind::Analog { limits: Some((-1e-2, 1e-2)), display: (-1e-3, 1e-3), precision: 7 };
+        let (pv, desc) = (names::dipole_field(&d.name), format!("{} relative field error", d.name));
+        rows.add(Setpoint::DipoleField(d.id), pv, Unit::Dimensionless, desc, output, 0.0, true);
     }
 }
 

@@ -80,6 +80,18 @@ pub struct Bpm {
     pub element: ElementId,
 }
 
+/// Index of a dipole in `Schema::dipoles` (the lattice's dipole order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DipoleId(pub usize);
+
+/// A bending magnet of the lattice: its field error is set per dipole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dipole {
+    pub id: DipoleId,
+    pub name: String,
+    pub element: ElementId,
+}
+
 /// Index of a magnet in `Schema::magnets`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MagnetId(pub usize);
@@ -161,6 +173,8 @@ pub struct Schema {
     pub unmodelled: Vec<Unmodelled>,
     /// Every BPM of the lattice, in lattice order.
     pub bpms: Vec<Bpm>,
+    /// Every dipole of the lattice, in lattice order.
+    pub dipoles: Vec<Dipole>,
 }
 
 impl MagnetKind {
@@ -218,6 +232,12 @@ impl Schema {
             .enumerate()
             .map(|(i, element)| Bpm { id: BpmId(i), name: lattice.element(element).name.clone(), element })
             .collect();
+        let dipoles = lattice
+            .dipoles()
+            .into_iter()
+            .enumerate()
+            .map(|(i, element)| Dipole { id: DipoleId(i), name: lattice.element(element).name.clone(), element })
+            .collect();
         Ok(Self {
             power_converters,
             packed_slots,
@@ -230,6 +250,7 @@ impl Schema {
             aligned,
             unmodelled,
             bpms,
+            dipoles,
         })
     }
 

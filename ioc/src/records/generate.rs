@@ -116,6 +116,7 @@ pub fn setpoint_access(setpoint: Setpoint) -> AccessGroup {
         | Setpoint::Trip(_)
         | Setpoint::Stuck(_)
         | Setpoint::RfOffset
+        | Setpoint::DipoleField(_)
         | Setpoint::BpmOffset(..)
         | Setpoint::BpmGain(..)
         | Setpoint::BpmRoll(_)

@@ -33,8 +33,8 @@ fn strengths(m: &Machine) -> Vec<Record> {
 pub(super) fn magnets(m: &Machine) -> Vec<Section> {
     vec![
         Section::new(
-            "offsets and rolls of every element carrying magnets (twin only; <magnet>:x:set are aliases)",
-            outputs(m, |s| matches!(s, Setpoint::Offset(..) | Setpoint::Roll(_))),
+            "offsets and rolls of every element carrying magnets (twin only; <magnet>:x:set are aliases); dipole field errors",
+            outputs(m, |s| matches!(s, Setpoint::Offset(..) | Setpoint::Roll(_) | Setpoint::DipoleField(_))),
         ),
         Section::new("strength (<M>:Cm:set/rdbk), coil current (<M>:im:I) and trim of every magnet", strengths(m)),
     ]

@@ -9,8 +9,9 @@ use twin_engine::bba::{BbaError, BbaFit, Step, fit, step_currents, zero_current_
 use twin_engine::bba_model::{bba_model, beam_step, bpms_around};
 use twin_engine::lattice::{ElementId, Lattice, Misalignment, Plane};
 use twin_engine::orbit_match::{ANALYST_SINGULAR_CUT, Steering, match_orbit_6d};
+use twin_engine::recompute::orbit_6d;
 
-use super::run::PlaneFit;
+use super::run::{AnalystCache, PlaneFit, Unsteered};
 use crate::machine::{QuadId, Schema};
 
 /// The analyst's knowledge and the machine it measures.
@@ -26,20 +27,14 @@ pub struct Analyst<'a> {
 
 impl Analyst<'_> {
     /// Fits both planes of one quad's measurement.
-    pub fn fit_quad(
-        &self,
-        steering: &mut Option<Arc<Steering>>,
-        quad: QuadId,
-        x: &[Step],
-        y: &[Step],
-    ) -> [PlaneFit; 2] {
+    pub fn fit_quad(&self, cache: &mut AnalystCache, quad: QuadId, x: &[Step], y: &[Step]) -> [PlaneFit; 2] {
         // BPMs that fail (no number: dead, or a status that flags them)
         // are left out, as the machine's procedure does
         let all = self.as_set.bpms();
         let live: Vec<usize> = (0..all.len()).filter(|&b| reads(x, b) && reads(y, b)).collect();
         let (x, y) = (only(x, &live), only(y, &live));
         let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
-        let fits = self.steering(steering, &bpms).and_then(|steering| {
+        let fits = self.steering(&mut cache.steering, &bpms).and_then(|steering| {
             match self.fit_with(&steering, &bpms, quad, &x, &y, true) {
                 // the estimates make a model without a closed orbit: without them
                 Err(_) => self.fit_with(&steering, &bpms, quad, &x, &y, false),
@@ -47,7 +42,7 @@ impl Analyst<'_> {
             }
         });
         let fits = fits.and_then(|mut planes| {
-            self.to_the_axis(quad, &all, &bpms, &mut planes)?;
+            self.to_the_axis(&mut cache.unsteered, quad, &all, &bpms, &mut planes)?;
             Ok(planes)
         });
         match fits {
@@ -66,6 +61,7 @@ impl Analyst<'_> {
     /// failed, the nearest of the `live` ones is another (no result).
     fn to_the_axis(
         &self,
+        unsteered: &mut Option<Arc<Unsteered>>,
         quad: QuadId,
         all: &[ElementId],
         live: &[ElementId],
@@ -77,13 +73,22 @@ impl Analyst<'_> {
             planes.iter_mut().for_each(|f| (f.bpm_offset_m, f.bpm_sigma_m) = (f64::NAN, f64::NAN));
             return Ok(());
         };
-        let mut unsteered = self.lattice(false)?;
-        for plane in [Plane::Horizontal, Plane::Vertical] {
-            for steerer in unsteered.steerers(plane) {
-                unsteered.set_kick_rad(steerer, plane, 0.0)?;
+        let machine = match unsteered {
+            Some(machine) => Arc::clone(machine),
+            None => {
+                let mut lattice = self.lattice(false)?;
+                for plane in [Plane::Horizontal, Plane::Vertical] {
+                    for steerer in lattice.steerers(plane) {
+                        lattice.set_kick_rad(steerer, plane, 0.0)?;
+                    }
+                }
+                let orbit = orbit_6d(&lattice, None)?.orbit;
+                let machine = Arc::new(Unsteered { lattice, orbit });
+                *unsteered = Some(Arc::clone(&machine));
+                machine
             }
-        }
-        let step = beam_step(&unsteered, element, bpm)?;
+        };
+        let step = beam_step(&machine.lattice, &machine.orbit, element, bpm);
         planes.iter_mut().zip(step).for_each(|(f, s)| f.bpm_offset_m -= s);
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use twin_engine::bba::{BbaFit, Step};
+use twin_engine::lattice::Lattice;
 use twin_engine::orbit_match::Steering;
 
 use crate::machine::QuadId;
@@ -71,7 +72,24 @@ pub struct BbaRun {
     pub pass_started: Instant,
     /// How the analyst's models are steered onto the measured orbit (once
     /// per run).
+    pub cache: AnalystCache,
+}
+
+/// What the analyst computes once per run (again when what it depends on
+/// changed): cloned into the parallel refits.
+#[derive(Clone, Default)]
+pub struct AnalystCache {
+    /// How the analyst's models are steered onto the measured orbit.
     pub steering: Option<Arc<Steering>>,
+    /// The machine as set without steering and errors, and its 6D closed
+    /// orbit (element entrances and the ring end).
+    pub unsteered: Option<Arc<Unsteered>>,
+}
+
+/// The machine as set without steering and errors, and its orbit.
+pub struct Unsteered {
+    pub lattice: Lattice,
+    pub orbit: Vec<[f64; 6]>,
 }
 
 /// Progress shown when all quads are measured [%].
@@ -91,7 +109,7 @@ impl BbaRun {
             measured: Vec::new(),
             pass_change_m: 0.0,
             pass_started: Instant::now(),
-            steering: None,
+            cache: AnalystCache::default(),
         })
     }
 

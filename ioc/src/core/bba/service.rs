@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use twin_engine::bba::Step;
 
 use super::analysis::Analyst;
-use super::run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
+use super::run::{AnalystCache, BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
 use super::{BbaCommand, Hardware};
 use crate::core::journal::BbaRecord;
 use crate::core::snapshot::{BbaStatus, BbaView, QuadResult};
@@ -172,7 +172,7 @@ impl BbaService {
             }
             Phase::Finish { quad, x, y } => {
                 Self::release(hw)?;
-                let fits = self.fit(hw, &mut run.steering, quad, &x, &y);
+                let fits = self.fit(hw, &mut run.cache, quad, &x, &y);
                 self.publish(quad, &fits, hw);
                 run.done += 1;
                 run.measured.push(Measured { quad, x, y, fits });
@@ -204,10 +204,10 @@ impl BbaService {
         let end = (index + rayon::current_num_threads().max(1)).min(run.measured.len());
         let fits: Vec<[PlaneFit; 2]> = {
             let analyst = self.analyst(hw);
-            let steering = &run.steering;
+            let cache = &run.cache;
             run.measured[index..end]
                 .par_iter()
-                .map(|m| analyst.fit_quad(&mut steering.clone(), m.quad, &m.x, &m.y))
+                .map(|m| analyst.fit_quad(&mut cache.clone(), m.quad, &m.x, &m.y))
                 .collect()
         };
         if index == 0 {
@@ -256,15 +256,8 @@ impl BbaService {
         }
     }
 
-    fn fit(
-        &self,
-        hw: &impl Hardware,
-        steering: &mut Option<Arc<twin_engine::orbit_match::Steering>>,
-        quad: QuadId,
-        x: &[Step],
-        y: &[Step],
-    ) -> [PlaneFit; 2] {
-        self.analyst(hw).fit_quad(steering, quad, x, y)
+    fn fit(&self, hw: &impl Hardware, cache: &mut AnalystCache, quad: QuadId, x: &[Step], y: &[Step]) -> [PlaneFit; 2] {
+        self.analyst(hw).fit_quad(cache, quad, x, y)
     }
 
     /// Orbit readings at this step: the first is discarded.
