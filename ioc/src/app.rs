@@ -21,6 +21,7 @@ use crate::putlog::PutLog;
 use crate::router::Router;
 use crate::selftest::Selftest;
 use crate::shutdown;
+use crate::sofb::Sofb;
 use crate::startup::{self, Loaded};
 use crate::store::persister::{self, Control};
 use crate::store::status::StoreFields;
@@ -167,6 +168,8 @@ impl Twin {
         let sinks = (fields, metrics);
         tasks.spawn(persister::run(store, journal, control_rx, config.store.clone(), sinks, outage));
         publish::spawn(ioc, prefix, &machine, config, &handle, &initial, tasks)?;
+        let sofb = Sofb::attach(ioc, prefix, &machine, config.diagnostics.seed).context("the slow orbit feedback")?;
+        tasks.spawn(sofb.run(handle.clone()));
         router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
         let core = core.spawn().context("model core thread")?;
         tasks.spawn(async move {

@@ -3,7 +3,7 @@
 //!
 //! Module layers (each uses only those above it; no import circles):
 //! `names`, `prefix`, `config` → `access`, `profile` → `machine` → `records`,
-//! `core` → `ops`, `store` → `publish`, `putlog`, `selftest`, `health` →
+//! `core` → `ops`, `store` → `publish`, `sofb`, `putlog`, `selftest`, `health` →
 //! `router` → `startup`, `model_cli`, `records_cli`, `ops_cli` → `app`.
 #![forbid(unsafe_code)]
 pub mod access;
@@ -27,5 +27,6 @@ pub mod records_cli;
 pub mod router;
 pub mod selftest;
 pub mod shutdown;
+pub mod sofb;
 pub mod startup;
 pub mod store;

@@ -134,6 +134,11 @@ pub mod dt4acc {
     }
 }
 
+/// The twin's slow orbit feedback: `TWIN:SOFB:<what>`.
+pub fn sofb(what: &str) -> String {
+    twin(&format!("SOFB:{what}"))
+}
+
 /// BPM read-out noise switch (bo).
 pub fn bpm_noise() -> String {
     twin("BPM:NOISE")

@@ -9,32 +9,7 @@
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
-/// How a BPM works (the instructor's fault switch, mbbo index).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum BpmFault {
-    /// Reads the beam.
-    #[default]
-    Ok = 0,
-    /// No signal (the electronics lost power): no position, the status
-    /// shows neither power nor gain control.
-    Dead = 1,
-    /// Stopped updating: shows the reading of the moment it froze, with
-    /// a status that looks healthy.
-    Frozen = 2,
-    /// Reads garbage anywhere in its range; the gain control lost
-    /// (saturation) in the status.
-    Garbage = 3,
-}
-
-impl BpmFault {
-    /// The mbbo states, in index order.
-    pub const NAMES: [&'static str; 4] = ["OK", "DEAD", "FROZEN", "GARBAGE"];
-
-    /// The fault of an mbbo index (None: no such state).
-    pub fn from_index(v: f64) -> Option<Self> {
-        [Self::Ok, Self::Dead, Self::Frozen, Self::Garbage].into_iter().find(|f| *f as u8 as f64 == v)
-    }
-}
+pub use crate::machine::BpmFault;
 
 /// The hidden state of one BPM.
 #[derive(Clone, Copy, Debug, PartialEq)]

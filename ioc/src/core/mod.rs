@@ -23,6 +23,7 @@ mod model;
 mod owner;
 pub mod physics;
 pub mod snapshot;
+pub mod sofb;
 pub mod state;
 #[cfg(test)]
 mod tests;

@@ -187,6 +187,7 @@ impl Model {
         if let Ok(p) = &self.model {
             self.last_valid = Some(Arc::clone(p));
             self.state.freeze_bpms(p);
+            super::sofb::take_reference(&mut self.state.settings, &self.state.schema, p);
         }
         self.computation += 1;
         self.stats.recomputes = self.stats.recomputes.wrapping_add(1);
@@ -307,6 +308,7 @@ fn placeholder() -> Snapshot {
             topup_rate: 0,
             noise: super::snapshot::Noise { on: false, rms_um: 0.0 },
             bpms: Vec::new(),
+            sofb: super::sofb::SofbSettings::default(),
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
         last_valid: None,

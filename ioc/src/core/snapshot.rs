@@ -49,6 +49,8 @@ pub struct Settings {
     pub noise: Noise,
     /// Hidden errors and faults of the lattice BPMs, by `BpmId`.
     pub bpms: Vec<super::bpm::BpmErrors>,
+    /// The slow orbit feedback's settings.
+    pub sofb: super::sofb::SofbSettings,
 }
 
 impl Settings {

@@ -7,6 +7,7 @@ use twin_engine::lattice::{Lattice, Misalignment};
 use super::bpm::{BpmErrors, BpmFault};
 use super::physics::Physics;
 use super::snapshot::{Noise, Settings};
+use super::sofb::{SofbPlanes, SofbSettings};
 use crate::machine::{Catalogue, MagnetId, MagnetKind, PcId, QuadId, Schema, Setpoint, strength_scale};
 use crate::profile::Profile;
 
@@ -108,6 +109,13 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::BpmRoll(b) => s.bpms[b.0].roll_rad,
         Setpoint::BpmOwnNoise(b) => s.bpms[b.0].noise_m,
         Setpoint::BpmFault(b) => f64::from(s.bpms[b.0].fault as u8),
+        Setpoint::SofbOn => flag(s.sofb.on),
+        Setpoint::SofbGain => s.sofb.gain,
+        Setpoint::SofbRate => s.sofb.rate_hz,
+        Setpoint::SofbCut => s.sofb.singular_cut,
+        Setpoint::SofbPlanes => f64::from(s.sofb.planes as u8),
+        Setpoint::SofbPauseForBba => flag(s.sofb.pause_for_bba),
+        Setpoint::SofbTakeReference | Setpoint::SofbDesignReference => 0.0,
         Setpoint::BpmNoise => flag(s.noise.on),
         Setpoint::BpmNoiseRms => s.noise.rms_um,
     }
@@ -137,6 +145,7 @@ impl MachineState {
             topup_rate: 0,
             noise,
             bpms: vec![BpmErrors::default(); schema.bpms.len()],
+            sofb: SofbSettings::default(),
         };
         Self { lattice, schema, settings, rules }
     }
@@ -268,6 +277,17 @@ impl MachineState {
                 // a BPM that freezes (again) shows the next computation's reading
                 s.bpms[b.0] = BpmErrors { fault, frozen_m: None, ..s.bpms[b.0] };
             }
+            Setpoint::SofbOn => s.sofb.on = v != 0.0,
+            Setpoint::SofbGain => s.sofb.gain = v,
+            Setpoint::SofbRate if v > 0.0 => s.sofb.rate_hz = v,
+            Setpoint::SofbRate => return Err(format!("SOFB rate {v} Hz is not positive")),
+            Setpoint::SofbCut => s.sofb.singular_cut = v,
+            Setpoint::SofbPlanes => {
+                s.sofb.planes = SofbPlanes::from_index(v).ok_or_else(|| format!("no SOFB planes {v}"))?
+            }
+            Setpoint::SofbPauseForBba => s.sofb.pause_for_bba = v != 0.0,
+            Setpoint::SofbTakeReference => s.sofb.take_reference = true,
+            Setpoint::SofbDesignReference => s.sofb.reference_m = None,
             Setpoint::BpmNoise => s.noise.on = v != 0.0,
             Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_um = v,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 
 use twin_engine::lattice::Plane;
 
-use super::{AlignId, BpmId, DipoleId, MagnetId, MagnetKind, PcId, QuadId, Schema};
+use super::{AlignId, BpmFault, BpmId, DipoleId, MagnetId, MagnetKind, PcId, QuadId, Schema, SofbPlanes};
 use crate::config::Config;
-use crate::core::bpm::BpmFault;
 use crate::names;
 use crate::profile::Profile;
 
@@ -75,6 +74,22 @@ pub enum Setpoint {
     /// A BPM's fault (mbbo: OK, DEAD, FROZEN, GARBAGE; twin only,
     /// instructors).
     BpmFault(BpmId),
+    /// The twin's slow orbit feedback on (bo).
+    SofbOn,
+    /// Its gain: the fraction of the correction applied per iteration.
+    SofbGain,
+    /// Its iterations per second [Hz].
+    SofbRate,
+    /// Its singular-value cut (relative to the largest).
+    SofbCut,
+    /// The planes it corrects (mbbo BOTH, X, Y).
+    SofbPlanes,
+    /// Paused while a BBA measurement runs (bo).
+    SofbPauseForBba,
+    /// Command: the current orbit becomes the reference (bo).
+    SofbTakeReference,
+    /// Command: the design orbit becomes the reference (bo).
+    SofbDesignReference,
     /// BPM read-out noise on/off (bo, twin only).
     BpmNoise,
     /// BPM read-out noise rms [µm] (twin only).
@@ -249,6 +264,7 @@ impl Catalogue {
                 false,
             );
         }
+        sofb(&mut rows);
         let noise = f64::from(u8::from(config.diagnostics.noise));
         let desc = "Gaussian noise on BPM readings".to_string();
         rows.add(Setpoint::BpmNoise, names::bpm_noise(), Unit::Dimensionless, desc, binary("Off", "On"), noise, false);
@@ -320,6 +336,59 @@ fn offsets(rows: &mut Rows, schema: &Schema) {
         let output = OutputKind::Analog { limits: Some((-1e-2, 1e-2)), display: (-1e-3, 1e-3), precision: 7 };
         let (pv, desc) = (names::dipole_field(&d.name), format!("{} relative field error", d.name));
         rows.add(Setpoint::DipoleField(d.id), pv, Unit::Dimensionless, desc, output, 0.0, true);
+    }
+}
+
+/// The slow orbit feedback's settings `TWIN:SOFB:*` (kept in the store,
+/// except on/off and the commands: it starts off).
+fn sofb(rows: &mut Rows) {
+    let d = super::SOFB_DEFAULTS;
+    let flag = |b: bool| f64::from(u8::from(b));
+    let dimensionless = [
+        (Setpoint::SofbGain, "GAIN", "SOFB gain per iteration", (0.0, 1.0), d.gain, 3),
+        (Setpoint::SofbCut, "SV_CUT", "SOFB singular values cut below (relative)", (0.0, 1.0), d.singular_cut, 4),
+    ];
+    for (setpoint, what, desc, limits, initial, precision) in dimensionless {
+        rows.add(
+            setpoint,
+            names::sofb(what),
+            Unit::Dimensionless,
+            desc.into(),
+            analog(limits, precision),
+            initial,
+            true,
+        );
+    }
+    let rate = analog((0.05, 10.0), 2);
+    rows.add(
+        Setpoint::SofbRate,
+        names::sofb("RATE"),
+        Unit::Hertz,
+        "SOFB iterations per second".into(),
+        rate,
+        d.rate_hz,
+        true,
+    );
+    let planes = OutputKind::Multi { states: SofbPlanes::NAMES.iter().map(|s| s.to_string()).collect() };
+    rows.add(Setpoint::SofbPlanes, names::sofb("PLANES"), Unit::Dimensionless, "SOFB planes".into(), planes, 0.0, true);
+    let pause = binary("No", "Yes");
+    let desc = "SOFB pauses while BBA measures".to_string();
+    rows.add(
+        Setpoint::SofbPauseForBba,
+        names::sofb("PAUSE_BBA"),
+        Unit::Dimensionless,
+        desc,
+        pause,
+        flag(d.pause_for_bba),
+        true,
+    );
+    let commands = [
+        (Setpoint::SofbOn, "ON", "SOFB on", binary("Off", "On")),
+        (Setpoint::SofbTakeReference, "REF:TAKE", "SOFB reference := current orbit", binary("Idle", "Take")),
+        (Setpoint::SofbDesignReference, "REF:DESIGN", "SOFB reference := design orbit", binary("Idle", "Design")),
+    ];
+    for (setpoint, what, desc, output) in commands {
+        rows.add(setpoint, names::sofb(what), Unit::Dimensionless, desc.into(), output, 0.0, false);
     }
 }
 

@@ -6,6 +6,7 @@ mod catalogue;
 mod data;
 mod docs;
 mod loaded;
+mod modes;
 
 use twin_engine::constants::electron_rigidity_tm;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
@@ -16,6 +17,7 @@ pub use catalogue::{
 pub use data::{MachineData, load_machine_data};
 pub use docs::{MachineDocs, machine_docs_from_files};
 pub use loaded::Machine;
+pub use modes::{BpmFault, SOFB_DEFAULTS, SofbPlanes};
 
 use crate::profile::Profile;
 

@@ -55,6 +55,9 @@ pub struct Measured {
     pub x: Vec<Step>,
     pub y: Vec<Step>,
     pub fits: [PlaneFit; 2],
+    /// Measured by an earlier run (refitted with this run's, not stored
+    /// again).
+    pub earlier: bool,
 }
 
 /// A run over one or more quads.
@@ -92,13 +95,24 @@ pub struct Unsteered {
     pub orbit: Vec<[f64; 6]>,
 }
 
+fn quads_contain(queue: &VecDeque<QuadId>, first: QuadId, quad: QuadId) -> bool {
+    first == quad || queue.contains(&quad)
+}
+
 /// Progress shown when all quads are measured [%].
 const MEASURED_PCT: f64 = 90.0;
 
 impl BbaRun {
-    pub fn new(quads: Vec<QuadId>) -> Option<Self> {
+    /// A run over `quads`; the `earlier` measurements (of quads it does
+    /// not measure again) are refitted with its own.
+    pub fn new(quads: Vec<QuadId>, earlier: &[Measured]) -> Option<Self> {
         let mut queue: VecDeque<QuadId> = quads.into();
         let first = queue.pop_front()?;
+        let measured = earlier
+            .iter()
+            .filter(|m| !quads_contain(&queue, first, m.quad))
+            .map(|m| Measured { earlier: true, ..m.clone() })
+            .collect();
         Some(Self {
             total: queue.len() + 1,
             queue,
@@ -106,7 +120,7 @@ impl BbaRun {
             failed: 0,
             started: Instant::now(),
             phase: Phase::Select(first),
-            measured: Vec::new(),
+            measured,
             pass_change_m: 0.0,
             pass_started: Instant::now(),
             cache: AnalystCache::default(),

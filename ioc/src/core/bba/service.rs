@@ -36,13 +36,24 @@ pub struct BbaService {
     abort: bool,
     /// Quad centres found so far (the analyst's knowledge), by `QuadId`.
     estimates: Vec<Option<[f64; 2]>>,
+    /// The measurements of the runs so far: every run refits them with its
+    /// own (the analyst's model knows more quads with every run).
+    history: Vec<Measured>,
     view: BbaView,
 }
 
 impl BbaService {
     pub fn new(schema: Arc<Schema>, procedure: Procedure) -> Self {
         let n = schema.quads.len();
-        Self { schema, procedure, run: None, abort: false, estimates: vec![None; n], view: BbaView::idle(n) }
+        Self {
+            schema,
+            procedure,
+            run: None,
+            abort: false,
+            estimates: vec![None; n],
+            history: Vec::new(),
+            view: BbaView::idle(n),
+        }
     }
 
     pub fn view(&self) -> &BbaView {
@@ -66,6 +77,7 @@ impl BbaService {
             BbaCommand::RunAll => self.start(self.schema.multiplexer_quads().map(|q| q.id).collect(), hw),
             BbaCommand::Clear => {
                 self.estimates.iter_mut().for_each(|e| *e = None);
+                self.history.clear();
                 self.view = BbaView { message: "results cleared".into(), ..BbaView::idle(self.estimates.len()) };
                 hw.report(&self.view);
                 Ok(())
@@ -74,7 +86,7 @@ impl BbaService {
     }
 
     fn start(&mut self, quads: Vec<QuadId>, hw: &mut impl Hardware) -> Result<(), String> {
-        let run = BbaRun::new(quads).ok_or("no quad to measure")?;
+        let run = BbaRun::new(quads, &self.history).ok_or("no quad to measure")?;
         self.abort = false;
         let current = self.current_name(&run);
         self.run = Some(run);
@@ -175,7 +187,7 @@ impl BbaService {
                 let fits = self.fit(hw, &mut run.cache, quad, &x, &y);
                 self.publish(quad, &fits, hw);
                 run.done += 1;
-                run.measured.push(Measured { quad, x, y, fits });
+                run.measured.push(Measured { quad, x, y, fits, earlier: false });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
                     // a single quad too: its own centre in the model, the
@@ -232,7 +244,7 @@ impl BbaService {
             return Ok(Some(Phase::Refit { pass: pass + 1, index: 0 }));
         }
         tracing::info!(passes = pass, last_change_m = run.pass_change_m, "BBA refits done");
-        for m in &run.measured {
+        for m in run.measured.iter().filter(|m| !m.earlier) {
             let record = BbaRecord {
                 quad: self.schema.quad(m.quad).name.clone(),
                 at: SystemTime::now(),
@@ -243,6 +255,7 @@ impl BbaService {
             hw.record(record).map_err(StepError::Fatal)?;
             run.failed += usize::from(m.fits.iter().any(Result::is_err));
         }
+        self.history = run.measured.iter().map(|m| Measured { earlier: true, ..m.clone() }).collect();
         Ok(None)
     }
 
