@@ -71,18 +71,11 @@ pub fn generated_errors(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::machine::Machine;
-    use crate::profile::Profile;
-
-    fn fodo() -> Machine {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fodo/profile.toml");
-        Machine::from_files(Profile::load(&path).expect("fodo profile"), &Config::default()).expect("fodo")
-    }
 
     #[test]
     fn nothing_by_default_and_each_kind_from_its_own_stream() {
-        let m = fodo();
+        let m = Machine::fodo();
         assert!(generated_errors(&m.schema, &ErrorsConfig::default(), 3.0, &[], &[]).is_empty());
         let gains = ErrorsConfig { seed: 7, bpm_gain_rms: 0.01, ..ErrorsConfig::default() };
         let both = ErrorsConfig { bpm_offset_rms_m: 1e-4, ..gains.clone() };

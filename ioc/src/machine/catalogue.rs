@@ -493,8 +493,7 @@ mod tests {
     use crate::machine::Machine;
 
     fn fodo() -> Machine {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fodo/profile.toml");
-        Machine::from_files(Profile::load(&path).expect("fodo profile"), &Config::default()).expect("fodo")
+        Machine::fodo()
     }
 
     #[test]

@@ -66,6 +66,14 @@ impl Machine {
         self.schema.bpms.get(around.nearest)
     }
 
+    /// The second ring of the tests (`tests/fodo`), with the default
+    /// configuration: for unit tests.
+    #[cfg(test)]
+    pub fn fodo() -> Self {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fodo/profile.toml");
+        Self::from_files(Profile::load(&path).expect("fodo profile"), &Config::default()).expect("fodo")
+    }
+
     /// From the profile's data files only (offline tools, record generation).
     pub fn from_files(profile: Profile, config: &Config) -> anyhow::Result<Self> {
         let docs = machine_docs_from_files(&profile, None)?;

@@ -87,14 +87,11 @@ impl PlaneResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::machine::Machine;
-    use crate::profile::Profile;
 
     #[test]
     fn a_correction_undoes_an_orbit_the_matrix_made() {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fodo/profile.toml");
-        let m = Machine::from_files(Profile::load(&path).expect("fodo"), &Config::default()).expect("fodo");
+        let m = Machine::fodo();
         let r = Response::of(&m.lattice, &m.schema).expect("response");
         for p in &r.planes {
             assert!(!p.converters.is_empty() && p.matrix.nrows() == m.schema.bpms.len());

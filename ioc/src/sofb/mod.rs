@@ -133,6 +133,11 @@ impl Sofb {
         if writes.is_empty() {
             return SofbState::Running { residual_m: residual };
         }
+        // switched off, or the currents moved, while it computed: no stale correction
+        let latest = core.snapshots.borrow().clone();
+        if !latest.settings.sofb.on || latest.settings.currents_a != snap.settings.currents_a {
+            return SofbState::Running { residual_m: residual };
+        }
         match submit(core, writes).await {
             Ok(()) => {
                 self.iterations = self.iterations.wrapping_add(1);
