@@ -7,8 +7,7 @@ use epics_pvxs_sys::{EpicsError, Ioc};
 use crate::config::Config;
 use crate::core::alignment::generated_offsets;
 use crate::core::errors::generated_errors;
-use crate::machine::BpmId;
-use crate::machine::{Machine, MachineDocs, OutputKind, Setpoint, machine_docs_from_files};
+use crate::machine::{BpmId, Machine, MachineDocs, OutputKind, Setpoint, machine_docs_from_files, read_json};
 use crate::prefix::Prefix;
 use crate::profile::Profile;
 use crate::store::model::SetpointDoc;
@@ -218,13 +217,8 @@ fn measured_bpm_offsets(machine: &Machine, path: &std::path::Path) -> anyhow::Re
         offset_x: f64,
         offset_y: f64,
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let rows: Vec<Row> = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let found = rows.iter().filter_map(|r| {
-        let bpm = machine.schema.bpms.iter().find(|b| b.name == r.bpm_name)?;
-        Some((bpm.id, [r.offset_x * 1e-3, r.offset_y * 1e-3]))
-    });
-    let out: Vec<_> = found.collect();
+    let rows: Vec<Row> =
+        serde_json::from_value(read_json(path)?).with_context(|| format!("parsing {}", path.display()))?;
     if let Some(r) = rows.iter().find(|r| {
         !(r.offset_x.is_finite() && r.offset_y.is_finite() && r.offset_x.abs() < 5.0 && r.offset_y.abs() < 5.0)
     }) {
@@ -236,7 +230,11 @@ fn measured_bpm_offsets(machine: &Machine, path: &std::path::Path) -> anyhow::Re
             r.offset_y
         );
     }
-    Ok(out)
+    let found = rows.iter().filter_map(|r| {
+        let bpm = machine.schema.bpms.iter().find(|b| b.name == r.bpm_name)?;
+        Some((bpm.id, [r.offset_x * 1e-3, r.offset_y * 1e-3]))
+    });
+    Ok(found.collect())
 }
 
 #[cfg(test)]

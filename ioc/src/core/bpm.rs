@@ -9,7 +9,9 @@
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 
+use super::physics::Physics;
 pub use crate::machine::BpmFault;
+use crate::machine::Schema;
 
 /// The hidden state of one BPM.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,6 +52,37 @@ impl Default for Reading {
     fn default() -> Self {
         Self { x_m: 0.0, y_m: 0.0, fault: BpmFault::Ok }
     }
+}
+
+impl Reading {
+    /// The position (x, y) [m] a user of the reading takes: none from a
+    /// dead BPM (no number) or one whose status flags it (garbage).
+    pub fn number(&self) -> Option<[f64; 2]> {
+        let flagged = self.fault == BpmFault::Garbage;
+        (!flagged && self.x_m.is_finite() && self.y_m.is_finite()).then_some([self.x_m, self.y_m])
+    }
+}
+
+/// One reading of every lattice BPM (`BpmId` order) with `errors` of the
+/// beam of `physics`, with read-out noise `rms_m`.
+pub fn read_all(
+    schema: &Schema,
+    errors: &[BpmErrors],
+    physics: &Physics,
+    rms_m: f64,
+    rng: &mut impl Rng,
+) -> Vec<Reading> {
+    schema.bpms.iter().zip(errors).map(|(b, e)| e.read(physics.position_m(b.element.0), rms_m, rng)).collect()
+}
+
+/// What every lattice BPM with `errors` reads of the beam of `physics`
+/// without noise (`BpmId` order).
+pub fn ideal_readings<'a>(
+    schema: &'a Schema,
+    errors: &'a [BpmErrors],
+    physics: &'a Physics,
+) -> impl Iterator<Item = [f64; 2]> + 'a {
+    schema.bpms.iter().zip(errors).map(|(b, e)| e.ideal_reading(physics.position_m(b.element.0)))
 }
 
 impl BpmErrors {

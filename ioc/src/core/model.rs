@@ -14,7 +14,7 @@ use super::Input;
 use super::ack::Refusal;
 use super::bba::Hardware;
 use super::beam::{Beam, TopUpSetting};
-use super::bpm::BpmFault;
+use super::bpm::read_all;
 use super::envelope::{EnvelopeService, EnvelopeView};
 use super::journal::{BbaRecord, Journal, SetpointChange};
 use super::physics::{Invalid, Physics, compute};
@@ -102,7 +102,7 @@ impl Model {
             envelope: None,
         };
         if let Some(p) = me.last_valid.clone() {
-            me.state.freeze_bpms(&p);
+            me.state.after_computation(&p);
         }
         let rx = me.tx.subscribe();
         me.publish();
@@ -186,8 +186,7 @@ impl Model {
         };
         if let Ok(p) = &self.model {
             self.last_valid = Some(Arc::clone(p));
-            self.state.freeze_bpms(p);
-            super::sofb::take_reference(&mut self.state.settings, &self.state.schema, p);
+            self.state.after_computation(p);
         }
         self.computation += 1;
         self.stats.recomputes = self.stats.recomputes.wrapping_add(1);
@@ -344,16 +343,11 @@ impl Hardware for Model {
 
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
         let physics = self.last_valid.clone().ok_or("no valid model to read the orbit from")?;
-        let rms = self.state.settings.noise.effective_rms_m();
-        let (mut x, mut y) = (Vec::new(), Vec::new());
-        for (b, errors) in self.state.schema.bpms.iter().zip(&self.state.settings.bpms) {
-            let r = errors.read(physics.position_m(b.element.0), rms, &mut self.bba_noise);
-            // the procedure leaves out what the BPM's status flags: no number
-            let flagged = r.fault == BpmFault::Garbage;
-            x.push(if flagged { f64::NAN } else { r.x_m });
-            y.push(if flagged { f64::NAN } else { r.y_m });
-        }
-        Ok([x, y])
+        let (s, rms) = (&self.state.settings, self.state.settings.noise.effective_rms_m());
+        let readings = read_all(&self.state.schema, &s.bpms, &physics, rms, &mut self.bba_noise);
+        // the procedure leaves out what the BPM's status flags: no number
+        let numbers: Vec<[f64; 2]> = readings.iter().map(|r| r.number().unwrap_or([f64::NAN; 2])).collect();
+        Ok([0, 1].map(|p| numbers.iter().map(|n| n[p]).collect()))
     }
 
     fn lattice(&self) -> &Lattice {

@@ -1,13 +1,12 @@
 //! The slow orbit feedback's settings as twin state: written through the
 //! setpoint path like any other (`TWIN:SOFB:*`), read by the feedback
 //! (`crate::sofb`) from the snapshots. The reference orbit taken from the
-//! current one is set by the core after the computation it asks for.
+//! current one is set by the core after the computation it asks for
+//! (`MachineState::after_computation`).
 use std::sync::Arc;
 
-use super::physics::Physics;
-use super::snapshot::Settings;
+use crate::machine::SOFB_DEFAULTS;
 pub use crate::machine::SofbPlanes;
-use crate::machine::{SOFB_DEFAULTS, Schema};
 
 /// The feedback's settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,19 +42,4 @@ impl Default for SofbSettings {
             take_reference: false,
         }
     }
-}
-
-/// Takes the reference asked for: what every lattice BPM reads of the
-/// beam of `physics` without noise.
-pub fn take_reference(settings: &mut Settings, schema: &Schema, physics: &Physics) {
-    if !std::mem::take(&mut settings.sofb.take_reference) {
-        return;
-    }
-    let mut reference = [Vec::new(), Vec::new()];
-    for (b, e) in schema.bpms.iter().zip(&settings.bpms) {
-        let [x, y] = e.ideal_reading(physics.position_m(b.element.0));
-        reference[0].push(x);
-        reference[1].push(y);
-    }
-    settings.sofb.reference_m = Some(Arc::new(reference));
 }

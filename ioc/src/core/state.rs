@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use twin_engine::lattice::{Lattice, Misalignment};
 
-use super::bpm::{BpmErrors, BpmFault};
+use super::bpm::{BpmErrors, BpmFault, ideal_readings};
 use super::physics::Physics;
 use super::snapshot::{Noise, Settings};
 use super::sofb::{SofbPlanes, SofbSettings};
@@ -155,13 +155,25 @@ impl MachineState {
         setpoint_value(&self.settings, &self.schema, &self.rules, setpoint)
     }
 
-    /// Frozen BPMs that show nothing yet take their reading of `physics`
-    /// (without noise): what they read when they froze.
-    pub fn freeze_bpms(&mut self, physics: &Physics) {
-        for (b, e) in self.schema.bpms.iter().zip(&mut self.settings.bpms) {
+    /// What waits for a valid computation `physics`, taken from what the
+    /// BPMs read of it without noise: frozen BPMs that show nothing yet
+    /// show that (what they read when they froze); a reference orbit the
+    /// SOFB asked for becomes that.
+    pub fn after_computation(&mut self, physics: &Physics) {
+        let s = &mut self.settings;
+        let wanted =
+            s.sofb.take_reference || s.bpms.iter().any(|e| e.fault == BpmFault::Frozen && e.frozen_m.is_none());
+        if !wanted {
+            return;
+        }
+        let readings: Vec<[f64; 2]> = ideal_readings(&self.schema, &s.bpms, physics).collect();
+        for (e, r) in s.bpms.iter_mut().zip(&readings) {
             if e.fault == BpmFault::Frozen && e.frozen_m.is_none() {
-                e.frozen_m = Some(e.ideal_reading(physics.position_m(b.element.0)));
+                e.frozen_m = Some(*r);
             }
+        }
+        if std::mem::take(&mut s.sofb.take_reference) {
+            s.sofb.reference_m = Some(Arc::new([0, 1].map(|p| readings.iter().map(|r| r[p]).collect())));
         }
     }
 
@@ -204,13 +216,9 @@ impl MachineState {
                 self.drive_pc(id)?;
             }
             Setpoint::Stuck(id) => {
+                // stuck at what it delivers when it sticks (again: where it is)
                 let delivering = s.currents_a[id.0];
-                let stuck = &mut s.stuck_a[id.0];
-                *stuck = match (v != 0.0, *stuck) {
-                    (true, Some(at)) => Some(at),
-                    (true, None) => Some(delivering),
-                    (false, _) => None,
-                };
+                s.stuck_a[id.0] = (v != 0.0).then(|| s.stuck_a[id.0].unwrap_or(delivering));
                 self.drive_pc(id)?;
             }
             Setpoint::RfOffset => {

@@ -19,7 +19,7 @@ pub struct MachineDocs {
     pub bpm_slots: Vec<serde_json::Value>,
 }
 
-pub(super) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     // The machine's files were written by Python, which writes NaN as a
     // bare token (not JSON); only values such as unknown positions are NaN.

@@ -15,6 +15,7 @@ pub use catalogue::{
     Catalogue, OutputKind, Setpoint, SetpointEntry, Unit, UnmodelledId, strength_scale, strength_unit,
 };
 pub use data::{MachineData, load_machine_data};
+pub(crate) use docs::read_json;
 pub use docs::{MachineDocs, machine_docs_from_files};
 pub use loaded::Machine;
 pub use modes::{BpmFault, SOFB_DEFAULTS, SofbPlanes};

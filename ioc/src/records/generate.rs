@@ -106,8 +106,9 @@ pub fn output(e: &SetpointEntry) -> Record {
     r.field("PINI", "YES").field("ASG", setpoint_access(e.setpoint).asg()).aliases(e.aliases.iter().cloned())
 }
 
-/// Who may write a setpoint: the hidden truth (offsets, rolls) is
-/// instructors', every other setpoint operators'.
+/// Who may write a setpoint: the hidden truth (offsets, rolls, calibration
+/// and field errors, the BPMs' errors) and the faults are instructors',
+/// every other setpoint operators'.
 pub fn setpoint_access(setpoint: Setpoint) -> AccessGroup {
     match setpoint {
         Setpoint::Offset(..)

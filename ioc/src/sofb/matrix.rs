@@ -19,9 +19,11 @@ pub struct PlaneResponse {
     pub matrix: DMatrix<f64>,
 }
 
-/// Both planes (x, y).
+/// Both planes (x, y), and the orbit they are taken around.
 pub struct Response {
     pub planes: [PlaneResponse; 2],
+    /// What the lattice BPMs read on the design orbit (x, y) [m].
+    pub design_m: [Vec<f64>; 2],
 }
 
 /// Kick of the central differences [rad]: the fixed-RF orbit is linear in
@@ -35,6 +37,7 @@ impl Response {
     pub fn of(design: &Lattice, schema: &Schema) -> anyhow::Result<Self> {
         let mut lattice = design.clone();
         let reference = orbit_6d(&lattice, None)?;
+        let design_m = [X, Y].map(|k| schema.bpms.iter().map(|b| reference.orbit[b.element.0 + 1][k]).collect());
         let planes = [Plane::Horizontal, Plane::Vertical].map(|plane| -> anyhow::Result<PlaneResponse> {
             let converters: Vec<_> = schema
                 .power_converters
@@ -62,7 +65,7 @@ impl Response {
             Ok(PlaneResponse { converters: converters.iter().map(|pc| pc.id).collect(), matrix })
         });
         let [x, y] = planes;
-        Ok(Self { planes: [x?, y?] })
+        Ok(Self { planes: [x?, y?], design_m })
     }
 }
 

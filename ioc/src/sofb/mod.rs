@@ -16,9 +16,8 @@ use epics_pvxs_sys::Ioc;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::oneshot;
-use twin_engine::recompute::orbit_6d;
 
-use crate::core::bpm::BpmFault;
+use crate::core::bpm::read_all;
 use crate::core::snapshot::{BbaStatus, Snapshot};
 use crate::core::{Ack, Command, CoreHandle};
 use crate::machine::{Machine, Setpoint};
@@ -33,8 +32,6 @@ const NOISE_STREAM: u64 = 0x736f_6662;
 
 pub struct Sofb {
     machine: Machine,
-    /// What the lattice BPMs read on the design orbit (x, y) [m].
-    design: [Vec<f64>; 2],
     fields: SofbFields,
     rng: StdRng,
     iterations: i32,
@@ -42,20 +39,13 @@ pub struct Sofb {
 
 impl Sofb {
     pub fn attach(ioc: &Ioc, prefix: &Prefix, machine: &Machine, seed: u64) -> anyhow::Result<Self> {
-        let orbit = orbit_6d(&machine.lattice, None).context("the design orbit")?.orbit;
-        let design = [0, 2].map(|k| machine.schema.bpms.iter().map(|b| orbit[b.element.0 + 1][k]).collect());
         let fields = SofbFields::attach(ioc, prefix)?;
-        Ok(Self {
-            machine: machine.clone(),
-            design,
-            fields,
-            rng: StdRng::seed_from_u64(seed ^ NOISE_STREAM),
-            iterations: 0,
-        })
+        Ok(Self { machine: machine.clone(), fields, rng: StdRng::seed_from_u64(seed ^ NOISE_STREAM), iterations: 0 })
     }
 
-    /// Computes its response matrix (on a blocking thread: start-up does
-    /// not wait for it), then corrects at its rate until the core stops.
+    /// Computes its response matrix and the design orbit (on a blocking
+    /// thread: start-up does not wait for them), then corrects at its rate
+    /// until the core stops.
     pub async fn run(mut self, core: CoreHandle) -> anyhow::Result<()> {
         let machine = self.machine.clone();
         let response = tokio::task::spawn_blocking(move || Response::of(&machine.lattice, &machine.schema))
@@ -67,7 +57,7 @@ impl Sofb {
             let snap = snapshots.borrow_and_update().clone();
             let reference = snap.settings.sofb.reference_m.clone();
             if shown_reference.as_ref() != Some(&reference) {
-                self.fields.reference(reference.as_deref().unwrap_or(&self.design))?;
+                self.fields.reference(reference.as_deref().unwrap_or(&response.design_m))?;
                 shown_reference = Some(reference);
             }
             let period = Duration::from_secs_f64(1.0 / snap.settings.sofb.rate_hz.max(0.05));
@@ -103,17 +93,18 @@ impl Sofb {
             return SofbState::Error("no valid model: no orbit to correct".into());
         };
         let rms = snap.settings.noise.effective_rms_m();
-        let reference = s.reference_m.as_deref().unwrap_or(&self.design);
+        let reference = s.reference_m.as_deref().unwrap_or(&response.design_m);
+        let readings = read_all(&self.machine.schema, &snap.settings.bpms, physics, rms, &mut self.rng);
         let mut error = [Vec::new(), Vec::new()];
         let mut used = Vec::new();
-        for (k, (b, e)) in self.machine.schema.bpms.iter().zip(&snap.settings.bpms).enumerate() {
-            let r = e.read(physics.position_m(b.element.0), rms, &mut self.rng);
-            let good = r.fault != BpmFault::Garbage && r.x_m.is_finite() && r.y_m.is_finite();
-            if good {
+        for (k, r) in readings.iter().enumerate() {
+            let number = r.number();
+            if number.is_some() {
                 used.push(k);
             }
-            error[0].push(r.x_m - reference[0][k]);
-            error[1].push(r.y_m - reference[1][k]);
+            let [x, y] = number.unwrap_or([f64::NAN; 2]);
+            error[0].push(x - reference[0][k]);
+            error[1].push(y - reference[1][k]);
         }
         let residual = error.clone().map(|e| rms_of(&e, &used));
         let mut writes = Vec::new();

@@ -95,10 +95,6 @@ pub struct Unsteered {
     pub orbit: Vec<[f64; 6]>,
 }
 
-fn quads_contain(queue: &VecDeque<QuadId>, first: QuadId, quad: QuadId) -> bool {
-    first == quad || queue.contains(&quad)
-}
-
 /// Progress shown when all quads are measured [%].
 const MEASURED_PCT: f64 = 90.0;
 
@@ -110,7 +106,7 @@ impl BbaRun {
         let first = queue.pop_front()?;
         let measured = earlier
             .iter()
-            .filter(|m| !quads_contain(&queue, first, m.quad))
+            .filter(|m| m.quad != first && !queue.contains(&m.quad))
             .map(|m| Measured { earlier: true, ..m.clone() })
             .collect();
         Some(Self {

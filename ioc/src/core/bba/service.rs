@@ -255,7 +255,8 @@ impl BbaService {
             hw.record(record).map_err(StepError::Fatal)?;
             run.failed += usize::from(m.fits.iter().any(Result::is_err));
         }
-        self.history = run.measured.iter().map(|m| Measured { earlier: true, ..m.clone() }).collect();
+        // the next run marks them as earlier (`BbaRun::new`)
+        self.history = std::mem::take(&mut run.measured);
         Ok(None)
     }
 
