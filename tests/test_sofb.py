@@ -4,31 +4,19 @@ current orbit as reference; pauses while BBA measures, and BBA on the orbit
 it corrected finds the hidden centres as on an orbit corrected by hand."""
 import numpy as np
 import pytest
+import requests
 
-from conftest import ROOT, IocProcess
 from helpers import get, put, wait_for
 from test_bba import HIDDEN, STEERERS, measure
 
 STEERER_PCS = sorted({m["pc"] for m in STEERERS})
 
 
-@pytest.fixture(scope="module")
-def own_ioc():
-    """A twin of these tests' own: the feedback writes every steerer, and
-    its corrections must not meet the other tests' writes."""
-    ioc = IocProcess(ROOT / "tests" / "st-test.cmd")
-    try:
-        ioc.wait_running()
-        yield ioc
-    finally:
-        ioc.stop()
-
-
 @pytest.fixture
-def sofb(own_ioc):
+def sofb(selftest_ioc):
     """Steerers saved and put back, the feedback off, offsets and BBA
     results cleared afterwards."""
-    ioc = own_ioc
+    ioc = selftest_ioc
     saved = {pc: get(ioc, f"{pc}:set") for pc in STEERER_PCS}
     put(ioc, "TWIN:BPM:NOISE", 0)
     put(ioc, "TWIN:SOFB:REF:DESIGN", 1)
@@ -39,8 +27,12 @@ def sofb(own_ioc):
     for q in HIDDEN:
         put(ioc, f"TWIN:{q}:x:set", 0.0)
         put(ioc, f"TWIN:{q}:y:set", 0.0)
-    for pc, value in saved.items():
-        put(ioc, f"{pc}:set", value)
+    # back through the API as one batch, as the feedback wrote them: the
+    # records then post the restored values to every monitor (a CA put back
+    # to a record's value before the twin's own post does not: see the note
+    # of issue 18)
+    body = {"setpoints": {f"{pc}:set": value for pc, value in saved.items()}}
+    assert requests.put(ioc.http + "/twin/setpoints", json=body, timeout=10).status_code == 200
     put(ioc, "TWIN:SOFB:REF:DESIGN", 1)
     put(ioc, "TWIN:SOFB:RATE", 1.0)
     put(ioc, "TWIN:BBA:clear", 1)
