@@ -2,18 +2,20 @@
 response validates against the served OpenAPI document (openapi-core); a
 quadrupole's strength through the lat2db route moves the tunes as the
 engine predicts; a batch of 20 steerers is one recompute and gives the
-orbit the same writes give over CA; read-only mode and bad input are
+orbit the same writes give over CA; a CA write back after an HTTP write
+reaches the monitors; read-only mode and bad input are
 refused with a message and change nothing."""
 import json
 import time
 
+import epics
 import pytest
 import requests
 from openapi_core import OpenAPI
 from prometheus_client.parser import text_string_to_metric_families
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
-from helpers import get, put
+from helpers import get, put, wait_for
 from ops_helpers import OwnIoc
 from twin_helpers import model
 
@@ -121,6 +123,29 @@ def test_a_batch_of_20_steerers_is_one_recompute_and_equals_the_same_writes_over
         assert list(get(api.ioc, "ORBITCC:rdPos")) == pytest.approx(orbit_http, abs=1e-3)  # nm
     finally:
         api("PUT", "/twin/setpoints", json={"setpoints": {n: 0.0 for n in values}})
+
+
+def test_a_ca_write_back_after_an_http_write_reaches_the_monitors(api):
+    """The twin posts an HTTP write onto the record itself; a client's later
+    write back to the earlier value must still post a monitor (the record's
+    deadband reference follows the twin's post), or monitor-driven clients
+    (ophyd) keep showing the HTTP value."""
+    name = steerers(1)[0] + ":set"
+    seen = []
+    pv = epics.PV(api.ioc.pv(name), auto_monitor=True, callback=lambda value=None, **_: seen.append(value))
+    try:
+        assert pv.wait_for_connection(timeout=TIMEOUT_S)
+        wait_for("the first monitor", lambda: seen)
+        r = api("PUT", "/twin/setpoints", json={"setpoints": {name: 0.5}})
+        assert r.status_code == 200, r.text
+        wait_for("the HTTP value on the monitor", lambda: seen[-1] == 0.5)
+        put(api.ioc, name, 0.0)
+        wait_for("the CA write back on the monitor", lambda: seen[-1] == 0.0)
+        assert pv.get(use_monitor=True) == 0.0 and get(api.ioc, name) == 0.0
+    finally:
+        pv.clear_callbacks()
+        pv.disconnect()
+        api("PUT", "/twin/setpoints", json={"setpoints": {name: 0.0}})
 
 
 def test_bad_input_is_refused_with_a_message_and_changes_nothing(api):

@@ -199,6 +199,40 @@ long twin_post(void *paddr, int kind, const void *data, uint32_t count,
     return status;
 }
 
+/* A value the twin posts onto VAL itself is what monitors last saw: the
+ * record's monitor and archive deadband references (MLST, ALST) must say so,
+ * or a client's later write back to the earlier value finds no change against
+ * them and posts nothing (its monitors would keep showing the twin's value).
+ * Records without these fields keep their behaviour. */
+static void mark_value_posted(DBADDR *addr)
+{
+    static const char *const last[] = {"MLST", "ALST"};
+    char name[PVNAME_STRINGSZ + 8];
+    epicsFloat64 value;
+    size_t i;
+    if (strcmp(addr->pfldDes->name, "VAL") != 0)
+        return;
+    if (dbGet(addr, DBR_DOUBLE, &value, NULL, NULL, NULL))
+        return;
+    for (i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+        DBADDR field;
+        snprintf(name, sizeof(name), "%s.%s", addr->precord->name, last[i]);
+        /* the fields are SPC_NOMOD (dbPut refuses them): the record
+         * support's own bookkeeping, written here as the record would,
+         * under the record lock the caller holds */
+        if (dbNameToAddr(name, &field))
+            continue;
+        switch (field.field_type) {
+        case DBF_DOUBLE: *(epicsFloat64 *)field.pfield = value; break;
+        case DBF_FLOAT: *(epicsFloat32 *)field.pfield = (epicsFloat32)value; break;
+        case DBF_LONG: *(epicsInt32 *)field.pfield = (epicsInt32)value; break;
+        case DBF_ULONG: *(epicsUInt32 *)field.pfield = (epicsUInt32)value; break;
+        case DBF_USHORT: *(epicsUInt16 *)field.pfield = (epicsUInt16)value; break;
+        default: break;
+        }
+    }
+}
+
 long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count, int post_events)
 {
     DBADDR *addr = paddr;
@@ -229,8 +263,10 @@ long twin_put_noprocess(void *paddr, int kind, const void *data, uint32_t count,
     status = dbPut(addr, dbr, data, count);
     if (!status)
         twin_devsup_value_set(addr->precord);
-    if (!status && post_events)
+    if (!status && post_events) {
+        mark_value_posted(addr);
         db_post_events(addr->precord, addr->pfield, DBE_VALUE | DBE_LOG);
+    }
     dbScanUnlock(addr->precord);
     return status;
 }
