@@ -25,13 +25,14 @@ struct Layout {
 }
 
 /// The C shim's translation units.
-const SHIM_SOURCES: [&str; 6] = [
+const SHIM_SOURCES: [&str; 7] = [
     "shim/twin_ioc.c",
     "shim/twin_access.c",
     "shim/twin_devsup.c",
     "shim/twin_trap.c",
     "shim/twin_trap_ca.c",
     "shim/twin_monitor.c",
+    "shim/twin_follow.c",
 ];
 
 /// The C++ part: the PV Access put guard (pvxs interfaces).

@@ -20,6 +20,7 @@ use crate::publish;
 use crate::putlog::PutLog;
 use crate::router::Router;
 use crate::selftest::Selftest;
+use crate::shadow::Shadow;
 use crate::shutdown;
 use crate::sofb::Sofb;
 use crate::startup::{self, Loaded};
@@ -170,6 +171,10 @@ impl Twin {
         publish::spawn(ioc, prefix, &machine, config, &handle, &initial, tasks)?;
         let sofb = Sofb::attach(ioc, prefix, &machine, config.diagnostics.seed).context("the slow orbit feedback")?;
         tasks.spawn(sofb.run(handle.clone()));
+        if config.shadow.enabled() {
+            let shadow = Shadow::attach(ioc, prefix, &machine, &config.shadow).context("shadow mode")?;
+            tasks.spawn(shadow.run(handle.clone()));
+        }
         router.add_machine(ioc, prefix, &machine, handle.commands.clone())?;
         let core = core.spawn().context("model core thread")?;
         tasks.spawn(async move {

@@ -26,6 +26,7 @@ pub mod records;
 pub mod records_cli;
 pub mod router;
 pub mod selftest;
+pub mod shadow;
 pub mod shutdown;
 pub mod sofb;
 pub mod startup;

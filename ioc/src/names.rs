@@ -139,6 +139,16 @@ pub fn sofb(what: &str) -> String {
     twin(&format!("SOFB:{what}"))
 }
 
+/// Shadow mode: `TWIN:SHADOW:<what>`.
+pub fn shadow(what: &str) -> String {
+    twin(&format!("SHADOW:{what}"))
+}
+
+/// A followed converter's what-if delta: `TWIN:SHADOW:<PC>:whatif`.
+pub fn whatif(pc: &str) -> String {
+    shadow(&format!("{pc}:whatif"))
+}
+
 /// BPM read-out noise switch (bo).
 pub fn bpm_noise() -> String {
     twin("BPM:NOISE")

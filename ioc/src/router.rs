@@ -184,7 +184,7 @@ mod tests {
                 assert_eq!(request, Request::Set(Setpoint::PcCurrent(PcId(3))));
                 assert_eq!(input, Input::Number(0.25));
             }
-            Command::Tick | Command::Batch { .. } => panic!("not a record's write"),
+            Command::Tick | Command::Batch { .. } | Command::Follow { .. } => panic!("not a record's write"),
         }
         router.forward(RecordKey::detached(2), &WriteValue::Enum(EnumIndex(1)), Ack::none()).expect("forwarded");
         assert!(matches!(rx.try_recv(), Ok(Command::Write { request: Request::Bba(BbaCommand::Abort), .. })));

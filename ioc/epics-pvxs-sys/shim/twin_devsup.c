@@ -17,6 +17,7 @@
 #include <alarm.h>
 #include <callback.h>
 #include <dbAccess.h>
+#include <epicsThread.h>
 #include <dbCommon.h>
 #include <dbNotify.h>
 #include <devSup.h>
@@ -240,8 +241,14 @@ void twin_devsup_superseded(dbCommon *prec)
         p->deferred[0] = '\0';
 }
 
+/* How often a completion is retried on a full callback queue (1 ms apart;
+ * the queues hold every record's completion, see twin_ioc.c: this is the
+ * last resort, bounded because the caller may be a callback thread). */
+#define COMPLETE_RETRIES 1000
+
 int twin_complete(void *record, int status, const char *msg)
 {
+    int tries;
     dbCommon *prec = record;
     twin_dpvt *p = prec->dpvt;
     if (!p)
@@ -252,7 +259,16 @@ int twin_complete(void *record, int status, const char *msg)
         strncpy(p->msg, msg, sizeof(p->msg) - 1);
         p->msg[sizeof(p->msg) - 1] = '\0';
     }
-    return callbackRequestProcessCallback(&p->cb, priorityMedium, prec);
+    /* A full callback queue (a burst of thousands of completions, e.g.
+     * every output record's first processing refused at once) drains in
+     * milliseconds: try again rather than leave the record busy (PACT)
+     * and its client waiting forever. The caller holds no record lock. */
+    for (tries = 0;; tries++) {
+        long rc = callbackRequestProcessCallback(&p->cb, priorityMedium, prec);
+        if (rc != S_db_bufFull || tries >= COMPLETE_RETRIES)
+            return (int)rc;
+        epicsThreadSleep(0.001);
+    }
 }
 
 /* Common write logic. Returns the status the record support expects. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <alarm.h>
+#include <callback.h>
 #include <dbAccess.h>
 #include <dbCommon.h>
 #include <dbStaticLib.h>
@@ -65,9 +66,31 @@ int twin_add_initial_value(const char *record, const char *field, const char *va
 
 int twin_initial_value_failures(void) { return init_value_failures; }
 
+/* Room in each callback queue for every record's completion at once: at
+ * iocInit every output record of the twin is processed (PINI) and each
+ * completes through a callback; Base's default of 2000 entries overflowed
+ * with the twin's ~3,800 output records ("cbMedium ring buffer full", a
+ * completion lost, the record busy for good). Set before callbackInit. */
+static void size_callback_queues(void)
+{
+    DBENTRY entry;
+    long records = 0;
+    long status;
+    dbInitEntry(pdbbase, &entry);
+    for (status = dbFirstRecordType(&entry); !status; status = dbNextRecordType(&entry))
+        records += dbGetNRecords(&entry);
+    dbFinishEntry(&entry);
+    if (records > 1000)
+        callbackSetQueueSize((int)(2 * records + 1000));
+}
+
 static void twin_init_hook(initHookState state)
 {
     DBENTRY entry;
+    if (state == initHookAtBeginning) {
+        size_callback_queues();
+        return;
+    }
     if (state == initHookAtIocRun) {
         /* QSRV2 added its source at initHookAfterIocBuilt; its server
          * starts after this */

@@ -115,6 +115,43 @@ void *twin_monitor_start(const char *pv, twin_monitor_fn fn, void *ctx); /* NULL
 void twin_monitor_stop(void *handle); /* waits for a callback in progress */
 int twin_monitor_meta(const char *pv, char *units, size_t units_len, int *precision, char *desc, size_t desc_len);
 
+/* The read-only Channel Access follower (twin_follow.c): a CA client
+ * context of its own, one channel and one DBE_VALUE|DBE_ALARM subscription
+ * (DBR_TIME_DOUBLE, native element count) per name. libca reads the
+ * standard client environment (EPICS_CA_ADDR_LIST, ...) when start creates
+ * the context. The callback runs on libca's threads, one call at a time;
+ * `u` is non-NULL only for TWIN_FOLLOW_UPDATE and valid during the call. */
+enum {
+    TWIN_FOLLOW_DISCONNECTED = 0,
+    TWIN_FOLLOW_CONNECTED = 1,
+    TWIN_FOLLOW_UPDATE = 2,
+    TWIN_FOLLOW_FAILED = 3, /* an update CA reports as failed (no value) */
+};
+typedef struct twin_follow_update {
+    const double *values;  /* `count` elements */
+    uint32_t count;
+    uint16_t status;       /* alarm status (epicsAlarmCondition) */
+    uint16_t severity;     /* 0 NO_ALARM .. 3 INVALID */
+    uint32_t sec_past_epoch; /* the source's time stamp, EPICS epoch (1990) */
+    uint32_t nsec;
+} twin_follow_update;
+typedef void (*twin_follow_fn)(void *ctx, size_t index, int event, const twin_follow_update *u);
+/* Failing step of twin_follow_start. */
+enum {
+    TWIN_FOLLOW_STEP_MEMORY = 1,
+    TWIN_FOLLOW_STEP_CONTEXT = 2,
+    TWIN_FOLLOW_STEP_CHANNEL = 3,
+    TWIN_FOLLOW_STEP_SUBSCRIPTION = 4,
+};
+/* 0 and *handle set, or the ECA status of the failing *step (at name
+ * *failed_index for the channel steps) with nothing left behind.
+ * Callbacks may run before it returns. */
+int twin_follow_start(const char *const *names, size_t count, twin_follow_fn fn, void *ctx, void **handle,
+                      int *step, size_t *failed_index);
+/* Clears the channels and destroys the context; waits for a callback in
+ * progress, none runs after it returns. Never call it from the callback. */
+void twin_follow_stop(void *handle);
+
 /* Shows a refused put on the record `name` (WRITE/INVALID, reason), if it
  * is one of the twin's (twin_trap.c). */
 void twin_trap_refused_by_name(const char *name, const char *why);

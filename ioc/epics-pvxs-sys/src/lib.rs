@@ -9,13 +9,15 @@
 //!   the update path ([`Field::post`]) and client-style access;
 //! - [`WriteRequest`]: a write to a `DTYP "Twin"` output record, delivered to
 //!   an async channel, finished through its [`Completion`];
-//! - [`PutEntry`]: every accepted client put, for the put log.
+//! - [`PutEntry`]: every accepted client put, for the put log;
+//! - [`Follower`]: a read-only Channel Access client following another IOC's channels.
 //!
 //! All `unsafe` code of the project lives in this crate.
 #![deny(clippy::undocumented_unsafe_blocks)]
 mod alarm;
 mod error;
 mod field;
+mod follow;
 mod ioc;
 mod monitor;
 mod putlog;
@@ -26,6 +28,7 @@ mod write;
 pub use alarm::{Alarm, AlarmStatus, Severity, Update};
 pub use error::{EpicsError, Result};
 pub use field::{Field, RecordKey};
+pub use follow::{FollowEvent, FollowUpdate, Follower};
 pub use ioc::{Ioc, Prepared, PvaClients, epics_version, prepare};
 pub use monitor::{Metadata, Monitor, MonitorUpdate, can_read, metadata};
 pub use putlog::{Protocol, PutEntry};

@@ -62,6 +62,30 @@ pub(crate) struct MonitorUpdate {
 
 pub(crate) type MonitorFn = unsafe extern "C" fn(ctx: *mut c_void, u: *const MonitorUpdate);
 
+/// `TWIN_FOLLOW_*` events of the follower's callback.
+pub(crate) const FOLLOW_DISCONNECTED: c_int = 0;
+pub(crate) const FOLLOW_CONNECTED: c_int = 1;
+pub(crate) const FOLLOW_UPDATE: c_int = 2;
+pub(crate) const FOLLOW_FAILED: c_int = 3;
+
+/// `TWIN_FOLLOW_STEP_*`: where `twin_follow_start` failed.
+pub(crate) const FOLLOW_STEP_MEMORY: c_int = 1;
+pub(crate) const FOLLOW_STEP_CONTEXT: c_int = 2;
+pub(crate) const FOLLOW_STEP_CHANNEL: c_int = 3;
+pub(crate) const FOLLOW_STEP_SUBSCRIPTION: c_int = 4;
+
+#[repr(C)]
+pub(crate) struct FollowUpdate {
+    pub values: *const f64,
+    pub count: u32,
+    pub status: u16,
+    pub severity: u16,
+    pub sec_past_epoch: u32,
+    pub nsec: u32,
+}
+
+pub(crate) type FollowFn = unsafe extern "C" fn(ctx: *mut c_void, index: usize, event: c_int, u: *const FollowUpdate);
+
 pub(crate) type PutLogFn = unsafe extern "C" fn(ctx: *mut c_void, e: *const PutEntry);
 
 pub(crate) type WriteFn = unsafe extern "C" fn(ctx: *mut c_void, ev: *const WriteEvent) -> c_int;
@@ -85,6 +109,16 @@ unsafe extern "C" {
         desc: *mut c_char,
         desc_len: usize,
     ) -> c_int;
+    pub(crate) fn twin_follow_start(
+        names: *const *const c_char,
+        count: usize,
+        f: Option<FollowFn>,
+        ctx: *mut c_void,
+        handle: *mut *mut c_void,
+        step: *mut c_int,
+        failed_index: *mut usize,
+    ) -> c_int;
+    pub(crate) fn twin_follow_stop(handle: *mut c_void);
     pub(crate) fn twin_access_can_read(pv: *const c_char, user: *const c_char, host: *const c_char) -> c_int;
     pub(crate) fn twin_complete(record: *mut c_void, status: c_int, msg: *const c_char) -> c_int;
     pub(crate) fn twin_prepare(dbd_path: *const c_char) -> c_int;

@@ -20,6 +20,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("TWIN_STORE_DIR", "store.dir"),
     ("RUST_LOG", "log"),
     ("TWIN_HTTP_ADDR", "http.addr"),
+    ("TWIN_SHADOW_SOURCE", "shadow.source"),
 ];
 /// The variable naming the configuration file.
 const ENV_CONFIG_FILE: &str = "TWIN_CONFIG";

@@ -4,6 +4,7 @@
 //! own `EPICS_*` variables).
 mod epics;
 mod layers;
+mod shadow;
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use epics::EpicsNetwork;
 pub use layers::{CliOverrides, ConfigError, DEFAULT_CONFIG_PATH, Environment};
+pub use shadow::{FollowValue, ShadowConfig, ShadowFamily};
 
 /// Everything the twin is configured with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +31,7 @@ pub struct Config {
     pub errors: ErrorsConfig,
     pub access: AccessConfig,
     pub http: HttpConfig,
+    pub shadow: ShadowConfig,
     /// Where the IOC's servers listen (unset: EPICS' own variables).
     pub epics: EpicsNetwork,
     /// Set by EPICS' own variable `PVXS_QSRV_ENABLE` when present; the
@@ -204,6 +207,7 @@ impl Default for Config {
             errors: ErrorsConfig::default(),
             access: AccessConfig::default(),
             http: HttpConfig::default(),
+            shadow: ShadowConfig::default(),
             epics: EpicsNetwork::default(),
             qsrv_enable_preset: false,
         }
@@ -346,6 +350,8 @@ impl Config {
         )?;
         check(self.http.max_body_bytes >= 1024, "http.max_body_bytes must be >= 1024")?;
         check(!self.prefix.contains(char::is_whitespace), "prefix must not contain white space")?;
+        self.shadow.validate()?;
+        check(self.shadow.source != self.prefix, "shadow.source must not be the twin's own prefix")?;
         Ok(())
     }
 }

@@ -64,6 +64,11 @@ pub enum Command {
     /// all applied or none, one recompute; their records are updated by
     /// the output mirror. The one acknowledgement answers for all.
     Batch { writes: Vec<(Setpoint, f64)>, ack: Ack },
+    /// Values the shadow follower took from the source machine: each
+    /// applied on its own (refusals named in the one answer), one
+    /// recompute with whatever else is queued; their records are updated
+    /// by the output mirror. Answered after publication.
+    Follow { writes: Vec<(Setpoint, f64)>, ack: Ack },
     /// The clock: the beam advances.
     Tick,
 }

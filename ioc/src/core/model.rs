@@ -1,6 +1,7 @@
 //! The state the core owns and how it is published: settings and lattice,
 //! the latest computation, the beam, the BBA service's view; every change
 //! becomes one snapshot on the watch channel.
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -51,6 +52,7 @@ pub struct Model {
     /// Setpoints clients wrote since the last snapshot, with the value each
     /// record holds from that write.
     written: Vec<(Setpoint, f64)>,
+    followed: HashSet<Setpoint>,
     /// Something clients see changed without a recompute.
     dirty: bool,
     /// The envelope worker (None: no envelope) and its latest answer.
@@ -66,12 +68,15 @@ pub struct ModelParts {
     pub beam: Beam,
     pub noise_seed: u64,
     pub topup: Option<TopUp>,
+    /// Setpoints that follow a source machine (shadow mode): read-only to
+    /// clients, set by the follower; their converters take what-if deltas.
+    pub followed: HashSet<Setpoint>,
 }
 
 impl Model {
     /// The model with its first computation, and the channel it publishes on.
     pub fn new(parts: ModelParts) -> (Self, watch::Receiver<Arc<Snapshot>>) {
-        let ModelParts { state, catalogue, journal, beam, noise_seed, topup } = parts;
+        let ModelParts { state, catalogue, journal, beam, noise_seed, topup, followed } = parts;
         let (physics, duration) = compute(&state.lattice, &Memory::default());
         let (model, memory) = match physics {
             Ok((p, memory)) => (Ok(Arc::new(p)), memory),
@@ -97,6 +102,7 @@ impl Model {
             bba_noise: StdRng::seed_from_u64(noise_seed ^ BBA_NOISE_STREAM),
             topup_rates_hz: topup.map(|t| t.rates_hz).unwrap_or_default(),
             written: Vec::new(),
+            followed,
             dirty: false,
             envelope_service: None,
             envelope: None,
@@ -121,6 +127,13 @@ impl Model {
             Input::Number(v) => *v,
             Input::Other(what) => return Err(refuse(format!("not a number: {what}"), self)),
         };
+        // writing what a followed setpoint already is changes nothing (the
+        // records' own first processing does that)
+        if let Some(reason) = self.shadow_refusal(setpoint)
+            && value != self.value(setpoint)
+        {
+            return Err(refuse(reason, self));
+        }
         let applied = self.state.apply(setpoint, value).map_err(|r| refuse(r, self))?;
         if applied == Applied::Changed {
             self.journal_setpoint(setpoint);
@@ -134,9 +147,52 @@ impl Model {
     pub fn check(&self, writes: &[(Setpoint, f64)]) -> Result<(), String> {
         let mut probe = self.state.clone();
         for (k, (setpoint, value)) in writes.iter().enumerate() {
-            probe.apply(*setpoint, *value).map_err(|r| format!("write {} ({setpoint:?} = {value}): {r}", k + 1))?;
+            let refused = |r: String| format!("write {} ({setpoint:?} = {value}): {r}", k + 1);
+            if let Some(reason) = self.shadow_refusal(*setpoint)
+                && *value != probe.value(*setpoint)
+            {
+                return Err(refused(reason));
+            }
+            probe.apply(*setpoint, *value).map_err(refused)?;
         }
         Ok(())
+    }
+
+    /// Why shadow mode refuses a client's write: a followed setpoint is
+    /// the source machine's; a what-if delta acts on a followed converter
+    /// only.
+    fn shadow_refusal(&self, setpoint: Setpoint) -> Option<String> {
+        let name = |s: Setpoint| self.catalogue.entry(s).map_or_else(|| format!("{s:?}"), |e| e.pv.clone());
+        match setpoint {
+            s if self.followed.contains(&s) => Some(format!(
+                "shadow mode: {} follows the source machine (read-only; a what-if goes to TWIN:SHADOW:<PC>:whatif)",
+                name(s)
+            )),
+            Setpoint::WhatIf(pc) if !self.followed.contains(&Setpoint::PcCurrent(pc)) => Some(format!(
+                "what-if deltas act in shadow mode on followed converters only; {} is not followed",
+                name(Setpoint::PcCurrent(pc))
+            )),
+            _ => None,
+        }
+    }
+
+    /// Applies values the shadow follower took from the source machine:
+    /// each on its own (a refused one leaves the others), not journaled
+    /// (the source holds them), shown on their records by the output
+    /// mirror. Returns how many changed the machine and the refusals.
+    pub fn apply_followed(&mut self, writes: &[(Setpoint, f64)]) -> (i32, Vec<String>) {
+        let mut changed = 0;
+        let mut refused = Vec::new();
+        for &(setpoint, value) in writes {
+            match self.state.apply(setpoint, value) {
+                Ok(Applied::Unchanged) => {}
+                Ok(_) => changed += 1,
+                Err(reason) => {
+                    refused.push(format!("{}: {reason}", self.catalogue.entry(setpoint).map_or("?", |e| &e.pv)))
+                }
+            }
+        }
+        (changed, refused)
     }
 
     /// Applies a write that did not come through its record (the HTTP
@@ -308,6 +364,7 @@ fn placeholder() -> Snapshot {
             noise: super::snapshot::Noise { on: false, rms_um: 0.0 },
             bpms: Vec::new(),
             sofb: super::sofb::SofbSettings::default(),
+            whatif_a: Vec::new(),
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
         last_valid: None,

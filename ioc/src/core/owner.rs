@@ -17,7 +17,7 @@ use super::snapshot::Noise;
 use super::state::{Applied, MachineState, Rules};
 use super::{Command, CoreHandle, Input, Request};
 use crate::config::Config;
-use crate::machine::{Machine, QuadId, Setpoint};
+use crate::machine::{FollowPlan, Machine, QuadId, Setpoint};
 
 /// What the core starts from.
 pub struct Start<'a> {
@@ -63,6 +63,11 @@ impl Core {
             beam: Beam::new(config.beam.clone()),
             noise_seed: config.diagnostics.seed,
             topup: machine.profile.topup.clone(),
+            followed: if config.shadow.enabled() {
+                FollowPlan::new(&machine.schema, &machine.profile, &config.shadow).setpoints()
+            } else {
+                Default::default()
+            },
         };
         let (mut model, snapshots) = Model::new(parts);
         for (sp, v) in generated {
@@ -149,6 +154,15 @@ impl Core {
                 }
                 Command::Batch { writes, ack } => {
                     changed += self.apply_batch(writes, ack, &mut acks);
+                    continue;
+                }
+                Command::Follow { writes, ack } => {
+                    let (n, refused) = self.model.apply_followed(&writes);
+                    changed += n;
+                    match refused.is_empty() {
+                        true => acks.push(ack),
+                        false => ack.refuse(Refusal { reason: refused.join("; "), restore: None }),
+                    }
                     continue;
                 }
                 Command::Write { request, input, ack } => (request, input, ack),

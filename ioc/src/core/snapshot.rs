@@ -51,6 +51,9 @@ pub struct Settings {
     pub bpms: Vec<super::bpm::BpmErrors>,
     /// The slow orbit feedback's settings.
     pub sofb: super::sofb::SofbSettings,
+    /// Shadow mode's what-if overlay: added to what each followed
+    /// converter delivers, by `PcId` [A].
+    pub whatif_a: Vec<f64>,
 }
 
 impl Settings {
@@ -60,7 +63,8 @@ impl Settings {
         if self.tripped.get(pc.0).copied().unwrap_or(false) {
             return 0.0;
         }
-        self.stuck_a.get(pc.0).copied().flatten().unwrap_or(self.currents_a[pc.0])
+        let delivering = self.stuck_a.get(pc.0).copied().flatten().unwrap_or(self.currents_a[pc.0]);
+        delivering + self.whatif_a.get(pc.0).copied().unwrap_or(0.0)
     }
 }
 

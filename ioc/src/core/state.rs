@@ -116,6 +116,8 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::SofbPlanes => f64::from(s.sofb.planes as u8),
         Setpoint::SofbPauseForBba => flag(s.sofb.pause_for_bba),
         Setpoint::SofbTakeReference | Setpoint::SofbDesignReference => 0.0,
+        Setpoint::WhatIf(id) => s.whatif_a[id.0],
+        Setpoint::WhatIfClear => 0.0,
         Setpoint::BpmNoise => flag(s.noise.on),
         Setpoint::BpmNoiseRms => s.noise.rms_um,
     }
@@ -146,6 +148,7 @@ impl MachineState {
             noise,
             bpms: vec![BpmErrors::default(); schema.bpms.len()],
             sofb: SofbSettings::default(),
+            whatif_a: vec![0.0; schema.power_converters.len()],
         };
         Self { lattice, schema, settings, rules }
     }
@@ -188,7 +191,7 @@ impl MachineState {
         {
             return Err(format!("{value} is outside [{lo}, {hi}]"));
         }
-        if setpoint != Setpoint::MuxOff && value == self.value(setpoint) {
+        if !matches!(setpoint, Setpoint::MuxOff | Setpoint::WhatIfClear) && value == self.value(setpoint) {
             return Ok(Applied::Unchanged);
         }
         let before = self.settings.clone();
@@ -296,6 +299,15 @@ impl MachineState {
             Setpoint::SofbPauseForBba => s.sofb.pause_for_bba = v != 0.0,
             Setpoint::SofbTakeReference => s.sofb.take_reference = true,
             Setpoint::SofbDesignReference => s.sofb.reference_m = None,
+            Setpoint::WhatIf(id) => {
+                s.whatif_a[id.0] = v;
+                self.drive_pc(id)?;
+            }
+            Setpoint::WhatIfClear if v != 0.0 => {
+                s.whatif_a.iter_mut().for_each(|d| *d = 0.0);
+                self.drive_all()?;
+            }
+            Setpoint::WhatIfClear => return Ok(Applied::Unchanged),
             Setpoint::BpmNoise => s.noise.on = v != 0.0,
             Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_um = v,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),

@@ -90,6 +90,11 @@ pub enum Setpoint {
     SofbTakeReference,
     /// Command: the design orbit becomes the reference (bo).
     SofbDesignReference,
+    /// Shadow mode: a what-if delta added to what a followed converter
+    /// delivers [A] (twin only; refused outside shadow mode).
+    WhatIf(PcId),
+    /// Shadow mode: every what-if delta back to 0 (bo command).
+    WhatIfClear,
     /// BPM read-out noise on/off (bo, twin only).
     BpmNoise,
     /// BPM read-out noise rms [µm] (twin only).
@@ -265,6 +270,7 @@ impl Catalogue {
             );
         }
         sofb(&mut rows);
+        whatif(&mut rows, schema);
         let noise = f64::from(u8::from(config.diagnostics.noise));
         let desc = "Gaussian noise on BPM readings".to_string();
         rows.add(Setpoint::BpmNoise, names::bpm_noise(), Unit::Dimensionless, desc, binary("Off", "On"), noise, false);
@@ -390,6 +396,35 @@ fn sofb(rows: &mut Rows) {
     for (setpoint, what, desc, output) in commands {
         rows.add(setpoint, names::sofb(what), Unit::Dimensionless, desc.into(), output, 0.0, false);
     }
+}
+
+/// Shadow mode's what-if overlay `TWIN:SHADOW:<PC>:whatif` (a delta of
+/// up to the converter's drive span) and `TWIN:SHADOW:WHATIF:CLEAR`; not
+/// kept in the store (a restart is the pure shadow).
+fn whatif(rows: &mut Rows, schema: &Schema) {
+    for pc in &schema.power_converters {
+        let span = pc.limits_a.1 - pc.limits_a.0;
+        let desc = format!("{} what-if delta (shadow)", pc.name);
+        rows.add(
+            Setpoint::WhatIf(pc.id),
+            names::whatif(&pc.name),
+            Unit::Ampere,
+            desc,
+            analog((-span, span), 4),
+            0.0,
+            false,
+        );
+    }
+    let desc = "Shadow: clear every what-if delta".to_string();
+    rows.add(
+        Setpoint::WhatIfClear,
+        names::shadow("WHATIF:CLEAR"),
+        Unit::Dimensionless,
+        desc,
+        binary("Idle", "Clear"),
+        0.0,
+        false,
+    );
 }
 
 /// The instructors' converter faults: `TWIN:FAULT:<PC>:trip`, `:stuck`.

@@ -5,6 +5,7 @@
 mod catalogue;
 mod data;
 mod docs;
+mod follow;
 mod loaded;
 mod modes;
 
@@ -17,6 +18,7 @@ pub use catalogue::{
 pub use data::{MachineData, load_machine_data};
 pub(crate) use docs::read_json;
 pub use docs::{MachineDocs, machine_docs_from_files};
+pub use follow::{ComparedChannels, FollowPlan, FollowedChannel};
 pub use loaded::Machine;
 pub use modes::{BpmFault, SOFB_DEFAULTS, SofbPlanes};
 

@@ -111,7 +111,8 @@ fn the_alarm_configuration_has_the_families_and_the_records_limits() {
     assert!(xml.contains("<details>HIHI=0.1 HIGH=0.01 HYST=0.001</details>"), "converter deviation");
     assert_eq!(xml.matches(":dev\">").count(), 179, "one PV per modelled converter");
     assert!(xml.contains("<pv name=\"$(P)TWIN:SOFB:STATUS\">"), "SOFB error");
-    assert_eq!(xml.matches("<pv name=").count(), 179 + 2 + 4);
+    assert!(xml.contains("<pv name=\"$(P)TWIN:SHADOW:STATUS\">"), "shadow source lost / stale");
+    assert_eq!(xml.matches("<pv name=").count(), 179 + 2 + 5);
 }
 
 #[test]

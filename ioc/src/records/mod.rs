@@ -11,6 +11,7 @@ mod magnets;
 mod model;
 mod ops;
 mod render;
+mod shadow;
 mod sofb;
 mod static_db;
 

@@ -128,6 +128,7 @@ pub(super) fn model(m: &Machine) -> Vec<Section> {
         Section::new("revolution frequency and RF facts (the earlier twin's names)", rf_facts()),
         Section::new("BPM read-out settings", outputs(m, |s| matches!(s, Setpoint::BpmNoise | Setpoint::BpmNoiseRms))),
         super::sofb::sofb(m),
+        super::shadow::shadow(m),
     ]
 }
 
