@@ -43,7 +43,7 @@ ifeq ($(strip $(EPICS_BASE)),)
 EPICS_DEP := $(EPICS_STAMP)
 endif
 
-.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba bench-load bench-web reference fmt clean
+.PHONY: all build run test test-rust test-e2e bench bench-ioc bench-engine bench-twin bench-store bench-bba bench-load bench-web bench-shadow reference fmt clean
 
 all: build
 
@@ -102,7 +102,7 @@ test-e2e: build $(TEST_STAMP) $(MONGO_STAMP) $(PYAML_STAMP) $(HZB_STAMP) $(CHROM
 	$(TEST_VENV)/bin/python -m pytest tests -v
 
 ## Benchmarks (not tests), each side by side with its competitor in one run.
-bench: bench-ioc bench-engine bench-twin bench-store bench-bba bench-web
+bench: bench-ioc bench-engine bench-twin bench-store bench-bba bench-web bench-shadow
 
 bench-ioc: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_ioc.py
@@ -127,6 +127,9 @@ bench-load: build $(TEST_STAMP)
 # PVWS update vs CA monitor after a put-callback; 50 WebSocket clients
 bench-web: build $(TEST_STAMP)
 	$(TEST_VENV)/bin/python tests/bench/bench_web.py
+
+bench-shadow: build $(TEST_STAMP)
+	$(TEST_VENV)/bin/python tests/bench/bench_shadow.py
 
 ## Regenerate the pyAT reference data the engine is validated against.
 reference: $(PYAT_STAMP)
