@@ -128,7 +128,8 @@ def test_alarm_configuration_has_phoebus_structure():
     components = list(root)
     assert [c.get("name") for c in components][:5] == ["Beam", "Model", "Store", "BBA", "Power converters"]
     pvs = list(root.iter("pv"))
-    assert len(pvs) == 2 + 4 + 179, "beam current and lifetime, model/store/BBA/SOFB status, every modelled converter"
+    # beam current and lifetime, model/store/BBA/SOFB/shadow status, every modelled converter
+    assert len(pvs) == 2 + 5 + 179
     parents = {child: parent for parent in root.iter() for child in parent}
     for pv in pvs:
         assert parents[pv].tag == "component"

@@ -2,7 +2,8 @@
 their own: a "machine" twin M: with hidden quadrupole offsets and BPM noise,
 and a shadow twin S: following M: over Channel Access (TWIN_SHADOW_SOURCE).
 Clients: caproto (one context per IOC, the instructor's user name on M:).
-The expected differences come from `twin-ioc model` runs of both states."""
+The expected differences come from `twin-ioc model` runs of both states;
+a burst on M: is followed completely in fewer recomputes."""
 import tempfile
 
 import numpy as np
@@ -135,6 +136,36 @@ def test_follows_a_steerer_write_and_shows_the_hidden_errors_as_differences(pair
     q_shadow = model("--6d", f"--kick={steerer}={kick!r}")["tunes"]
     for k, plane in enumerate("XY"):
         assert p.value_s(f"TWIN:SHADOW:TUNE:D{plane}")[0] == pytest.approx(q_machine[k] - q_shadow[k], abs=1e-7)
+
+
+def test_a_burst_on_the_machine_is_followed_completely_in_fewer_recomputes(pair):
+    """20 steerers in one HTTP batch on M: (one recompute there: 20 readback
+    updates at once) reach S: completely, coalesced into fewer recomputes."""
+    import requests
+
+    p = pair
+    wait_for("S: following M:", lambda: p.status() == "FOLLOWING", TIMEOUT_S)
+    steerers = [f"HS4P{k}D{s}R" for k in (1, 2) for s in range(1, 9)] + [f"HS1PT{s}R" for s in range(1, 5)]
+    values = {f"{pc}:set": round(0.01 * (k + 1) * (-1) ** k, 6) for k, pc in enumerate(steerers)}
+    updates = p.value_s("TWIN:SHADOW:UPDATES")[0]
+    recomputes = p.value_s("TWIN:MODEL:RECOMPUTES")[0]
+    try:
+        r = requests.put(p.m.ioc.http + "/twin/setpoints", json={"setpoints": values}, timeout=TIMEOUT_S)
+        assert r.status_code == 200, r.text
+        p.writes_to_m += len(values)  # M:'s put log has one entry per HTTP setpoint
+        for name, value in values.items():
+            wait_for(f"S: {name}", lambda: p.value_s(name)[0] == value, TIMEOUT_S)
+        wait_for("20 updates counted", lambda: p.value_s("TWIN:SHADOW:UPDATES")[0] >= updates + 20, TIMEOUT_S)
+        made = p.value_s("TWIN:MODEL:RECOMPUTES")[0] - recomputes
+        print(f"20 readback updates at once: {made} recompute(s) on S:")
+        assert 1 <= made < 20
+    finally:
+        r = requests.put(p.m.ioc.http + "/twin/setpoints", json={"setpoints": {n: 0.0 for n in values}},
+                         timeout=TIMEOUT_S)
+        assert r.status_code == 200, r.text
+        p.writes_to_m += len(values)
+        for name in values:
+            wait_for(f"S: {name} back", lambda: p.value_s(name)[0] == 0.0, TIMEOUT_S)
 
 
 def test_followed_setpoints_are_read_only_and_a_what_if_adds_the_engines_prediction(pair):
