@@ -244,6 +244,13 @@ impl BbaService {
             return Ok(Some(Phase::Refit { pass: pass + 1, index: 0 }));
         }
         tracing::info!(passes = pass, last_change_m = run.pass_change_m, "BBA refits done");
+        for m in &run.measured {
+            for (fit, plane) in m.fits.iter().zip(["x", "y"]) {
+                if let Err(reason) = fit {
+                    tracing::warn!(quad = %self.schema.quad(m.quad).name, plane, "BBA fit failed: {reason}");
+                }
+            }
+        }
         for m in run.measured.iter().filter(|m| !m.earlier) {
             let record = BbaRecord {
                 quad: self.schema.quad(m.quad).name.clone(),
