@@ -27,7 +27,7 @@ use crate::core::{Ack, Command, CoreHandle};
 use crate::machine::{BpmId, FollowPlan, Machine, Setpoint};
 use crate::prefix::Prefix;
 use fields::{FollowerState, ShadowFields};
-use source::Source;
+use source::{Refusals, Source};
 
 /// How long one burst waits for the core and the publishers.
 const FOLLOW_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +46,7 @@ pub struct Shadow {
     stale_after: Duration,
     updates: i32,
     shown: Option<FollowerState>,
+    refused: Refusals,
 }
 
 impl Shadow {
@@ -61,6 +62,7 @@ impl Shadow {
             stale_after: Duration::from_secs_f64(config.stale_after_s),
             updates: 0,
             shown: None,
+            refused: Refusals::default(),
         })
     }
 
@@ -118,6 +120,7 @@ impl Shadow {
             return Ok(());
         }
         let writes: Vec<(Setpoint, f64)> = pending.writes.into_values().collect();
+        let burst: Vec<Setpoint> = writes.iter().map(|(s, _)| *s).collect();
         let n = i32::try_from(writes.len())?;
         tracing::info!(target: "shadow", updates = n, first = ?writes[0], "applying source updates");
         let (tx, rx) = oneshot::channel();
@@ -125,12 +128,14 @@ impl Shadow {
             let _ = tx.send(r);
         });
         core.commands.send(Command::Follow { writes, ack }).map_err(|_| anyhow::anyhow!("the model core stopped"))?;
-        match tokio::time::timeout(FOLLOW_TIMEOUT, rx).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(refusal))) => tracing::warn!(target: "shadow", reason = %refusal.reason, "source values refused"),
+        let answer = tokio::time::timeout(FOLLOW_TIMEOUT, rx).await;
+        let failed = match answer {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(refusal))) => Some(format!("source values refused: {}", refusal.reason)),
             Ok(Err(_)) => anyhow::bail!("the model core dropped the followed values"),
-            Err(_) => tracing::warn!(target: "shadow", "followed values not published within {FOLLOW_TIMEOUT:?}"),
-        }
+            Err(_) => Some(format!("followed values not published within {FOLLOW_TIMEOUT:?}")),
+        };
+        self.refused.after(&burst, failed);
         self.updates = self.updates.wrapping_add(n);
         let lag = pending.newest.and_then(|t| SystemTime::now().duration_since(t).ok()).unwrap_or_default();
         self.fields.followed(lag.as_secs_f64() * 1e3, self.updates)
@@ -138,7 +143,10 @@ impl Shadow {
 
     /// The state and the differences against the latest snapshot.
     fn show(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
-        let state = self.source.state(self.stale_after);
+        let state = match (self.source.state(self.stale_after), self.refused.reason()) {
+            (FollowerState::Following, Some(why)) => FollowerState::Stale(why.to_string()),
+            (state, _) => state,
+        };
         if self.shown.as_ref() != Some(&state) {
             match &state {
                 FollowerState::Following => tracing::info!(target: "shadow", "following the source"),

@@ -1,7 +1,7 @@
 //! What the follower knows of the source machine: which channels are
 //! connected, the followed values not yet applied, the machine's latest
 //! orbit and tunes; and the follower's state from that.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use epics_pvxs_sys::{FollowEvent, FollowUpdate};
@@ -15,6 +15,41 @@ use crate::machine::{FollowPlan, Setpoint};
 pub struct Pending {
     pub writes: BTreeMap<usize, (Setpoint, f64)>,
     pub newest: Option<SystemTime>,
+}
+
+/// Source values the core refused (or did not publish in time), kept
+/// until each of their setpoints is followed again: until then the model
+/// differs from the machine in a way the differences do not show as such
+/// (the follower says STALE).
+#[derive(Debug, Default)]
+pub struct Refusals {
+    reason: Option<String>,
+    open: HashSet<Setpoint>,
+}
+
+impl Refusals {
+    /// After a burst of `burst`'s setpoints: `failed` says why it was not
+    /// taken whole (None: taken).
+    pub fn after(&mut self, burst: &[Setpoint], failed: Option<String>) {
+        match failed {
+            Some(why) => {
+                self.open.extend(burst.iter().copied());
+                self.reason = Some(why);
+            }
+            None => {
+                burst.iter().for_each(|s| {
+                    self.open.remove(s);
+                });
+                if self.open.is_empty() {
+                    self.reason = None;
+                }
+            }
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        self.reason.as_deref()
+    }
 }
 
 pub struct Source {
@@ -130,6 +165,19 @@ mod tests {
             severity: 0,
             stamp: SystemTime::UNIX_EPOCH + Duration::from_secs(stamp_s),
         })
+    }
+
+    #[test]
+    fn a_refused_value_stays_stale_until_its_setpoint_is_followed_again() {
+        let [a, b] = [Setpoint::MasterClock, Setpoint::PcCurrent(crate::machine::PcId(0))];
+        let mut r = Refusals::default();
+        r.after(&[a], None);
+        assert_eq!(r.reason(), None);
+        r.after(&[a, b], Some("b refused".into()));
+        r.after(&[a], None);
+        assert_eq!(r.reason(), Some("b refused"), "b not followed since");
+        r.after(&[b], None);
+        assert_eq!(r.reason(), None);
     }
 
     #[test]
