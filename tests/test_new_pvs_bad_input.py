@@ -1,6 +1,6 @@
 """Bad input on the writable PVs added for HZB's clients and the earlier
 twin's names is refused with an EPICS alarm and changes nothing; the twin
-keeps serving."""
+keeps serving. A what-if outside shadow mode is refused the same way."""
 import math
 
 import epics
@@ -72,3 +72,19 @@ def test_switching_under_current_is_refused_and_the_supply_switch_stops_the_curr
     assert get(twin, "QSPAZR:rdbk") == 0.0 and get(twin, "QSPAZR:stat1") == 0 and get(twin, "QSPAZR:set") == 0.5
     put(twin, "PMUXZR:Q2M1D2R", 1)
     assert get(twin, "PMUXZR:name") == "Q2M1D2R" and get(twin, "PMUXZR:Q1M1D1R") == 0
+
+
+@pytest.mark.parametrize("value", [0.1, math.nan, math.inf])
+def test_a_what_if_outside_shadow_mode_is_refused_and_changes_nothing(twin, value):
+    """The what-if overlay acts on a followed converter in shadow mode only:
+    on a twin that follows nothing, every write is refused with an alarm."""
+    recomputes = get(twin, "TWIN:MODEL:RECOMPUTES")
+    resp = write(twin, "TWIN:SHADOW:HS1PD1R:whatif", [value])
+    assert resp.status.name == "ECA_PUTFAIL"
+    assert get(twin, "TWIN:SHADOW:HS1PD1R:whatif") == 0.0
+    assert severity(twin, "TWIN:SHADOW:HS1PD1R:whatif") == 3, "INVALID (WRITE) alarm"
+    assert get(twin, "TWIN:MODEL:RECOMPUTES") == recomputes
+    assert get(twin, "TWIN:SHADOW:STATUS", as_string=True) == "OFF"
+    # writing what it is changes nothing and is accepted: the alarm clears
+    put(twin, "TWIN:SHADOW:HS1PD1R:whatif", 0.0)
+    assert severity(twin, "TWIN:SHADOW:HS1PD1R:whatif") == 0
