@@ -1,5 +1,5 @@
 //! Alarm severity/status and the metadata posted with a value.
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// EPICS alarm severity (menuAlarmSevr).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +65,13 @@ impl Update {
 
 /// Seconds between the POSIX epoch and the EPICS epoch (1990-01-01 UTC).
 pub(crate) const POSIX_TIME_AT_EPICS_EPOCH_S: u64 = 631_152_000;
+
+/// An EPICS time stamp (seconds since 1990-01-01 UTC and nanoseconds).
+pub(crate) fn from_epics_time(sec_past_epoch: u32, nsec: u32) -> SystemTime {
+    let since = Duration::from_secs(POSIX_TIME_AT_EPICS_EPOCH_S + u64::from(sec_past_epoch))
+        + Duration::from_nanos(u64::from(nsec));
+    UNIX_EPOCH + since
+}
 
 /// Converts to the EPICS epoch; times before 1990 clamp to the epoch.
 pub(crate) fn to_epics_time(t: SystemTime) -> (u32, u32) {

@@ -31,8 +31,9 @@ use std::ffi::{CString, c_char, c_int, c_long, c_void};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
+use crate::alarm::from_epics_time;
 use crate::error::{EpicsError, Result};
 use crate::raw;
 
@@ -85,15 +86,6 @@ unsafe impl Send for Follower {}
 // SAFETY: no method takes &self to reach the handle or the sink.
 unsafe impl Sync for Follower {}
 
-/// Seconds between the Unix and the EPICS epoch (1990-01-01).
-const EPICS_EPOCH_S: u64 = 631_152_000;
-
-/// An EPICS time stamp (seconds since 1990 and nanoseconds) as SystemTime.
-fn epics_time(sec_past_epoch: u32, nsec: u32) -> SystemTime {
-    let since = Duration::from_secs(EPICS_EPOCH_S + u64::from(sec_past_epoch)) + Duration::from_nanos(u64::from(nsec));
-    SystemTime::UNIX_EPOCH + since
-}
-
 /// SAFETY (caller): `u.values` points at `u.count` doubles (or is NULL with
 /// `u.count` 0), valid for the call.
 unsafe fn update_from_raw(index: usize, u: &raw::FollowUpdate) -> FollowUpdate {
@@ -108,7 +100,7 @@ unsafe fn update_from_raw(index: usize, u: &raw::FollowUpdate) -> FollowUpdate {
         values,
         status: u.status,
         severity: u.severity.min(3),
-        stamp: epics_time(u.sec_past_epoch, u.nsec),
+        stamp: from_epics_time(u.sec_past_epoch, u.nsec),
     }
 }
 
@@ -205,6 +197,7 @@ impl Drop for Follower {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use super::*;
 
@@ -228,8 +221,8 @@ mod tests {
 
     #[test]
     fn epics_epoch_is_1990() {
-        assert_eq!(epics_time(0, 0), SystemTime::UNIX_EPOCH + Duration::from_secs(631_152_000));
-        let t = epics_time(1_000_000_000, 250_000_000);
+        assert_eq!(from_epics_time(0, 0), SystemTime::UNIX_EPOCH + Duration::from_secs(631_152_000));
+        let t = from_epics_time(1_000_000_000, 250_000_000);
         let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
         assert_eq!(since, Duration::new(1_631_152_000, 250_000_000));
     }

@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::time::SystemTime;
 
+use crate::alarm::from_epics_time;
 use crate::error::{EpicsError, Result};
 use crate::raw;
 
@@ -47,9 +48,6 @@ unsafe impl Send for Monitor {}
 /// Bytes of one element of a string array (EPICS MAX_STRING_SIZE).
 const STRING_SIZE: usize = 40;
 
-/// Seconds between the Unix and the EPICS epoch (1990-01-01).
-const EPICS_EPOCH_S: u64 = 631_152_000;
-
 /// SAFETY (caller): ctx is the callback box `start` leaked, `u` a valid update.
 unsafe extern "C" fn on_update(ctx: *mut c_void, u: *const raw::MonitorUpdate) {
     let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -76,8 +74,7 @@ unsafe extern "C" fn on_update(ctx: *mut c_void, u: *const raw::MonitorUpdate) {
                 .map(|b| CStr::from_bytes_until_nul(b).map(|c| c.to_string_lossy().into_owned()).unwrap_or_default())
                 .collect()
         };
-        let since = std::time::Duration::new(EPICS_EPOCH_S + u64::from(u.sec_past_epoch), u.nsec);
-        let time = SystemTime::UNIX_EPOCH + since;
+        let time = from_epics_time(u.sec_past_epoch, u.nsec);
         callback(MonitorUpdate { values, text, strings, severity: u16::try_from(u.severity).unwrap_or(3), time });
     }));
 }
