@@ -26,6 +26,7 @@ use crate::core::snapshot::Snapshot;
 use crate::core::{Ack, Command, CoreHandle};
 use crate::machine::{BpmId, FollowPlan, Machine, Setpoint};
 use crate::prefix::Prefix;
+use diff::OrbitDifference;
 use fields::{FollowerState, ShadowFields};
 use source::{Refusals, Source};
 
@@ -38,6 +39,13 @@ const STATE_PERIOD: Duration = Duration::from_millis(250);
 /// (without a CA repeater no beacon tells it the source is back).
 const RESTART_PERIOD: Duration = Duration::from_secs(2);
 
+/// What the differences are computed from: the snapshot's sequence number
+/// and the source's comparison updates.
+type Inputs = (u64, u64);
+/// machine − model orbit and tunes; None before the source's orbit or a
+/// valid model, an error when the orbit vectors do not match.
+type Differences = Option<Result<(OrbitDifference, [f64; 2]), String>>;
+
 pub struct Shadow {
     source: Source,
     fields: ShadowFields,
@@ -45,7 +53,12 @@ pub struct Shadow {
     harmonic_number: f64,
     stale_after: Duration,
     updates: i32,
-    shown: Option<FollowerState>,
+    /// The state and connected count last posted.
+    shown: Option<(FollowerState, usize)>,
+    /// The differences, computed once per snapshot and source comparison
+    /// update (the key), and the key and state they were last posted with.
+    computed: Option<(Inputs, Differences)>,
+    posted: Option<(Inputs, FollowerState)>,
     refused: Refusals,
 }
 
@@ -62,6 +75,8 @@ impl Shadow {
             stale_after: Duration::from_secs_f64(config.stale_after_s),
             updates: 0,
             shown: None,
+            computed: None,
+            posted: None,
             refused: Refusals::default(),
         })
     }
@@ -141,33 +156,46 @@ impl Shadow {
         self.fields.followed(lag.as_secs_f64() * 1e3, self.updates)
     }
 
-    /// The state and the differences against the latest snapshot.
+    /// The state and the differences against the latest snapshot, each
+    /// posted when what it shows changed.
     fn show(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
-        let state = match (self.source.state(self.stale_after), self.refused.reason()) {
-            (FollowerState::Following, Some(why)) => FollowerState::Stale(why.to_string()),
-            (state, _) => state,
+        let inputs = (snap.seq, self.source.compared_updates);
+        if self.computed.as_ref().is_none_or(|(i, _)| *i != inputs) {
+            self.computed = Some((inputs, self.differences(snap)));
+        }
+        let differences = self.computed.as_ref().map(|(_, d)| d).and_then(Option::as_ref);
+        let state = match (self.source.state(self.stale_after), self.refused.reason(), differences) {
+            (FollowerState::Following, Some(why), _) => FollowerState::Stale(why.to_string()),
+            (FollowerState::Following, None, Some(Err(why))) => FollowerState::Stale(why.clone()),
+            (state, ..) => state,
         };
-        if self.shown.as_ref() != Some(&state) {
+        let connected = self.source.connected();
+        if self.shown.as_ref().is_none_or(|(s, _)| *s != state) {
             match &state {
                 FollowerState::Following => tracing::info!(target: "shadow", "following the source"),
                 FollowerState::SourceLost(m) | FollowerState::Stale(m) => tracing::warn!(target: "shadow", "{m}"),
             }
-            self.shown = Some(state.clone());
         }
-        self.fields.state(&state, self.source.connected())?;
-        let (Some(machine), Some(physics)) = (&self.source.orbit_nm, snap.last_valid.as_ref()) else { return Ok(()) };
+        if self.shown.as_ref() != Some(&(state.clone(), connected)) {
+            self.fields.state(&state, connected)?;
+            self.shown = Some((state.clone(), connected));
+        }
+        let Some(Ok((orbit, dtune))) = differences else { return Ok(()) };
+        if self.posted.as_ref() == Some(&(inputs, state.clone())) {
+            return Ok(());
+        }
+        self.fields.differences(orbit, *dtune, &state, snap.time)?;
+        self.posted = Some((inputs, state));
+        Ok(())
+    }
+
+    fn differences(&self, snap: &Snapshot) -> Differences {
+        let (machine, physics) = (self.source.orbit_nm.as_ref()?, snap.last_valid.as_ref()?);
         let model = diff::model_orbit_nm(physics, &self.slots, &snap.settings.bpms);
-        let orbit = match diff::orbit_difference(machine, &model, &self.slots) {
-            Ok(o) => o,
-            Err(why) => {
-                let state = FollowerState::Stale(why);
-                return self.fields.state(&state, self.source.connected());
-            }
-        };
         let f_rev_khz = snap.settings.rf_khz / self.harmonic_number;
         let dtune = [0, 1].map(|p| {
             self.source.tunes_khz[p].map_or(f64::NAN, |m| diff::tune_difference(m, physics.tunes[p], f_rev_khz))
         });
-        self.fields.differences(&orbit, dtune, &state, snap.time)
+        Some(diff::orbit_difference(machine, &model, &self.slots).map(|orbit| (orbit, dtune)))
     }
 }

@@ -64,6 +64,9 @@ pub struct Source {
     orbit_at: Option<Instant>,
     /// The machine's tunes as frac(Q)·f_rev [kHz].
     pub tunes_khz: [Option<f64>; 2],
+    /// Counts updates of the orbit and the tunes: the differences change
+    /// with them.
+    pub compared_updates: u64,
 }
 
 impl Source {
@@ -79,6 +82,7 @@ impl Source {
             orbit_nm: None,
             orbit_at: None,
             tunes_khz: [None; 2],
+            compared_updates: 0,
         }
     }
 
@@ -120,8 +124,12 @@ impl Source {
             i if i == followed => {
                 self.orbit_nm = Some(u.values);
                 self.orbit_at = Some(Instant::now());
+                self.compared_updates += 1;
             }
-            i if i == followed + 1 || i == followed + 2 => self.tunes_khz[i - followed - 1] = Some(first),
+            i if i == followed + 1 || i == followed + 2 => {
+                self.tunes_khz[i - followed - 1] = Some(first);
+                self.compared_updates += 1;
+            }
             _ => {} // the current: subscribed for the connection state
         }
     }
