@@ -127,11 +127,7 @@ impl Model {
             Input::Number(v) => *v,
             Input::Other(what) => return Err(refuse(format!("not a number: {what}"), self)),
         };
-        // writing what a followed setpoint already is changes nothing (the
-        // records' own first processing does that)
-        if let Some(reason) = self.shadow_refusal(setpoint)
-            && value != self.value(setpoint)
-        {
+        if let Some(reason) = self.shadow_refusal(setpoint, value, self.value(setpoint)) {
             return Err(refuse(reason, self));
         }
         let applied = self.state.apply(setpoint, value).map_err(|r| refuse(r, self))?;
@@ -148,9 +144,7 @@ impl Model {
         let mut probe = self.state.clone();
         for (k, (setpoint, value)) in writes.iter().enumerate() {
             let refused = |r: String| format!("write {} ({setpoint:?} = {value}): {r}", k + 1);
-            if let Some(reason) = self.shadow_refusal(*setpoint)
-                && *value != probe.value(*setpoint)
-            {
+            if let Some(reason) = self.shadow_refusal(*setpoint, *value, probe.value(*setpoint)) {
                 return Err(refused(reason));
             }
             probe.apply(*setpoint, *value).map_err(refused)?;
@@ -158,10 +152,15 @@ impl Model {
         Ok(())
     }
 
-    /// Why shadow mode refuses a client's write: a followed setpoint is
-    /// the source machine's; a what-if delta acts on a followed converter
-    /// only.
-    fn shadow_refusal(&self, setpoint: Setpoint) -> Option<String> {
+    /// Why shadow mode refuses a client's write of `value` to a setpoint
+    /// that is `now`: a followed setpoint is the source machine's; a
+    /// what-if delta acts on a followed converter only. Writing what it
+    /// already is changes nothing and is not refused (the records' own
+    /// first processing does that).
+    fn shadow_refusal(&self, setpoint: Setpoint, value: f64, now: f64) -> Option<String> {
+        if value == now {
+            return None;
+        }
         let name = |s: Setpoint| self.catalogue.entry(s).map_or_else(|| format!("{s:?}"), |e| e.pv.clone());
         match setpoint {
             s if self.followed.contains(&s) => Some(format!(

@@ -191,7 +191,7 @@ impl MachineState {
         {
             return Err(format!("{value} is outside [{lo}, {hi}]"));
         }
-        if !matches!(setpoint, Setpoint::MuxOff | Setpoint::WhatIfClear) && value == self.value(setpoint) {
+        if setpoint != Setpoint::MuxOff && value == self.value(setpoint) {
             return Ok(Applied::Unchanged);
         }
         let before = self.settings.clone();
@@ -303,11 +303,12 @@ impl MachineState {
                 s.whatif_a[id.0] = v;
                 self.drive_pc(id)?;
             }
-            Setpoint::WhatIfClear if v != 0.0 => {
+            // a command: its record shows 0 (idle), so only a non-zero
+            // write gets here, as with the SOFB's reference commands
+            Setpoint::WhatIfClear => {
                 s.whatif_a.iter_mut().for_each(|d| *d = 0.0);
                 self.drive_all()?;
             }
-            Setpoint::WhatIfClear => return Ok(Applied::Unchanged),
             Setpoint::BpmNoise => s.noise.on = v != 0.0,
             Setpoint::BpmNoiseRms if v >= 0.0 => s.noise.rms_um = v,
             Setpoint::BpmNoiseRms => return Err(format!("noise rms {v} um is negative")),
