@@ -2,7 +2,8 @@
 144 multiplexer quads with `$(P)TWIN:BBA:runAll`, and the fit accuracy
 against the hidden truth: random offsets (rms 50 µm, seed 1) on all quads,
 orbit corrected as the slow orbit feedback would, BPM noise 1 µm; and the
-same truth on a fresh twin with the orbit left as it is (unprepared_*).
+same truth on a fresh twin with the orbit left as it is (unprepared_*),
+and once more with the bump variant on (`TWIN:BBA:bump`, unprepared_bump_*).
 The real measurement takes hours. In the same run, the competitor: the
 same measurement simulated with pyAT (competitor_pyat_bba.py, the same
 truth), timed; ratio = pyAT / twin. Writes target/bench/bba.json."""
@@ -44,9 +45,10 @@ def accuracy(get, names, truth, prefix=""):
     }
 
 
-def measure(prepared):
+def measure(prepared, bump=False):
     """One twin: the truth set, the orbit corrected (prepared) or left as it
-    is, 1 µm noise, one quad then runAll; times and accuracy."""
+    is, 1 µm noise, one quad then runAll (with the bump variant: bump);
+    times and accuracy."""
     ioc = IocProcess(ROOT / "tests" / "st-test.cmd")
     ioc.wait_running()
     get = lambda n, **kw: epics.caget(ioc.pv(n), timeout=10, use_monitor=False, **kw)  # noqa: E731
@@ -66,6 +68,7 @@ def measure(prepared):
             results["unprepared_orbit_rms_m"] = float(np.std(np.array(get("TWIN:BPM:X")) - design))
         put("TWIN:BPM:NOISE_RMS", 1.0)
         put("TWIN:BPM:NOISE", 1)
+        put("TWIN:BBA:bump", int(bump))
 
         def run(pv):
             t0 = time.monotonic()
@@ -74,7 +77,7 @@ def measure(prepared):
                 time.sleep(0.05)
             return time.monotonic() - t0, get("TWIN:BBA:status", as_string=True)
 
-        prefix = "" if prepared else "unprepared_"
+        prefix = "" if prepared else "unprepared_bump_" if bump else "unprepared_"
         if prepared:
             results["one_quad_s"], _ = run(f"TWIN:BBA:{names[0]}:run")
         results[f"{prefix}all_quads_s"], results[f"{prefix}status"] = run("TWIN:BBA:runAll")
@@ -90,6 +93,8 @@ def main():
     results, names, truth = measure(prepared=True)
     unprepared, _, _ = measure(prepared=False)
     results.update(unprepared)
+    bumped, _, _ = measure(prepared=False, bump=True)
+    results.update({k: v for k, v in bumped.items() if k.startswith("unprepared_bump_")})
     results.update(competitor(names, truth))
     results["ratio_one_quad"] = results["pyat_one_quad_s"] / results["one_quad_s"]
     results["ratio_all_quads"] = results["pyat_all_quads_s"] / results["all_quads_s"]

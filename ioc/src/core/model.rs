@@ -20,7 +20,7 @@ use super::envelope::{EnvelopeService, EnvelopeView};
 use super::journal::{BbaRecord, Journal, SetpointChange};
 use super::physics::{Invalid, Physics, compute};
 use super::snapshot::{BbaView, Snapshot, Stats};
-use super::state::{Applied, MachineState};
+use super::state::{Applied, MachineState, setpoint_value};
 use crate::machine::{Catalogue, Setpoint};
 use crate::profile::TopUp;
 use twin_engine::recompute::Memory;
@@ -363,6 +363,7 @@ fn placeholder() -> Snapshot {
             noise: super::snapshot::Noise { on: false, rms_um: 0.0 },
             bpms: Vec::new(),
             sofb: super::sofb::SofbSettings::default(),
+            bba_bump: false,
             whatif_a: Vec::new(),
         }),
         model: Err(Invalid::NoOrbit("not computed yet".into())),
@@ -397,6 +398,22 @@ impl Hardware for Model {
         }
     }
 
+    fn set_all(&mut self, writes: &[(Setpoint, f64)]) -> Result<(), String> {
+        self.check(writes)?;
+        let mut changed = 0;
+        for &(setpoint, value) in writes {
+            match self.apply_external(setpoint, value) {
+                Ok(Applied::Unchanged) => {}
+                Ok(_) => changed += 1,
+                Err(refusal) => return Err(refusal.reason),
+            }
+        }
+        if changed > 0 {
+            self.recompute(changed);
+        }
+        Ok(())
+    }
+
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
         let physics = self.last_valid.clone().ok_or("no valid model to read the orbit from")?;
         let (s, rms) = (&self.state.settings, self.state.settings.noise.effective_rms_m());
@@ -408,6 +425,10 @@ impl Hardware for Model {
 
     fn lattice(&self) -> &Lattice {
         &self.state.lattice
+    }
+
+    fn value(&self, setpoint: Setpoint) -> f64 {
+        setpoint_value(&self.state.settings, &self.state.schema, &self.state.rules, setpoint)
     }
 
     fn report(&mut self, view: &BbaView) {

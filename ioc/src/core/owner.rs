@@ -84,6 +84,7 @@ impl Core {
             steps_a: mux.map(|m| m.bba_steps_a.clone()).unwrap_or_default(),
             readings_per_step: mux.map_or(0, |m| m.bba_readings_per_step),
             turns_ratio: mux.map_or(0.0, |m| m.turns_ratio),
+            sigma_coverage: mux.map_or(1.0, |m| m.bba_sigma_coverage),
         };
         let bba = BbaService::new(Arc::clone(&machine.schema), procedure);
         let (tx, commands) = channel();

@@ -51,6 +51,8 @@ pub struct Settings {
     pub bpms: Vec<super::bpm::BpmErrors>,
     /// The slow orbit feedback's settings.
     pub sofb: super::sofb::SofbSettings,
+    /// The BBA service bumps the beam onto each quad (its bump variant).
+    pub bba_bump: bool,
     /// Shadow mode's what-if overlay: added to what each followed
     /// converter delivers, by `PcId` [A].
     pub whatif_a: Vec<f64>,

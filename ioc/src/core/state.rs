@@ -115,6 +115,7 @@ pub fn setpoint_value(s: &Settings, schema: &Schema, rules: &Rules, setpoint: Se
         Setpoint::SofbCut => s.sofb.singular_cut,
         Setpoint::SofbPlanes => f64::from(s.sofb.planes as u8),
         Setpoint::SofbPauseForBba => flag(s.sofb.pause_for_bba),
+        Setpoint::BbaBump => flag(s.bba_bump),
         Setpoint::SofbTakeReference | Setpoint::SofbDesignReference => 0.0,
         Setpoint::WhatIf(id) => s.whatif_a[id.0],
         Setpoint::WhatIfClear => 0.0,
@@ -148,6 +149,7 @@ impl MachineState {
             noise,
             bpms: vec![BpmErrors::default(); schema.bpms.len()],
             sofb: SofbSettings::default(),
+            bba_bump: false,
             whatif_a: vec![0.0; schema.power_converters.len()],
         };
         Self { lattice, schema, settings, rules }
@@ -297,6 +299,7 @@ impl MachineState {
                 s.sofb.planes = SofbPlanes::from_index(v).ok_or_else(|| format!("no SOFB planes {v}"))?
             }
             Setpoint::SofbPauseForBba => s.sofb.pause_for_bba = v != 0.0,
+            Setpoint::BbaBump => s.bba_bump = v != 0.0,
             Setpoint::SofbTakeReference => s.sofb.take_reference = true,
             Setpoint::SofbDesignReference => s.sofb.reference_m = None,
             Setpoint::WhatIf(id) => {

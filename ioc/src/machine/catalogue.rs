@@ -95,6 +95,8 @@ pub enum Setpoint {
     WhatIf(PcId),
     /// Shadow mode: every what-if delta back to 0 (bo command).
     WhatIfClear,
+    /// The BBA service's bump variant on/off (bo, twin only).
+    BbaBump,
     /// BPM read-out noise on/off (bo, twin only).
     BpmNoise,
     /// BPM read-out noise rms [µm] (twin only).
@@ -271,6 +273,10 @@ impl Catalogue {
         }
         sofb(&mut rows);
         whatif(&mut rows, schema);
+        if schema.quads.iter().any(|q| q.on_multiplexer) {
+            let desc = "BBA bumps the beam onto each quad".to_string();
+            rows.add(Setpoint::BbaBump, names::bba("bump"), Unit::Dimensionless, desc, binary("Off", "On"), 0.0, true);
+        }
         let noise = f64::from(u8::from(config.diagnostics.noise));
         let desc = "Gaussian noise on BPM readings".to_string();
         rows.add(Setpoint::BpmNoise, names::bpm_noise(), Unit::Dimensionless, desc, binary("Off", "On"), noise, false);

@@ -61,6 +61,7 @@ fn check(p: &Profile) -> Result<(), String> {
             "multiplexer.bba_steps_a must lie within the supply limit and include 0",
         )?;
         ensure(x.bba_readings_per_step >= 2, "multiplexer.bba_readings_per_step must be >= 2")?;
+        ensure((1.0..=5.0).contains(&x.bba_sigma_coverage), "multiplexer.bba_sigma_coverage must be in [1, 5]")?;
         ensure((0.0..=5.0).contains(&x.relay_switch_s), "multiplexer.relay_switch_s must be in [0, 5] s")?;
     }
     if let Some(t) = &p.topup {

@@ -244,6 +244,15 @@ pub struct Multiplexer {
     pub bba_steps_a: Vec<f64>,
     /// ... and orbit readings per step (the first after a step is discarded).
     pub bba_readings_per_step: usize,
+    /// Coverage factor of the published σ of a BBA centre: the fit's
+    /// standard uncertainty times this (1 = the plain standard
+    /// uncertainty; see README "Beam-based alignment").
+    #[serde(default = "plain_coverage")]
+    pub bba_sigma_coverage: f64,
+}
+
+fn plain_coverage() -> f64 {
+    1.0
 }
 
 impl Multiplexer {

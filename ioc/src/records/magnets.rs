@@ -86,6 +86,7 @@ fn bba_service(m: &Machine) -> Vec<Record> {
         records.push(result("chi2", "fit residual (x+y)", "um2", 3));
     }
     records.push(bo_command(names::bba("runAll"), "Run BBA on all multiplexer quads", "Run", AccessGroup::Operate));
+    records.extend(outputs(m, |s| s == Setpoint::BbaBump));
     records.push(bo_command(names::bba("abort"), "Abort the BBA run", "Abort", AccessGroup::Operate));
     records.push(bo_command(
         names::bba("clear"),

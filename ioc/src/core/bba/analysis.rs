@@ -23,11 +23,22 @@ pub struct Analyst<'a> {
     pub estimates: &'a [Option<[f64; 2]>],
     /// Effective main-coil current per ampere of the auxiliary supply.
     pub turns_ratio: f64,
+    /// The published σ is the fit's standard uncertainty times this.
+    pub sigma_coverage: f64,
 }
 
 impl Analyst<'_> {
     /// Fits both planes of one quad's measurement.
-    pub fn fit_quad(&self, cache: &mut AnalystCache, quad: QuadId, x: &[Step], y: &[Step]) -> [PlaneFit; 2] {
+    /// `kicks`: what a bump added to the steerers during the measurement
+    /// (the machine as set no longer has it) [rad].
+    pub fn fit_quad(
+        &self,
+        cache: &mut AnalystCache,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+        kicks: &[(ElementId, Plane, f64)],
+    ) -> [PlaneFit; 2] {
         // BPMs that fail (no number: dead, or a status that flags them)
         // are left out, as the machine's procedure does
         let all = self.as_set.bpms();
@@ -35,14 +46,21 @@ impl Analyst<'_> {
         let (x, y) = (only(x, &live), only(y, &live));
         let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
         let fits = self.steering(&mut cache.steering, &bpms).and_then(|steering| {
-            match self.fit_with(&steering, &bpms, quad, &x, &y, true) {
+            match self.lattice(true, kicks).and_then(|model| self.fit_with(&steering, &bpms, quad, &x, &y, model)) {
                 // the estimates make a model without a closed orbit: without them
-                Err(_) => self.fit_with(&steering, &bpms, quad, &x, &y, false),
+                Err(_) => {
+                    let model = self.lattice(false, kicks)?;
+                    self.fit_with(&steering, &bpms, quad, &x, &y, model)
+                }
                 fits => fits,
             }
         });
         let fits = fits.and_then(|mut planes| {
             self.to_the_axis(&mut cache.unsteered, quad, &all, &bpms, &mut planes)?;
+            for f in &mut planes {
+                f.sigma_m *= self.sigma_coverage;
+                f.bpm_sigma_m *= self.sigma_coverage;
+            }
             Ok(planes)
         });
         match fits {
@@ -76,7 +94,7 @@ impl Analyst<'_> {
         let machine = match unsteered {
             Some(machine) => Arc::clone(machine),
             None => {
-                let mut lattice = self.lattice(false)?;
+                let mut lattice = self.lattice(false, &[])?;
                 for plane in [Plane::Horizontal, Plane::Vertical] {
                     for steerer in lattice.steerers(plane) {
                         lattice.set_kick_rad(steerer, plane, 0.0)?;
@@ -94,9 +112,13 @@ impl Analyst<'_> {
     }
 
     /// The machine as set with the centres found so far (or none) in place
-    /// of the hidden offsets.
-    fn lattice(&self, use_estimates: bool) -> Result<Lattice, BbaError> {
+    /// of the hidden offsets, and the steerer `kicks` added [rad].
+    pub(super) fn lattice(&self, use_estimates: bool, kicks: &[(ElementId, Plane, f64)]) -> Result<Lattice, BbaError> {
         let mut analyst = self.as_set.clone();
+        for &(element, plane, kick) in kicks {
+            let now = analyst.element(element).body().map_or(0.0, |b| b.kick_angle_rad()[plane.index()]);
+            analyst.set_kick_rad(element, plane, now + kick)?;
+        }
         for q in &self.schema.quads {
             let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| use_estimates).unwrap_or([0.0; 2]);
             analyst.set_misalignment(self.schema.quad_element(q.id), Misalignment { dx_m, dy_m, roll_rad: 0.0 })?;
@@ -111,7 +133,7 @@ impl Analyst<'_> {
         if let Some(s) = cache.as_ref().filter(|s| s.bpms() == bpms) {
             return Ok(Arc::clone(s));
         }
-        let analyst = self.lattice(false)?;
+        let analyst = self.lattice(false, &[])?;
         let s = Arc::new(Steering::new(&analyst, bpms, ANALYST_SINGULAR_CUT)?);
         *cache = Some(Arc::clone(&s));
         Ok(s)
@@ -124,9 +146,8 @@ impl Analyst<'_> {
         quad: QuadId,
         x: &[Step],
         y: &[Step],
-        use_estimates: bool,
+        mut analyst: Lattice,
     ) -> Result<[BbaFit; 2], BbaError> {
-        let mut analyst = self.lattice(use_estimates)?;
         let (Some(mx), Some(my)) = (zero_current_orbit(x), zero_current_orbit(y)) else {
             return Err(BbaError::Inconsistent("no readings at zero current".into()));
         };

@@ -3,8 +3,11 @@
 //! report), fits every measured quad and refits until the centres settle.
 //! The core implements the trait; tests use a fake machine.
 mod analysis;
+mod bump;
 mod run;
 mod service;
+#[cfg(test)]
+mod sigma_study;
 #[cfg(test)]
 mod tests;
 
@@ -35,6 +38,10 @@ pub trait Hardware {
     /// Sets a setpoint as a client's write would (validated, committed,
     /// recomputed, published); the error is the refusal.
     fn set(&mut self, setpoint: Setpoint, value: f64) -> Result<(), String>;
+    /// Sets several setpoints as one client batch: all or none, one
+    /// recompute (a bump's steerers together: one at a time would open
+    /// the bump around the ring).
+    fn set_all(&mut self, writes: &[(Setpoint, f64)]) -> Result<(), String>;
     /// One reading of the lattice BPMs (x, y) [m] with the read-out noise
     /// and the BPMs' errors; NaN where a BPM gives no number (dead, or
     /// its status flags the reading).
@@ -42,6 +49,8 @@ pub trait Hardware {
     /// The lattice as set now: the analyst's starting point (the quads'
     /// offsets are replaced by the centres found so far).
     fn lattice(&self) -> &Lattice;
+    /// The value a setpoint has now (its record's unit).
+    fn value(&self, setpoint: Setpoint) -> f64;
     /// Shows the service's state to clients.
     fn report(&mut self, view: &BbaView);
     /// Stores a finished measurement.

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use twin_engine::bba::{BbaFit, Step};
-use twin_engine::lattice::Lattice;
+use twin_engine::lattice::{ElementId, Lattice, Plane};
 use twin_engine::orbit_match::Steering;
 
+use super::bump::Bump;
 use crate::machine::QuadId;
 
 /// Refitting after the measurements (from the raw data, no new readings):
@@ -55,6 +56,9 @@ pub struct Measured {
     pub x: Vec<Step>,
     pub y: Vec<Step>,
     pub fits: [PlaneFit; 2],
+    /// Steerer kicks a bump added while it was measured [rad] (none
+    /// without the bump variant): the refits add them to the machine as set.
+    pub kicks: Vec<(ElementId, Plane, f64)>,
     /// Measured by an earlier run (refitted with this run's, not stored
     /// again).
     pub earlier: bool,
@@ -76,6 +80,8 @@ pub struct BbaRun {
     /// How the analyst's models are steered onto the measured orbit (once
     /// per run).
     pub cache: AnalystCache,
+    /// The bump in place for the quad being measured (bump variant).
+    pub bump: Bump,
 }
 
 /// What the analyst computes once per run (again when what it depends on
@@ -120,6 +126,7 @@ impl BbaRun {
             pass_change_m: 0.0,
             pass_started: Instant::now(),
             cache: AnalystCache::default(),
+            bump: Bump::default(),
         })
     }
 

@@ -4,13 +4,15 @@ use std::time::{Instant, SystemTime};
 
 use rayon::prelude::*;
 use twin_engine::bba::Step;
+use twin_engine::lattice::{ElementId, Plane};
 
 use super::analysis::Analyst;
+use super::bump;
 use super::run::{AnalystCache, BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
 use super::{BbaCommand, Hardware};
 use crate::core::journal::BbaRecord;
 use crate::core::snapshot::{BbaStatus, BbaView, QuadResult};
-use crate::machine::{QuadId, Schema, Setpoint};
+use crate::machine::{MagnetKind, QuadId, Schema, Setpoint};
 
 /// The machine's BBA procedure (from the profile).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +23,8 @@ pub struct Procedure {
     pub readings_per_step: usize,
     /// Effective main-coil current per ampere of the supply.
     pub turns_ratio: f64,
+    /// The published σ is the fit's standard uncertainty times this.
+    pub sigma_coverage: f64,
 }
 
 /// Largest quad centre kept as an estimate for the analyst's model [m].
@@ -129,7 +133,7 @@ impl BbaService {
         let Some(mut run) = self.run.take() else { return Ok(()) };
         if std::mem::take(&mut self.abort) {
             let (p, _) = run.progress();
-            let msg = match Self::release(hw) {
+            let msg = match Self::release(hw).and_then(|()| Self::unbump(&mut run, hw).map(drop)) {
                 Ok(()) => "aborted; supply 0, multiplexer off".to_string(),
                 Err(e) => format!("aborted; releasing the hardware failed: {e}"),
             };
@@ -149,7 +153,7 @@ impl BbaService {
             }
             Err(StepError::Hardware(e)) => {
                 let (p, _) = run.progress();
-                let msg = match Self::release(hw) {
+                let msg = match Self::release(hw).and_then(|()| Self::unbump(&mut run, hw).map(drop)) {
                     Ok(()) => e,
                     Err(r) => format!("{e}; releasing the hardware failed: {r}"),
                 };
@@ -184,10 +188,29 @@ impl BbaService {
             }
             Phase::Finish { quad, x, y } => {
                 Self::release(hw)?;
-                let fits = self.fit(hw, &mut run.cache, quad, &x, &y);
+                // with a bump in place, the machine as set has it
+                let fits = self.fit(hw, &mut run.cache, quad, &x, &y, &[]);
+                // the bump variant (`TWIN:BBA:bump`): bump the beam onto
+                // the quad and measure again
+                if hw.value(Setpoint::BbaBump) != 0.0
+                    && let [Ok(fx), Ok(fy)] = &fits
+                    && bump::due([fx.displacement_m, fy.displacement_m], run.bump.count)
+                {
+                    match self.bump(run, quad, [-fx.displacement_m, -fy.displacement_m], hw) {
+                        Ok(()) => {
+                            run.phase = Phase::Select(quad);
+                            return Ok(true);
+                        }
+                        // the measurement as it is: without (more) bump
+                        Err(reason) => {
+                            tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump: {reason}");
+                        }
+                    }
+                }
+                let kicks = Self::unbump(run, hw)?;
                 self.publish(quad, &fits, hw);
                 run.done += 1;
-                run.measured.push(Measured { quad, x, y, fits, earlier: false });
+                run.measured.push(Measured { quad, x, y, fits, kicks, earlier: false });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
                     // a single quad too: its own centre in the model, the
@@ -219,7 +242,7 @@ impl BbaService {
             let cache = &run.cache;
             run.measured[index..end]
                 .par_iter()
-                .map(|m| analyst.fit_quad(&mut cache.clone(), m.quad, &m.x, &m.y))
+                .map(|m| analyst.fit_quad(&mut cache.clone(), m.quad, &m.x, &m.y, &m.kicks))
                 .collect()
         };
         if index == 0 {
@@ -230,10 +253,18 @@ impl BbaService {
             (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
             _ => f64::INFINITY,
         };
-        for (k, fits) in (index..end).zip(fits) {
+        for (k, mut fits) in (index..end).zip(fits) {
             let old = &run.measured[k].fits;
             let change = moved(&fits[0], &old[0]).max(moved(&fits[1], &old[1]));
             run.pass_change_m = run.pass_change_m.max(change);
+            // what the analyst's model still changes: the centre's move in
+            // this pass (the other centres moved under it) adds to σ
+            for (new, old) in fits.iter_mut().zip(old) {
+                if let (Ok(n), Ok(o)) = (new.as_mut(), old) {
+                    n.sigma_m = n.sigma_m.hypot(n.offset_m - o.offset_m);
+                    n.bpm_sigma_m = n.bpm_sigma_m.hypot(n.bpm_offset_m - o.bpm_offset_m);
+                }
+            }
             self.publish(run.measured[k].quad, &fits, hw);
             run.measured[k].fits = fits;
         }
@@ -274,11 +305,63 @@ impl BbaService {
             as_set: hw.lattice(),
             estimates: &self.estimates,
             turns_ratio: self.procedure.turns_ratio,
+            sigma_coverage: self.procedure.sigma_coverage,
         }
     }
 
-    fn fit(&self, hw: &impl Hardware, cache: &mut AnalystCache, quad: QuadId, x: &[Step], y: &[Step]) -> [PlaneFit; 2] {
-        self.analyst(hw).fit_quad(cache, quad, x, y)
+    fn fit(
+        &self,
+        hw: &impl Hardware,
+        cache: &mut AnalystCache,
+        quad: QuadId,
+        x: &[Step],
+        y: &[Step],
+        kicks: &[(ElementId, Plane, f64)],
+    ) -> [PlaneFit; 2] {
+        self.analyst(hw).fit_quad(cache, quad, x, y, kicks)
+    }
+
+    /// Bumps the beam at `quad` by `shift_m` (x, y) with the nearest
+    /// steerers (the bump variant); on a refusal the steerers already
+    /// written stay in the run's bump, which `unbump` restores.
+    fn bump(&self, run: &mut BbaRun, quad: QuadId, shift_m: [f64; 2], hw: &mut impl Hardware) -> Result<(), String> {
+        let analyst = self.analyst(hw);
+        let lattice = analyst.lattice(false, &[]).map_err(|e| e.to_string())?;
+        let delta = bump::currents(&lattice, &self.schema, quad, shift_m).map_err(|e| e.to_string())?;
+        let mut state = std::mem::take(&mut run.bump);
+        let kick =
+            |e: ElementId, p: Plane| hw.lattice().element(e).body().map_or(0.0, |b| b.kick_angle_rad()[p.index()]);
+        let kicks: Result<Vec<_>, String> = {
+            let mut before = Vec::new();
+            for (pc, _) in &delta {
+                for m in &self.schema.pc(*pc).magnets {
+                    if let MagnetKind::Steerer(plane) = m.kind {
+                        before.push((m.element, plane, kick(m.element, plane)));
+                    }
+                }
+            }
+            let applied = bump::apply(&mut state, &delta, shift_m, &self.schema, hw);
+            applied.map(|()| before)
+        };
+        let result = kicks.map(|before| {
+            let lattice = hw.lattice();
+            let added = before
+                .into_iter()
+                .map(|(e, p, k)| (e, p, lattice.element(e).body().map_or(0.0, |b| b.kick_angle_rad()[p.index()]) - k));
+            bump::accumulate(&mut state.kicks, added.collect());
+        });
+        run.bump = state;
+        result
+    }
+
+    /// Restores the steerers a bump changed; the kicks it had added.
+    fn unbump(run: &mut BbaRun, hw: &mut impl Hardware) -> Result<Vec<(ElementId, Plane, f64)>, String> {
+        let bump = std::mem::take(&mut run.bump);
+        let writes: Vec<_> = bump.before_a.iter().map(|(pc, a)| (Setpoint::PcCurrent(*pc), *a)).collect();
+        if !writes.is_empty() {
+            hw.set_all(&writes)?;
+        }
+        Ok(bump.kicks)
     }
 
     /// Orbit readings at this step: the first is discarded.

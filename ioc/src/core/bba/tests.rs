@@ -4,41 +4,63 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal};
+
 use super::{BbaCommand, BbaService, Hardware, Procedure};
 use crate::config::Config;
 use crate::core::journal::BbaRecord;
 use crate::core::physics::{Physics, compute};
 use crate::core::snapshot::{BbaStatus, BbaView, Noise};
-use crate::core::state::{Applied, MachineState, Rules};
+use crate::core::state::{Applied, MachineState, Rules, setpoint_value};
 use crate::machine::{Machine, QuadId, Setpoint};
 use crate::profile::Profile;
 use twin_engine::lattice::{Lattice, Plane};
 use twin_engine::recompute::Memory;
 
-struct Fake {
-    state: MachineState,
-    physics: Option<Arc<Physics>>,
+pub(super) struct Fake {
+    pub(super) state: MachineState,
+    pub(super) physics: Option<Arc<Physics>>,
+    /// Warm start of the next recompute (as the model core keeps it).
+    memory: Memory,
     views: Vec<BbaView>,
     records: Vec<BbaRecord>,
     /// Reads fail after this many (None: never).
     reads_left: Option<usize>,
+    /// Gaussian read-out noise of every reading: its stream and rms [m].
+    pub(super) noise: Option<(StdRng, f64)>,
 }
 
 impl Fake {
-    fn new(machine: &Machine) -> Self {
+    pub(super) fn new(machine: &Machine) -> Self {
         let rules = Rules::new(&machine.profile, Arc::clone(&machine.catalogue));
         let noise = Noise { on: false, rms_um: 0.0 };
         let state = MachineState::new(machine.lattice.clone(), Arc::clone(&machine.schema), rules, noise, false);
-        let mut me = Self { state, physics: None, views: Vec::new(), records: Vec::new(), reads_left: None };
+        let mut me = Self {
+            state,
+            physics: None,
+            memory: Memory::default(),
+            views: Vec::new(),
+            records: Vec::new(),
+            reads_left: None,
+            noise: None,
+        };
         me.recompute();
         me
     }
 
     fn recompute(&mut self) {
-        self.physics = compute(&self.state.lattice, &Memory::default()).0.ok().map(|(p, _)| Arc::new(p));
+        // as the model core: an invalid model keeps the last memory
+        self.physics = match compute(&self.state.lattice, &self.memory).0 {
+            Ok((p, m)) => {
+                self.memory = m;
+                Some(Arc::new(p))
+            }
+            Err(_) => None,
+        };
     }
 
-    fn last(&self) -> &BbaView {
+    pub(super) fn last(&self) -> &BbaView {
         self.views.last().expect("a view")
     }
 }
@@ -51,6 +73,14 @@ impl Hardware for Fake {
         Ok(())
     }
 
+    fn set_all(&mut self, writes: &[(Setpoint, f64)]) -> Result<(), String> {
+        for &(setpoint, value) in writes {
+            self.state.apply(setpoint, value)?;
+        }
+        self.recompute();
+        Ok(())
+    }
+
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
         if let Some(left) = &mut self.reads_left {
             if *left == 0 {
@@ -60,11 +90,25 @@ impl Hardware for Fake {
         }
         let p = self.physics.as_ref().ok_or("no valid model")?;
         let bpms = self.state.lattice.bpms();
-        Ok([bpms.iter().map(|b| p.position_m(b.0)[0]).collect(), bpms.iter().map(|b| p.position_m(b.0)[1]).collect()])
+        let mut read = |plane: usize| -> Vec<f64> {
+            let clean = bpms.iter().map(|b| p.position_m(b.0)[plane]);
+            match &mut self.noise {
+                Some((rng, rms)) => {
+                    let normal = Normal::new(0.0, *rms).expect("a finite rms");
+                    clean.map(|v| v + normal.sample(rng)).collect()
+                }
+                None => clean.collect(),
+            }
+        };
+        Ok([read(0), read(1)])
     }
 
     fn lattice(&self) -> &Lattice {
         &self.state.lattice
+    }
+
+    fn value(&self, setpoint: Setpoint) -> f64 {
+        setpoint_value(&self.state.settings, &self.state.schema, &self.state.rules, setpoint)
     }
 
     fn report(&mut self, view: &BbaView) {
@@ -77,27 +121,28 @@ impl Hardware for Fake {
     }
 }
 
-fn bessy2() -> Machine {
+pub(super) fn bessy2() -> Machine {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let profile = Profile::load(&root.join("config/bessy2/profile.toml")).expect("profile");
     Machine::from_files(profile, &Config::default()).expect("machine")
 }
 
-fn service(machine: &Machine) -> BbaService {
+pub(super) fn service(machine: &Machine) -> BbaService {
     let m = machine.profile.multiplexer.as_ref().expect("BESSY II has a multiplexer");
     let procedure = Procedure {
         steps_a: m.bba_steps_a.clone(),
         readings_per_step: m.bba_readings_per_step,
         turns_ratio: m.turns_ratio,
+        sigma_coverage: m.bba_sigma_coverage,
     };
     BbaService::new(Arc::clone(&machine.schema), procedure)
 }
 
-fn quad(machine: &Machine, name: &str) -> QuadId {
+pub(super) fn quad(machine: &Machine, name: &str) -> QuadId {
     machine.schema.quads.iter().find(|q| q.name == name).expect("quad").id
 }
 
-fn run_to_end(bba: &mut BbaService, hw: &mut Fake) {
+pub(super) fn run_to_end(bba: &mut BbaService, hw: &mut Fake) {
     for _ in 0..200 {
         if !bba.running() {
             return;

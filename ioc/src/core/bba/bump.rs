@@ -1,0 +1,159 @@
+//! The bump variant of the measurement (a documented option, off by
+//! default): when the beam passes a quad far from its centre, the measured
+//! displacement d is large and any relative error of the model's response
+//! (the optics a distorted orbit sees through the sextupoles) becomes an
+//! absolute error of the centre. BBA as commonly done moves the beam onto
+//! the quad first with a local orbit bump of the nearest steerers; the
+//! twin's variant measures, bumps the beam by −d, and measures again until
+//! the beam passes within `SETTLED_M` of the centre (at most `MAX_BUMPS`
+//! bumps), then restores the steerers. The steerers are written through the
+//! same path as a client's writes.
+use nalgebra::{DMatrix, DVector};
+use twin_engine::bba::BbaError;
+use twin_engine::lattice::{ElementId, Lattice, Plane};
+use twin_engine::optics::linear_optics_4d;
+use twin_engine::orm::{Corrector, orbit_response};
+
+use super::Hardware;
+use crate::machine::{MagnetKind, PcId, QuadId, Schema, Setpoint};
+
+/// The beam passes this close to the quad's centre: no (further) bump [m].
+pub const SETTLED_M: f64 = 5e-6;
+/// Bumps per quad at most (each one more measurement).
+pub const MAX_BUMPS: usize = 3;
+/// Steering converters each side of the quad, per plane.
+const EACH_SIDE: usize = 2;
+/// Largest move of the beam at the quad per batch of a bump [m].
+const STEP_M: f64 = 0.25e-3;
+/// Weight of the target row against the BPM rows outside the bump.
+const TARGET_WEIGHT: f64 = 10.0;
+
+/// A bump in place: the converters' currents before it [A] and the
+/// lattice kicks it added [rad] (the refits add them to the analyst's
+/// model of the machine as set afterwards).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bump {
+    pub before_a: Vec<(PcId, f64)>,
+    pub kicks: Vec<(ElementId, Plane, f64)>,
+    /// Bumps applied so far for this quad.
+    pub count: usize,
+}
+
+/// A steering converter of one plane and its magnets' (element, rad/A).
+struct Steering {
+    pc: PcId,
+    magnets: Vec<(ElementId, f64)>,
+}
+
+/// The current changes [A] of the `EACH_SIDE` steering converters of each
+/// plane nearest upstream and downstream of `quad` that move the orbit at
+/// the quad's centre by `shift_m` (x, y) and as little as they can at the
+/// BPMs outside the bump, to first order in `lattice` (the machine as set,
+/// without errors).
+pub fn currents(
+    lattice: &Lattice,
+    schema: &Schema,
+    quad: QuadId,
+    shift_m: [f64; 2],
+) -> Result<Vec<(PcId, f64)>, BbaError> {
+    let optics = linear_optics_4d(lattice, 0.0, None)?;
+    let centre = schema.quad_element(quad);
+    let n = lattice.len();
+    // distance downstream from the quad, in elements (around the ring)
+    let after = |e: ElementId| (e.0 + n - centre.0) % n;
+    let mut out = Vec::new();
+    for plane in [Plane::Horizontal, Plane::Vertical] {
+        let mut all: Vec<Steering> = schema
+            .power_converters
+            .iter()
+            .filter(|pc| !pc.magnets.is_empty() && pc.magnets.iter().all(|m| m.kind == MagnetKind::Steerer(plane)))
+            .map(|pc| Steering {
+                pc: pc.id,
+                magnets: pc.magnets.iter().map(|m| (m.element, m.strength(1.0, schema.rigidity_tm))).collect(),
+            })
+            .collect();
+        all.sort_by_key(|s| after(s.magnets[0].0));
+        if all.len() < 2 * EACH_SIDE {
+            return Err(BbaError::Inconsistent(format!("{} steerers for a bump in {plane:?}", all.len())));
+        }
+        let mut chosen: Vec<Steering> = all.drain(..EACH_SIDE).collect();
+        chosen.extend(all.drain(all.len() - EACH_SIDE..));
+        // BPMs outside the bump: beyond the downstream steerers (the first
+        // EACH_SIDE) and before the upstream ones (the last)
+        let end = after(chosen[EACH_SIDE - 1].magnets[0].0);
+        let start = after(chosen[EACH_SIDE].magnets[0].0);
+        let outside: Vec<ElementId> =
+            lattice.bpms().into_iter().filter(|b| after(*b) > end && after(*b) < start).collect();
+        let p = plane.index();
+        let mut observed = vec![centre, ElementId((centre.0 + 1) % n)];
+        observed.extend(&outside);
+        let mut a = DMatrix::zeros(observed.len() - 1, chosen.len());
+        for (j, s) in chosen.iter().enumerate() {
+            for &(element, rad_per_a) in &s.magnets {
+                let r = orbit_response(lattice, &optics, &[Corrector { element, plane }], &observed)?;
+                let m = if p == 0 { r.x } else { r.y };
+                // the quad's centre: the mean of its entrance and exit
+                a[(0, j)] += TARGET_WEIGHT * 0.5 * (m[(0, 0)] + m[(1, 0)]) * rad_per_a;
+                for i in 2..observed.len() {
+                    a[(i - 1, j)] += m[(i, 0)] * rad_per_a;
+                }
+            }
+        }
+        let mut b = DVector::zeros(a.nrows());
+        b[0] = TARGET_WEIGHT * shift_m[p];
+        let solution = a.svd(true, true).solve(&b, 1e-12).map_err(|e| BbaError::Inconsistent(e.to_string()))?;
+        out.extend(chosen.iter().zip(solution.iter()).map(|(s, d)| (s.pc, *d)));
+    }
+    Ok(out)
+}
+
+/// Whether another bump is due after a fit that found the displacements
+/// `d_m` (x, y) with `bumps` bumps applied.
+pub fn due(d_m: [f64; 2], bumps: usize) -> bool {
+    bumps < MAX_BUMPS && d_m.iter().any(|d| d.abs() > SETTLED_M)
+}
+
+/// Applies the current changes `delta` of a bump by `shift_m` through the
+/// client write path: in batches that each move the beam by at most
+/// `STEP_M` (the orbit followed from one to the next, as an operator
+/// ramps a large bump). Records in `bump` the currents before its first
+/// change, for the restore.
+pub fn apply(
+    bump: &mut Bump,
+    delta: &[(PcId, f64)],
+    shift_m: [f64; 2],
+    schema: &Schema,
+    hw: &mut impl Hardware,
+) -> Result<(), String> {
+    let mut end = Vec::new();
+    for (pc, d) in delta {
+        let now = hw.value(Setpoint::PcCurrent(*pc));
+        if !bump.before_a.iter().any(|(p, _)| p == pc) {
+            bump.before_a.push((*pc, now));
+        }
+        let (lo, hi) = schema.pc(*pc).limits_a;
+        let want = now + d;
+        if !(lo..=hi).contains(&want) {
+            return Err(format!("the bump needs {want:.3} A on {}, beyond its limits", schema.pc(*pc).name));
+        }
+        end.push((*pc, now, *d));
+    }
+    let batches = (shift_m[0].abs().max(shift_m[1].abs()) / STEP_M).ceil().max(1.0) as usize;
+    for k in 1..=batches {
+        let part = k as f64 / batches as f64;
+        let writes: Vec<_> = end.iter().map(|(pc, now, d)| (Setpoint::PcCurrent(*pc), now + d * part)).collect();
+        hw.set_all(&writes)?;
+    }
+    bump.count += 1;
+    Ok(())
+}
+
+/// Adds kicks to a list of kicks (same element and plane summed).
+pub fn accumulate(into: &mut Vec<(ElementId, Plane, f64)>, kicks: Vec<(ElementId, Plane, f64)>) {
+    for (e, p, k) in kicks {
+        match into.iter_mut().find(|(e2, p2, _)| *e2 == e && *p2 == p) {
+            Some(slot) => slot.2 += k,
+            None => into.push((e, p, k)),
+        }
+    }
+}
