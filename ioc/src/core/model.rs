@@ -415,7 +415,12 @@ impl Hardware for Model {
     }
 
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {
-        let physics = self.last_valid.clone().ok_or("no valid model to read the orbit from")?;
+        // an invalid model has no beam to read (the last valid one is not
+        // what the machine shows now)
+        let physics = match &self.model {
+            Ok(p) => Arc::clone(p),
+            Err(invalid) => return Err(format!("no orbit to read: the model is invalid ({})", invalid.message())),
+        };
         let (s, rms) = (&self.state.settings, self.state.settings.noise.effective_rms_m());
         let readings = read_all(&self.state.schema, &s.bpms, &physics, rms, &mut self.bba_noise);
         // the procedure leaves out what the BPM's status flags: no number

@@ -7,7 +7,9 @@
 //! twin's variant measures, bumps the beam by −d, and measures again until
 //! the beam passes within `SETTLED_M` of the centre (at most `MAX_BUMPS`
 //! bumps), then restores the steerers. The steerers are written through the
-//! same path as a client's writes.
+//! same path as a client's writes; a bump beyond their drive limits is cut
+//! to the fraction they allow (the beam then passes closer to the centre,
+//! not through it).
 use nalgebra::{DMatrix, DVector};
 use twin_engine::bba::BbaError;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
@@ -23,6 +25,8 @@ pub const SETTLED_M: f64 = 5e-6;
 pub const MAX_BUMPS: usize = 3;
 /// Steering converters each side of the quad, per plane.
 const EACH_SIDE: usize = 2;
+/// A bump the steerers' limits cut to less than this fraction is not made.
+const MIN_FRACTION: f64 = 0.1;
 /// Largest move of the beam at the quad per batch of a bump [m].
 const STEP_M: f64 = 0.25e-3;
 /// Weight of the target row against the BPM rows outside the bump.
@@ -125,22 +129,27 @@ pub fn apply(
     schema: &Schema,
     hw: &mut impl Hardware,
 ) -> Result<(), String> {
+    // the largest fraction of the bump the steerers' drive limits allow
     let mut end = Vec::new();
+    let mut fraction: f64 = 1.0;
     for (pc, d) in delta {
         let now = hw.value(Setpoint::PcCurrent(*pc));
         if !bump.before_a.iter().any(|(p, _)| p == pc) {
             bump.before_a.push((*pc, now));
         }
         let (lo, hi) = schema.pc(*pc).limits_a;
-        let want = now + d;
-        if !(lo..=hi).contains(&want) {
-            return Err(format!("the bump needs {want:.3} A on {}, beyond its limits", schema.pc(*pc).name));
+        let room = if *d > 0.0 { hi - now } else { now - lo };
+        if d.abs() > 0.0 {
+            fraction = fraction.min((room / d.abs()).max(0.0));
         }
         end.push((*pc, now, *d));
     }
-    let batches = (shift_m[0].abs().max(shift_m[1].abs()) / STEP_M).ceil().max(1.0) as usize;
+    if fraction < MIN_FRACTION {
+        return Err(format!("the steerers' limits allow {:.0} % of the bump", 100.0 * fraction));
+    }
+    let batches = (fraction * shift_m[0].abs().max(shift_m[1].abs()) / STEP_M).ceil().max(1.0) as usize;
     for k in 1..=batches {
-        let part = k as f64 / batches as f64;
+        let part = fraction * k as f64 / batches as f64;
         let writes: Vec<_> = end.iter().map(|(pc, now, d)| (Setpoint::PcCurrent(*pc), now + d * part)).collect();
         hw.set_all(&writes)?;
     }

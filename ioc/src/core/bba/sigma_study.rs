@@ -49,8 +49,10 @@ fn errors(hw: &Fake, truth: &[(QuadId, [f64; 2])]) -> Vec<(f64, f64)> {
     let view = hw.last();
     let mut out = Vec::new();
     for (id, t) in truth {
-        let r = view.results[id.0].expect("a result");
-        out.extend((0..2).map(|p| (r.offset_m[p] - t[p], r.sigma_m[p])));
+        match view.results[id.0] {
+            Some(r) => out.extend((0..2).map(|p| (r.offset_m[p] - t[p], r.sigma_m[p]))),
+            None => out.extend([(f64::NAN, f64::NAN); 2]),
+        }
     }
     out
 }
@@ -95,11 +97,19 @@ fn all_quads(seed: u64, noise_m: f64, bump: bool) -> (Vec<(f64, f64)>, String) {
     let mut hw = Fake::new(&machine);
     let mut rng = StdRng::seed_from_u64(seed);
     let normal = Normal::new(0.0, 50e-6).expect("rms");
-    let truth: Vec<_> = machine
+    let mut truth: Vec<_> = machine
         .schema
         .multiplexer_quads()
         .map(|q| (q.id, [normal.sample(&mut rng), normal.sample(&mut rng)]))
         .collect();
+    // the truth of `make bench-bba` (numpy's), one "x y" line per quad
+    if let Ok(path) = std::env::var("SIGMA_STUDY_TRUTH") {
+        let text = std::fs::read_to_string(path).expect("the truth file");
+        for (slot, line) in truth.iter_mut().zip(text.lines()) {
+            let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().expect("a number")).collect();
+            slot.1 = [v[0], v[1]];
+        }
+    }
     offsets(&machine, &mut hw, &truth);
     if noise_m > 0.0 {
         hw.noise = Some((StdRng::seed_from_u64(seed + 1000), noise_m));
