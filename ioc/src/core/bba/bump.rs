@@ -41,7 +41,37 @@ pub struct Bump {
     pub kicks: Vec<(ElementId, Plane, f64)>,
     /// Bumps applied so far for this quad.
     pub count: usize,
+    /// The measurement of this quad whose beam passed nearest to the
+    /// centre so far, with the kicks in place while it was taken.
+    pub best: Option<Best>,
 }
+
+/// A measurement of the bump sequence: its readings, fits and kicks, and
+/// how far the beam passed from the centre (the larger plane's |d|) [m].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best {
+    pub distance_m: f64,
+    pub x: Vec<twin_engine::bba::Step>,
+    pub y: Vec<twin_engine::bba::Step>,
+    pub fits: [super::PlaneFit; 2],
+    pub kicks: Vec<(ElementId, Plane, f64)>,
+}
+
+impl Bump {
+    /// Keeps a measurement if its beam passed nearer the centre than the
+    /// best so far; whether it did (another bump may then help).
+    pub fn keep(&mut self, candidate: Best) -> bool {
+        let nearer = self.best.as_ref().is_none_or(|b| candidate.distance_m < NEARER * b.distance_m);
+        if nearer {
+            self.best = Some(candidate);
+        }
+        nearer
+    }
+}
+
+/// A bump that does not bring the beam at least this much nearer (as a
+/// fraction of the distance before) is the last.
+const NEARER: f64 = 0.5;
 
 /// A steering converter of one plane and its magnets' (element, rad/A).
 struct Steering {

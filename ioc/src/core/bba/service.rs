@@ -190,24 +190,40 @@ impl BbaService {
                 Self::release(hw)?;
                 // with a bump in place, the machine as set has it
                 let fits = self.fit(hw, &mut run.cache, quad, &x, &y, &[]);
-                // the bump variant (`TWIN:BBA:bump`): bump the beam onto
-                // the quad and measure again
-                if hw.value(Setpoint::BbaBump) != 0.0
-                    && let [Ok(fx), Ok(fy)] = &fits
-                    && bump::due([fx.displacement_m, fy.displacement_m], run.bump.count)
-                {
-                    match self.bump(run, quad, [-fx.displacement_m, -fy.displacement_m], hw) {
-                        Ok(()) => {
-                            run.phase = Phase::Select(quad);
-                            return Ok(true);
+                let d = match &fits {
+                    [Ok(fx), Ok(fy)] => Some([fx.displacement_m, fy.displacement_m]),
+                    _ => None,
+                };
+                // the bump variant (`TWIN:BBA:bump`): bump the beam onto the
+                // quad and measure again while each bump brings it nearer
+                // (the measurement nearest the centre is the result)
+                let bumping = hw.value(Setpoint::BbaBump) != 0.0;
+                let distance_m = d.map_or(f64::INFINITY, |d| d[0].abs().max(d[1].abs()));
+                let (x, y, fits, best_kicks) = match bumping {
+                    true => {
+                        let kicks = run.bump.kicks.clone();
+                        let nearer = run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
+                        if let Some(d) = d.filter(|d| nearer && bump::due(*d, run.bump.count)) {
+                            match self.bump(run, quad, [-d[0], -d[1]], hw) {
+                                Ok(()) => {
+                                    run.phase = Phase::Select(quad);
+                                    return Ok(true);
+                                }
+                                // the best measurement as it is
+                                Err(reason) => {
+                                    tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump: {reason}");
+                                }
+                            }
                         }
-                        // the measurement as it is: without (more) bump
-                        Err(reason) => {
-                            tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump: {reason}");
-                        }
+                        let Some(best) = run.bump.best.take() else {
+                            return Err(StepError::Fatal(anyhow::anyhow!("the bump sequence kept no measurement")));
+                        };
+                        (best.x, best.y, best.fits, Some(best.kicks))
                     }
-                }
+                    false => (x, y, fits, None),
+                };
                 let kicks = Self::unbump(run, hw)?;
+                let kicks = best_kicks.unwrap_or(kicks);
                 self.publish(quad, &fits, hw);
                 run.done += 1;
                 run.measured.push(Measured { quad, x, y, fits, kicks, earlier: false });
