@@ -59,6 +59,9 @@ pub struct Measured {
     /// Steerer kicks a bump added while it was measured [rad] (none
     /// without the bump variant): the refits add them to the machine as set.
     pub kicks: Vec<(ElementId, Plane, f64)>,
+    /// Measured with the bump variant on (σ counts a beam it left away
+    /// from the centre).
+    pub bumped: bool,
     /// Measured by an earlier run (refitted with this run's, not stored
     /// again).
     pub earlier: bool,

@@ -199,7 +199,7 @@ impl BbaService {
                 // (the measurement nearest the centre is the result)
                 let bumping = hw.value(Setpoint::BbaBump) != 0.0;
                 let distance_m = d.map_or(f64::INFINITY, |d| d[0].abs().max(d[1].abs()));
-                let (x, y, fits, best_kicks) = match bumping {
+                let (x, y, mut fits, best_kicks) = match bumping {
                     true => {
                         let kicks = run.bump.kicks.clone();
                         let nearer = run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
@@ -224,9 +224,12 @@ impl BbaService {
                 };
                 let kicks = Self::unbump(run, hw)?;
                 let kicks = best_kicks.unwrap_or(kicks);
+                if bumping {
+                    bump::uncentred(&mut fits);
+                }
                 self.publish(quad, &fits, hw);
                 run.done += 1;
-                run.measured.push(Measured { quad, x, y, fits, kicks, earlier: false });
+                run.measured.push(Measured { quad, x, y, fits, kicks, bumped: bumping, earlier: false });
                 match run.queue.pop_front() {
                     Some(next) => Phase::Select(next),
                     // a single quad too: its own centre in the model, the
@@ -280,6 +283,9 @@ impl BbaService {
                     n.sigma_m = n.sigma_m.hypot(n.offset_m - o.offset_m);
                     n.bpm_sigma_m = n.bpm_sigma_m.hypot(n.bpm_offset_m - o.bpm_offset_m);
                 }
+            }
+            if run.measured[k].bumped {
+                bump::uncentred(&mut fits);
             }
             self.publish(run.measured[k].quad, &fits, hw);
             run.measured[k].fits = fits;
