@@ -55,7 +55,15 @@ def measure(prepared, bump=False, seed=1, prefix=""):
     get = lambda n, **kw: epics.caget(ioc.pv(n), timeout=10, use_monitor=False, **kw)  # noqa: E731
     put = lambda n, v: epics.caput(ioc.pv(n), v, wait=True, timeout=10)  # noqa: E731
     try:
-        names = list(get("TWIN:BBA:NAMES"))
+        # the quads' names, once the twin has posted them (bounded wait)
+        names = []
+        for _ in range(100):
+            value = get("TWIN:BBA:NAMES")
+            names = [n for n in (value if value is not None else []) if n]
+            if names:
+                break
+            time.sleep(0.1)
+        assert names, "TWIN:BBA:NAMES stayed empty"
         rng = np.random.default_rng(seed)
         truth = {q: rng.normal(0.0, RMS_M, 2) for q in names}
         for q, (dx, dy) in truth.items():

@@ -8,7 +8,7 @@ use twin_engine::lattice::{ElementId, Plane};
 
 use super::analysis::Analyst;
 use super::bump;
-use super::run::{AnalystCache, BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
+use super::run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
 use super::{BbaCommand, Hardware};
 use crate::core::journal::BbaRecord;
 use crate::core::snapshot::{BbaStatus, BbaView, QuadResult};
@@ -189,7 +189,7 @@ impl BbaService {
             Phase::Finish { quad, x, y } => {
                 Self::release(hw)?;
                 // with a bump in place, the machine as set has it
-                let fits = self.fit(hw, &mut run.cache, quad, &x, &y, &[]);
+                let fits = self.analyst(hw).fit_quad(&mut run.cache, quad, &x, &y, &[]);
                 let d = match &fits {
                     [Ok(fx), Ok(fy)] => Some([fx.displacement_m, fy.displacement_m]),
                     _ => None,
@@ -329,18 +329,6 @@ impl BbaService {
             turns_ratio: self.procedure.turns_ratio,
             sigma_coverage: self.procedure.sigma_coverage,
         }
-    }
-
-    fn fit(
-        &self,
-        hw: &impl Hardware,
-        cache: &mut AnalystCache,
-        quad: QuadId,
-        x: &[Step],
-        y: &[Step],
-        kicks: &[(ElementId, Plane, f64)],
-    ) -> [PlaneFit; 2] {
-        self.analyst(hw).fit_quad(cache, quad, x, y, kicks)
     }
 
     /// Bumps the beam at `quad` by `shift_m` (x, y) with the nearest
