@@ -202,6 +202,25 @@ impl Model {
         applied
     }
 
+    /// Applies writes that did not come through their records as one
+    /// batch: all checked first (a refusal refuses the batch, nothing
+    /// applied), then each applied. How many changed the machine, and the
+    /// refusal of a write the state refused after the check accepted it.
+    pub fn apply_batch(&mut self, writes: &[(Setpoint, f64)]) -> (i32, Result<(), Refusal>) {
+        if let Err(reason) = self.check(writes) {
+            return (0, Err(Refusal { reason, restore: None }));
+        }
+        let mut changed = 0;
+        for &(setpoint, value) in writes {
+            match self.apply_external(setpoint, value) {
+                Ok(Applied::Unchanged) => {}
+                Ok(_) => changed += 1,
+                Err(refusal) => return (changed, Err(refusal)),
+            }
+        }
+        (changed, Ok(()))
+    }
+
     /// A magnet's strength is kept as its trim; everything else as itself.
     fn stored_as(setpoint: Setpoint) -> Setpoint {
         match setpoint {
@@ -399,19 +418,11 @@ impl Hardware for Model {
     }
 
     fn set_all(&mut self, writes: &[(Setpoint, f64)]) -> Result<(), String> {
-        self.check(writes)?;
-        let mut changed = 0;
-        for &(setpoint, value) in writes {
-            match self.apply_external(setpoint, value) {
-                Ok(Applied::Unchanged) => {}
-                Ok(_) => changed += 1,
-                Err(refusal) => return Err(refusal.reason),
-            }
-        }
+        let (changed, result) = self.apply_batch(writes);
         if changed > 0 {
             self.recompute(changed);
         }
-        Ok(())
+        result.map_err(|refusal| refusal.reason)
     }
 
     fn read_orbit(&mut self) -> Result<[Vec<f64>; 2], String> {

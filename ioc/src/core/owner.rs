@@ -202,23 +202,11 @@ impl Core {
     /// All of a batch or none of it; returns how many writes changed the
     /// machine.
     fn apply_batch(&mut self, writes: Vec<(Setpoint, f64)>, ack: Ack, acks: &mut Vec<Ack>) -> i32 {
-        if let Err(reason) = self.model.check(&writes) {
-            ack.refuse(Refusal { reason, restore: None });
-            return 0;
+        let (changed, result) = self.model.apply_batch(&writes);
+        match result {
+            Ok(()) => acks.push(ack),
+            Err(refusal) => ack.refuse(refusal),
         }
-        let mut changed = 0;
-        for (setpoint, value) in writes {
-            match self.model.apply_external(setpoint, value) {
-                Ok(Applied::Unchanged) => {}
-                Ok(_) => changed += 1,
-                Err(refusal) => {
-                    // checked above: the state refused what it accepted
-                    ack.refuse(refusal);
-                    return changed;
-                }
-            }
-        }
-        acks.push(ack);
         changed
     }
 
