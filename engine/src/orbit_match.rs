@@ -136,7 +136,7 @@ pub fn match_orbit_6d(
                 None => &s.pinv * DMatrix::from_column_slice(miss.len(), 1, miss.as_slice()),
             };
             for (e, dk) in s.steerers.iter().zip(kicks.iter()) {
-                let old = lattice.element(*e).body().map_or(0.0, |b| b.kick_angle_rad()[p]);
+                let old = lattice.kick_rad(*e, s.plane);
                 lattice.set_kick_rad(*e, s.plane, old + dk)?;
             }
             if let (Some(eta), Some(f)) = (&s.energy, lattice.rf_frequency_hz()) {

@@ -177,6 +177,12 @@ impl Lattice {
         Ok(())
     }
 
+    /// The steering kick of element `id` in `plane` [rad] (0 for an element
+    /// without a magnet).
+    pub fn kick_rad(&self, id: ElementId, plane: Plane) -> f64 {
+        self.elements[id.0].body().map_or(0.0, |b| b.kick_angle_rad()[plane.index()])
+    }
+
     /// Sets the steering kick of a magnet in `plane` [rad].
     pub fn set_kick_rad(&mut self, id: ElementId, plane: Plane, kick_rad: f64) -> Result<(), SettingError> {
         let body = self.body_mut(id, kick_rad)?;

@@ -189,7 +189,7 @@ impl MagnetKind {
         Some(match self {
             MagnetKind::Quadrupole => body.polynom_b.get(1).copied().unwrap_or(0.0),
             MagnetKind::Sextupole => body.polynom_b.get(2).copied().unwrap_or(0.0),
-            MagnetKind::Steerer(p) => body.kick_angle_rad()[p.index()],
+            MagnetKind::Steerer(p) => lattice.kick_rad(element, p),
         })
     }
 }
@@ -284,6 +284,11 @@ impl Schema {
     }
 
     /// Quads on the BBA multiplexer, in schema order.
+    /// The converters driving steerers of `plane` only.
+    pub fn steering_converters(&self, plane: Plane) -> impl Iterator<Item = &PowerConverter> {
+        self.power_converters.iter().filter(move |pc| pc.magnets.iter().all(|m| m.kind == MagnetKind::Steerer(plane)))
+    }
+
     pub fn multiplexer_quads(&self) -> impl Iterator<Item = &Quad> {
         self.quads.iter().filter(|q| q.on_multiplexer)
     }

@@ -10,7 +10,7 @@ use twin_engine::coords::{X, Y};
 use twin_engine::lattice::{Lattice, Plane};
 use twin_engine::recompute::orbit_6d;
 
-use crate::machine::{MagnetKind, PcId, Schema};
+use crate::machine::{PcId, Schema};
 
 /// The response of one plane: rows are lattice BPMs (`BpmId` order),
 /// columns the converters of that plane's steerers.
@@ -39,15 +39,11 @@ impl Response {
         let reference = orbit_6d(&lattice, None)?;
         let design_m = [X, Y].map(|k| schema.bpms.iter().map(|b| reference.orbit[b.element.0 + 1][k]).collect());
         let planes = [Plane::Horizontal, Plane::Vertical].map(|plane| -> anyhow::Result<PlaneResponse> {
-            let converters: Vec<_> = schema
-                .power_converters
-                .iter()
-                .filter(|pc| pc.magnets.iter().all(|m| m.kind == MagnetKind::Steerer(plane)))
-                .collect();
+            let converters: Vec<_> = schema.steering_converters(plane).collect();
             let mut matrix = DMatrix::zeros(schema.bpms.len(), converters.len());
             for (j, pc) in converters.iter().enumerate() {
                 for m in &pc.magnets {
-                    let base = lattice.element(m.element).body().map_or(0.0, |b| b.kick_angle_rad()[plane.index()]);
+                    let base = lattice.kick_rad(m.element, plane);
                     let mut at = |kick: f64| -> anyhow::Result<Vec<f64>> {
                         lattice.set_kick_rad(m.element, plane, base + kick)?;
                         let orbit = orbit_6d(&lattice, Some(&reference.fixed))?.orbit;

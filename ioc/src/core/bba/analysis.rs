@@ -116,8 +116,7 @@ impl Analyst<'_> {
     pub(super) fn lattice(&self, use_estimates: bool, kicks: &[(ElementId, Plane, f64)]) -> Result<Lattice, BbaError> {
         let mut analyst = self.as_set.clone();
         for &(element, plane, kick) in kicks {
-            let now = analyst.element(element).body().map_or(0.0, |b| b.kick_angle_rad()[plane.index()]);
-            analyst.set_kick_rad(element, plane, now + kick)?;
+            analyst.set_kick_rad(element, plane, analyst.kick_rad(element, plane) + kick)?;
         }
         for q in &self.schema.quads {
             let [dx_m, dy_m] = self.estimates[q.id.0].filter(|_| use_estimates).unwrap_or([0.0; 2]);

@@ -17,7 +17,7 @@ use twin_engine::optics::linear_optics_4d;
 use twin_engine::orm::{Corrector, orbit_response};
 
 use super::Hardware;
-use crate::machine::{MagnetKind, PcId, QuadId, Schema, Setpoint};
+use crate::machine::{PcId, PowerConverter, QuadId, Schema, Setpoint};
 
 /// The beam passes this close to the quad's centre: no (further) bump [m].
 pub const SETTLED_M: f64 = 5e-6;
@@ -73,12 +73,6 @@ impl Bump {
 /// fraction of the distance before) is the last.
 const NEARER: f64 = 0.5;
 
-/// A steering converter of one plane and its magnets' (element, rad/A).
-struct Steering {
-    pc: PcId,
-    magnets: Vec<(ElementId, f64)>,
-}
-
 /// The current changes [A] of the `EACH_SIDE` steering converters of each
 /// plane nearest upstream and downstream of `quad` that move the orbit at
 /// the quad's centre by `shift_m` (x, y) and as little as they can at the
@@ -97,46 +91,43 @@ pub fn currents(
     let after = |e: ElementId| (e.0 + n - centre.0) % n;
     let mut out = Vec::new();
     for plane in [Plane::Horizontal, Plane::Vertical] {
-        let mut all: Vec<Steering> = schema
-            .power_converters
-            .iter()
-            .filter(|pc| !pc.magnets.is_empty() && pc.magnets.iter().all(|m| m.kind == MagnetKind::Steerer(plane)))
-            .map(|pc| Steering {
-                pc: pc.id,
-                magnets: pc.magnets.iter().map(|m| (m.element, m.strength(1.0, schema.rigidity_tm))).collect(),
-            })
-            .collect();
-        all.sort_by_key(|s| after(s.magnets[0].0));
+        // converters are built from their magnets: each has one
+        let first = |pc: &PowerConverter| after(pc.magnets[0].element);
+        let mut all: Vec<&PowerConverter> = schema.steering_converters(plane).collect();
+        all.sort_by_key(|pc| first(pc));
         if all.len() < 2 * EACH_SIDE {
             return Err(BbaError::Inconsistent(format!("{} steerers for a bump in {plane:?}", all.len())));
         }
-        let mut chosen: Vec<Steering> = all.drain(..EACH_SIDE).collect();
+        let mut chosen: Vec<&PowerConverter> = all.drain(..EACH_SIDE).collect();
         chosen.extend(all.drain(all.len() - EACH_SIDE..));
         // BPMs outside the bump: beyond the downstream steerers (the first
         // EACH_SIDE) and before the upstream ones (the last)
-        let end = after(chosen[EACH_SIDE - 1].magnets[0].0);
-        let start = after(chosen[EACH_SIDE].magnets[0].0);
+        let (end, start) = (first(chosen[EACH_SIDE - 1]), first(chosen[EACH_SIDE]));
         let outside: Vec<ElementId> =
             lattice.bpms().into_iter().filter(|b| after(*b) > end && after(*b) < start).collect();
-        let p = plane.index();
         let mut observed = vec![centre, ElementId((centre.0 + 1) % n)];
         observed.extend(&outside);
+        // every magnet of the chosen converters: its converter's column and rad/A
+        let magnets: Vec<(usize, ElementId, f64)> = chosen
+            .iter()
+            .enumerate()
+            .flat_map(|(j, pc)| pc.magnets.iter().map(move |m| (j, m.element, m.strength(1.0, schema.rigidity_tm))))
+            .collect();
+        let correctors: Vec<Corrector> = magnets.iter().map(|&(_, element, _)| Corrector { element, plane }).collect();
+        let response = orbit_response(lattice, &optics, &correctors, &observed)?;
+        let m = if plane == Plane::Horizontal { response.x } else { response.y };
         let mut a = DMatrix::zeros(observed.len() - 1, chosen.len());
-        for (j, s) in chosen.iter().enumerate() {
-            for &(element, rad_per_a) in &s.magnets {
-                let r = orbit_response(lattice, &optics, &[Corrector { element, plane }], &observed)?;
-                let m = if p == 0 { r.x } else { r.y };
-                // the quad's centre: the mean of its entrance and exit
-                a[(0, j)] += TARGET_WEIGHT * 0.5 * (m[(0, 0)] + m[(1, 0)]) * rad_per_a;
-                for i in 2..observed.len() {
-                    a[(i - 1, j)] += m[(i, 0)] * rad_per_a;
-                }
+        for (k, &(j, _, rad_per_a)) in magnets.iter().enumerate() {
+            // the quad's centre: the mean of its entrance and exit
+            a[(0, j)] += TARGET_WEIGHT * 0.5 * (m[(0, k)] + m[(1, k)]) * rad_per_a;
+            for i in 2..observed.len() {
+                a[(i - 1, j)] += m[(i, k)] * rad_per_a;
             }
         }
         let mut b = DVector::zeros(a.nrows());
-        b[0] = TARGET_WEIGHT * shift_m[p];
+        b[0] = TARGET_WEIGHT * shift_m[plane.index()];
         let solution = a.svd(true, true).solve(&b, 1e-12).map_err(|e| BbaError::Inconsistent(e.to_string()))?;
-        out.extend(chosen.iter().zip(solution.iter()).map(|(s, d)| (s.pc, *d)));
+        out.extend(chosen.iter().zip(solution.iter()).map(|(pc, d)| (pc.id, *d)));
     }
     Ok(out)
 }

@@ -335,33 +335,20 @@ impl BbaService {
     /// steerers (the bump variant); on a refusal the steerers already
     /// written stay in the run's bump, which `unbump` restores.
     fn bump(&self, run: &mut BbaRun, quad: QuadId, shift_m: [f64; 2], hw: &mut impl Hardware) -> Result<(), String> {
-        let analyst = self.analyst(hw);
-        let lattice = analyst.lattice(false, &[]).map_err(|e| e.to_string())?;
+        let lattice = self.analyst(hw).lattice(false, &[]).map_err(|e| e.to_string())?;
         let delta = bump::currents(&lattice, &self.schema, quad, shift_m).map_err(|e| e.to_string())?;
-        let mut state = std::mem::take(&mut run.bump);
-        let kick =
-            |e: ElementId, p: Plane| hw.lattice().element(e).body().map_or(0.0, |b| b.kick_angle_rad()[p.index()]);
-        let kicks: Result<Vec<_>, String> = {
-            let mut before = Vec::new();
-            for (pc, _) in &delta {
-                for m in &self.schema.pc(*pc).magnets {
-                    if let MagnetKind::Steerer(plane) = m.kind {
-                        before.push((m.element, plane, kick(m.element, plane)));
-                    }
-                }
-            }
-            let applied = bump::apply(&mut state, &delta, shift_m, &self.schema, hw);
-            applied.map(|()| before)
-        };
-        let result = kicks.map(|before| {
-            let lattice = hw.lattice();
-            let added = before
-                .into_iter()
-                .map(|(e, p, k)| (e, p, lattice.element(e).body().map_or(0.0, |b| b.kick_angle_rad()[p.index()]) - k));
-            bump::accumulate(&mut state.kicks, added.collect());
-        });
-        run.bump = state;
-        result
+        let magnets: Vec<(ElementId, Plane)> = (delta.iter().flat_map(|(pc, _)| &self.schema.pc(*pc).magnets))
+            .filter_map(|m| match m.kind {
+                MagnetKind::Steerer(plane) => Some((m.element, plane)),
+                _ => None,
+            })
+            .collect();
+        let before: Vec<f64> = magnets.iter().map(|&(e, p)| hw.lattice().kick_rad(e, p)).collect();
+        let applied = bump::apply(&mut run.bump, &delta, shift_m, &self.schema, hw);
+        // what the lattice gained, also from the part a refusal left written
+        let added = magnets.iter().zip(before).map(|(&(e, p), k)| (e, p, hw.lattice().kick_rad(e, p) - k));
+        bump::accumulate(&mut run.bump.kicks, added.collect());
+        applied
     }
 
     /// Restores the steerers a bump changed; the kicks it had added.
