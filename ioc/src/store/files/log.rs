@@ -95,7 +95,8 @@ impl<T: LogDoc + Serialize + DeserializeOwned> WriteLog<T> {
         let torn = String::from_utf8_lossy(&bytes[keep..]).chars().take(80).collect::<String>();
         let f = OpenOptions::new().write(true).open(&path).map_err(|e| io(&path, e))?;
         f.set_len(keep as u64).and_then(|()| f.sync_all()).map_err(|e| io(&path, e))?;
-        Ok(Some(format!("{}: cut off a torn last line (a crash mid-append): {torn:?}", path.display())))
+        // the kind first: a 40-character string record shows only the start
+        Ok(Some(format!("torn last line cut off (a crash mid-append) in {}: {torn:?}", path.display())))
     }
 
     fn count_lines(path: &Path) -> Result<u64, StoreError> {
