@@ -10,6 +10,7 @@ mod model;
 mod mux;
 mod optics;
 mod outputs;
+mod readbacks;
 pub mod readout;
 pub mod tunes;
 

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use epics_pvxs_sys::{Alarm, AlarmStatus, EnumIndex, Field, Ioc, Severity, Update};
+use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
 use tokio::sync::watch;
 
 use super::invalid_alarm;
 use super::magnets::MagnetFields;
 use super::mux::MuxFields;
 use super::optics::{ModelTable, OpticsWaveforms};
+use super::readbacks::Readbacks;
 use super::tunes::TuneFields;
 use crate::core::Participant;
 use crate::core::physics::Physics;
@@ -24,13 +25,6 @@ use crate::machine::{Machine, Schema};
 use crate::names::{self, dt4acc};
 use crate::prefix::Prefix;
 use crate::records::MODEL_SCALARS;
-
-/// Converter readbacks; those of unmodelled converters carry an alarm.
-struct Readbacks {
-    modelled: Vec<Arc<Field<f64>>>,
-    unmodelled: Vec<Arc<Field<f64>>>,
-    settle: Option<Duration>,
-}
 
 /// The RF as the machine shows it.
 struct RfFields {
@@ -61,22 +55,12 @@ pub struct ModelPublisher {
     shown_computation: u64,
 }
 
-/// MINOR/SOFT: a converter the model has no magnet for.
-fn unmodelled_alarm() -> Alarm {
-    Alarm::new(Severity::Minor, AlarmStatus::Soft, "no magnet in the model")
-}
-
 impl ModelPublisher {
     pub fn attach(ioc: &Ioc, prefix: &Prefix, machine: &Machine, readback_settle_s: f64) -> anyhow::Result<Self> {
         let p = &machine.profile;
         let pv = |n: &str| prefix.pv(n);
         let d = |n: &str| ioc.field::<f64>(&pv(n));
-        let rdbk = |name: &str| ioc.field(&pv(&format!("{name}{}", p.magnets.readback_suffix))).map(Arc::new);
-        let readbacks = Readbacks {
-            modelled: machine.schema.power_converters.iter().map(|pc| rdbk(&pc.name)).collect::<Result<_, _>>()?,
-            unmodelled: machine.schema.unmodelled.iter().map(|u| rdbk(&u.name)).collect::<Result<_, _>>()?,
-            settle: (readback_settle_s > 0.0).then(|| Duration::from_secs_f64(readback_settle_s)),
-        };
+        let readbacks = Readbacks::attach(ioc, prefix, machine, readback_settle_s)?;
         let rf = RfFields {
             cavities: p.rf.cavities.iter().map(|c| d(c)).collect::<Result<_, _>>()?,
             hardware: p.rf.hardware_readback.as_deref().map(d).transpose()?,
@@ -159,14 +143,18 @@ impl ModelPublisher {
 
     fn publish(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
         let ok = Update::at(snap.time);
-        self.post_readbacks(snap, &ok)?;
+        let _t = std::time::Instant::now();
+        self.readbacks.post(&snap.settings, &ok)?;
+        let _t1 = _t.elapsed();
         self.post_rf(snap.settings.rf_khz, &ok)?;
         let s = snap.stats;
         for (f, v) in self.counters.iter().zip([s.recomputes, s.writes, s.merged]) {
             f.post(&v, &ok)?;
         }
         self.duration_ms.post(&(s.duration.as_secs_f64() * 1e3), &ok)?;
+        let _t2 = _t.elapsed();
         self.magnets.post(&snap.settings, &self.schema, &self.rules, &ok)?;
+        let _t3 = _t.elapsed();
         if let Some(mux) = &mut self.mux {
             mux.post(&snap.settings, &ok)?;
         }
@@ -175,10 +163,22 @@ impl ModelPublisher {
         self.status.post(&EnumIndex(status as u16), &shown)?;
         self.message.post(message, &shown)?;
         self.found.post(&EnumIndex(u16::from(snap.model.is_ok())), &shown)?;
-        match &snap.last_valid {
+        let _t4 = _t.elapsed();
+        let r = match &snap.last_valid {
             Some(p) => self.post_physics(p, snap.settings.rf_khz, &shown),
             None => Ok(()),
+        };
+        if std::env::var("PT").is_ok() {
+            eprintln!(
+                "PM rb {:?} misc {:?} mag {:?} status {:?} phys {:?}",
+                _t1,
+                _t2 - _t1,
+                _t3 - _t2,
+                _t4 - _t3,
+                _t.elapsed() - _t4
+            );
         }
+        r
     }
 
     fn post_rf(&self, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
@@ -193,50 +193,10 @@ impl ModelPublisher {
         Ok(())
     }
 
-    fn post_readbacks(&self, snap: &Snapshot, update: &Update) -> anyhow::Result<()> {
-        let s = &snap.settings;
-        let flagged = update.clone().with_alarm(unmodelled_alarm());
-        let tripped =
-            update.clone().with_alarm(Alarm::new(Severity::Major, AlarmStatus::State, String::from("tripped")));
-        let posts: Vec<(Arc<Field<f64>>, f64, Update)> = self
-            .readbacks
-            .modelled
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let pc = crate::machine::PcId(i);
-                let u = if s.tripped.get(i).copied().unwrap_or(false) { tripped.clone() } else { update.clone() };
-                (Arc::clone(f), s.output_a(pc), u)
-            })
-            .chain(
-                self.readbacks
-                    .unmodelled
-                    .iter()
-                    .zip(&s.unmodelled_a)
-                    .map(|(f, v)| (Arc::clone(f), *v, flagged.clone())),
-            )
-            .collect();
-        let Some(delay) = self.readbacks.settle else {
-            for (f, v, u) in &posts {
-                f.post(v, u)?;
-            }
-            return Ok(());
-        };
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            let now = SystemTime::now();
-            for (f, v, u) in &posts {
-                let u = Update { time: Some(now), ..u.clone() };
-                if let Err(e) = f.post(v, &u) {
-                    tracing::error!("readback {}: {e}", f.name());
-                }
-            }
-        });
-        Ok(())
-    }
-
     fn post_physics(&mut self, p: &Physics, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
+        let _t = std::time::Instant::now();
         self.tunes.post(p, rf_khz, update)?;
+        let _t1 = _t.elapsed();
         let total = p.optics.tunes_total();
         let values = [
             total[0],
@@ -252,8 +212,13 @@ impl ModelPublisher {
         for (f, v) in self.scalars.iter().zip(values) {
             f.post(&v, update)?;
         }
+        let _t2 = _t.elapsed();
         self.optics.post(p, update)?;
+        let _t3 = _t.elapsed();
         self.bpm_optics.post(p, update)?;
+        if std::env::var("PT").is_ok() {
+            eprintln!("PP tunes {:?} scal {:?} optics {:?} bpm {:?}", _t1, _t2 - _t1, _t3 - _t2, _t.elapsed() - _t3);
+        }
         match &self.table {
             Some(t) => t.post(p, update),
             None => Ok(()),

@@ -111,6 +111,30 @@ impl Analyst<'_> {
         Ok(())
     }
 
+    /// The machine as the beam sees it now: the machine as set with the
+    /// centres found so far, steered onto one orbit reading `[x, y]` of
+    /// every lattice BPM (those without a number left out). Its optics are
+    /// those of the real, distorted orbit through the sextupoles: a bump
+    /// planned on the machine without errors moves a beam millimetres
+    /// off-axis by a different amount.
+    pub fn as_seen(&self, cache: &mut AnalystCache, reading: [&[f64]; 2]) -> Result<Lattice, BbaError> {
+        let all = self.as_set.bpms();
+        let live: Vec<usize> = (0..all.len()).filter(|&b| reading.iter().all(|r| r[b].is_finite())).collect();
+        let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
+        let [x, y] = reading.map(|r| live.iter().map(|&b| r[b]).collect::<Vec<f64>>());
+        let steering = self.steering(&mut cache.steering, &bpms)?;
+        let mut seen = self.lattice(true, &[])?;
+        match match_orbit_6d(&mut seen, &bpms, [&x, &y], &steering) {
+            Ok(_) => Ok(seen),
+            // the estimates make a model without a closed orbit: without them
+            Err(_) => {
+                let mut seen = self.lattice(false, &[])?;
+                match_orbit_6d(&mut seen, &bpms, [&x, &y], &steering)?;
+                Ok(seen)
+            }
+        }
+    }
+
     /// The machine as set with the centres found so far (or none) in place
     /// of the hidden offsets, and the steerer `kicks` added [rad].
     pub(super) fn lattice(&self, use_estimates: bool, kicks: &[(ElementId, Plane, f64)]) -> Result<Lattice, BbaError> {

@@ -4,7 +4,7 @@ use std::time::{Instant, SystemTime};
 
 use rayon::prelude::*;
 use twin_engine::bba::Step;
-use twin_engine::lattice::{ElementId, Plane};
+use twin_engine::lattice::{ElementId, Lattice, Plane};
 
 use super::analysis::Analyst;
 use super::bump;
@@ -172,13 +172,19 @@ impl BbaService {
                 // from off, never from another quad: no relay switch under way
                 hw.set(Setpoint::AuxCurrent, 0.0)?;
                 hw.set(Setpoint::MuxOff, 1.0)?;
+                if hw.value(Setpoint::BbaBump) != 0.0 && !run.bump.centred {
+                    self.centre_on_bpm(run, quad, hw)?;
+                }
                 hw.set(Setpoint::MuxSelect(quad), 1.0)?;
                 Phase::Step { quad, index: 0, x: Vec::new(), y: Vec::new() }
             }
             Phase::Step { quad, index, mut x, mut y } => {
                 let current = self.procedure.steps_a[index];
                 hw.set(Setpoint::AuxCurrent, current)?;
-                let (rx, ry) = self.readings(hw)?;
+                let (rx, ry) = match self.readings(hw) {
+                    Ok(r) => r,
+                    Err(reason) => return self.lost(run, quad, current, &reason, hw).map(|()| true),
+                };
                 x.push(Step { current_a: current, readings: rx });
                 y.push(Step { current_a: current, readings: ry });
                 match index + 1 < self.procedure.steps_a.len() {
@@ -190,52 +196,38 @@ impl BbaService {
                 Self::release(hw)?;
                 // with a bump in place, the machine as set has it
                 let fits = self.analyst(hw).fit_quad(&mut run.cache, quad, &x, &y, &[]);
-                let d = match &fits {
-                    [Ok(fx), Ok(fy)] => Some([fx.displacement_m, fy.displacement_m]),
-                    _ => None,
-                };
                 // the bump variant (`TWIN:BBA:bump`): bump the beam onto the
                 // quad and measure again while each bump brings it nearer
                 // (the measurement nearest the centre is the result)
-                let bumping = hw.value(Setpoint::BbaBump) != 0.0;
-                let distance_m = d.map_or(f64::INFINITY, |d| d[0].abs().max(d[1].abs()));
-                let (x, y, mut fits, best_kicks) = match bumping {
-                    true => {
-                        let kicks = run.bump.kicks.clone();
-                        let nearer = run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
-                        if let Some(d) = d.filter(|d| nearer && bump::due(*d, run.bump.count)) {
-                            match self.bump(run, quad, [-d[0], -d[1]], hw) {
-                                Ok(()) => {
-                                    run.phase = Phase::Select(quad);
-                                    return Ok(true);
-                                }
-                                // the best measurement as it is
-                                Err(reason) => {
-                                    tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump: {reason}");
-                                }
+                if hw.value(Setpoint::BbaBump) != 0.0 {
+                    let d = match &fits {
+                        [Ok(fx), Ok(fy)] => Some([fx.displacement_m, fy.displacement_m]),
+                        _ => None,
+                    };
+                    let distance_m = d.map_or(f64::INFINITY, |d| d[0].abs().max(d[1].abs()));
+                    let kicks = run.bump.kicks.clone();
+                    let nearer = run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
+                    if let Some(d) = d.filter(|d| nearer && bump::due(*d, run.bump.count)) {
+                        match self.bump(run, quad, [-d[0], -d[1]], hw) {
+                            Ok(()) => {
+                                run.phase = Phase::Select(quad);
+                                return Ok(true);
+                            }
+                            // the best measurement as it is
+                            Err(reason) => {
+                                tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump: {reason}");
                             }
                         }
-                        let Some(best) = run.bump.best.take() else {
-                            return Err(StepError::Fatal(anyhow::anyhow!("the bump sequence kept no measurement")));
-                        };
-                        (best.x, best.y, best.fits, Some(best.kicks))
                     }
-                    false => (x, y, fits, None),
-                };
-                let kicks = Self::unbump(run, hw)?;
-                let kicks = best_kicks.unwrap_or(kicks);
-                if bumping {
-                    bump::uncentred(&mut fits);
+                    let Some(best) = run.bump.best.take() else {
+                        return Err(StepError::Fatal(anyhow::anyhow!("the bump sequence kept no measurement")));
+                    };
+                    let measured = (best.x, best.y, best.fits);
+                    self.conclude(run, quad, measured, Some(best.kicks), true, hw)?;
+                } else {
+                    self.conclude(run, quad, (x, y, fits), None, false, hw)?;
                 }
-                self.publish(quad, &fits, hw);
-                run.done += 1;
-                run.measured.push(Measured { quad, x, y, fits, kicks, bumped: bumping, earlier: false });
-                match run.queue.pop_front() {
-                    Some(next) => Phase::Select(next),
-                    // a single quad too: its own centre in the model, the
-                    // model's response carries the nonlinear terms
-                    None => Phase::Refit { pass: 1, index: 0 },
-                }
+                return Ok(true);
             }
             Phase::Refit { pass, index } => match self.refit(run, pass, index, hw)? {
                 Some(next) => next,
@@ -261,7 +253,11 @@ impl BbaService {
             let cache = &run.cache;
             run.measured[index..end]
                 .par_iter()
-                .map(|m| analyst.fit_quad(&mut cache.clone(), m.quad, &m.x, &m.y, &m.kicks))
+                .map(|m| match m.x.is_empty() {
+                    // lost its orbit: nothing to refit
+                    true => m.fits.clone(),
+                    false => analyst.fit_quad(&mut cache.clone(), m.quad, &m.x, &m.y, &m.kicks),
+                })
                 .collect()
         };
         if index == 0 {
@@ -270,6 +266,7 @@ impl BbaService {
         }
         let moved = |new: &PlaneFit, old: &PlaneFit| match (new, old) {
             (Ok(n), Ok(o)) => (n.offset_m - o.offset_m).abs(),
+            (Err(_), Err(_)) => 0.0,
             _ => f64::INFINITY,
         };
         for (k, mut fits) in (index..end).zip(fits) {
@@ -335,20 +332,129 @@ impl BbaService {
     /// steerers (the bump variant); on a refusal the steerers already
     /// written stay in the run's bump, which `unbump` restores.
     fn bump(&self, run: &mut BbaRun, quad: QuadId, shift_m: [f64; 2], hw: &mut impl Hardware) -> Result<(), String> {
-        let lattice = self.analyst(hw).lattice(false, &[]).map_err(|e| e.to_string())?;
-        let delta = bump::currents(&lattice, &self.schema, quad, shift_m).map_err(|e| e.to_string())?;
-        let magnets: Vec<(ElementId, Plane)> = (delta.iter().flat_map(|(pc, _)| &self.schema.pc(*pc).magnets))
+        let plan = self.plan_bump(run, quad, shift_m, hw)?;
+        let magnets: Vec<(ElementId, Plane)> = (plan.delta_a.iter().flat_map(|(pc, _)| &self.schema.pc(*pc).magnets))
             .filter_map(|m| match m.kind {
                 MagnetKind::Steerer(plane) => Some((m.element, plane)),
                 _ => None,
             })
             .collect();
         let before: Vec<f64> = magnets.iter().map(|&(e, p)| hw.lattice().kick_rad(e, p)).collect();
-        let applied = bump::apply(&mut run.bump, &delta, shift_m, &self.schema, hw);
+        let applied = bump::apply(&mut run.bump, &plan, shift_m, hw);
         // what the lattice gained, also from the part a refusal left written
         let added = magnets.iter().zip(before).map(|(&(e, p), k)| (e, p, hw.lattice().kick_rad(e, p) - k));
         bump::accumulate(&mut run.bump.kicks, added.collect());
         applied
+    }
+
+    /// The bump variant's first move: the beam onto the quad's nearest
+    /// BPM's zero (the best guess of the centre before a measurement), so
+    /// that the quad's steps do not kick a beam that passes millimetres
+    /// off-centre.
+    fn centre_on_bpm(&self, run: &mut BbaRun, quad: QuadId, hw: &mut impl Hardware) -> Result<(), StepError> {
+        run.bump.centred = true;
+        let bpms = hw.lattice().bpms();
+        let nearest = twin_engine::bba_model::bpms_around(hw.lattice(), self.schema.quad_element(quad), &bpms).nearest;
+        let [x, y] = hw.read_orbit()?;
+        let seen = [x[nearest], y[nearest]];
+        if seen.iter().any(|v| !v.is_finite()) || seen.iter().all(|v| v.abs() <= bump::SETTLED_M) {
+            return Ok(());
+        }
+        if let Err(reason) = self.bump(run, quad, [-seen[0], -seen[1]], hw) {
+            tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump onto the BPM: {reason}");
+        }
+        run.bump.count = 0;
+        Ok(())
+    }
+
+    /// Ends the measurement of `quad` with its readings and fits (the
+    /// best of a bump sequence, taken with `kicks` in place; None: the
+    /// kicks in place now): steerers restored, result published and kept,
+    /// the next quad or the refits.
+    fn conclude(
+        &mut self,
+        run: &mut BbaRun,
+        quad: QuadId,
+        (x, y, mut fits): (Vec<Step>, Vec<Step>, [PlaneFit; 2]),
+        kicks: Option<Vec<(ElementId, Plane, f64)>>,
+        bumped: bool,
+        hw: &mut impl Hardware,
+    ) -> Result<(), StepError> {
+        let in_place = Self::unbump(run, hw)?;
+        let kicks = kicks.unwrap_or(in_place);
+        if bumped {
+            bump::uncentred(&mut fits);
+        }
+        self.publish(quad, &fits, hw);
+        run.done += 1;
+        run.measured.push(Measured { quad, x, y, fits, kicks, bumped, earlier: false });
+        run.phase = match run.queue.pop_front() {
+            Some(next) => Phase::Select(next),
+            // a single quad too: its own centre in the model, the
+            // model's response carries the nonlinear terms
+            None => Phase::Refit { pass: 1, index: 0 },
+        };
+        Ok(())
+    }
+
+    /// The machine lost its orbit in a step of `quad` (the beam would be
+    /// lost): supply to 0, multiplexer off, steerers restored; the quad
+    /// fails with the reason (or, in a bump sequence, keeps the best
+    /// measurement so far) and the run goes on, unless the orbit does not
+    /// come back.
+    fn lost(
+        &mut self,
+        run: &mut BbaRun,
+        quad: QuadId,
+        current_a: f64,
+        reason: &str,
+        hw: &mut impl Hardware,
+    ) -> Result<(), StepError> {
+        Self::release(hw)?;
+        let why = format!("no orbit at {current_a:+} A: {reason}");
+        match run.bump.best.take() {
+            Some(best) => self.conclude(run, quad, (best.x, best.y, best.fits), Some(best.kicks), true, hw)?,
+            None => {
+                let bumped = run.bump.count > 0 || run.bump.centred;
+                self.conclude(run, quad, (Vec::new(), Vec::new(), [Err(why.clone()), Err(why)]), None, bumped, hw)?
+            }
+        }
+        hw.read_orbit()
+            .map_err(|e| format!("the orbit did not come back after {}: {e}", self.schema.quad(quad).name))?;
+        Ok(())
+    }
+
+    /// The bump's currents, planned on the machine as the beam sees it
+    /// when the beam is to move more than `bump::FAR_M` (the analyst's
+    /// model steered onto the orbit read now), else, or when that model
+    /// has no orbit, on the machine as set without errors, and failing
+    /// that without the bump in place.
+    fn plan_bump(
+        &self,
+        run: &mut BbaRun,
+        quad: QuadId,
+        shift_m: [f64; 2],
+        hw: &mut impl Hardware,
+    ) -> Result<bump::Plan, String> {
+        let seen = match shift_m.iter().any(|s| s.abs() > bump::FAR_M) {
+            true => {
+                let [x, y] = hw.read_orbit()?;
+                self.analyst(hw).as_seen(&mut run.cache, [&x, &y]).ok()
+            }
+            false => None,
+        };
+        let now = |pc| hw.value(Setpoint::PcCurrent(pc));
+        let plan = |lattice: Lattice| bump::plan(&lattice, &self.schema, quad, shift_m, now);
+        if let Some(Ok(p)) = seen.map(plan) {
+            return Ok(p);
+        }
+        let analyst = self.analyst(hw);
+        let undone: Vec<_> = run.bump.kicks.iter().map(|&(e, p, k)| (e, p, -k)).collect();
+        analyst
+            .lattice(false, &[])
+            .and_then(plan)
+            .or_else(|_| analyst.lattice(false, &undone).and_then(plan))
+            .map_err(|e| e.to_string())
     }
 
     /// Restores the steerers a bump changed; the kicks it had added.

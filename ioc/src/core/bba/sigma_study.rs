@@ -135,10 +135,31 @@ fn all_quads_study() {
     let bump = std::env::var("SIGMA_STUDY_BUMP").is_ok();
     let (e, message) = all_quads(env_or("SIGMA_STUDY_SEED", 3), env_or("SIGMA_STUDY_NOISE_M", 0.0), bump);
     println!("{} centres in {:.1} s: {message}", e.len(), t0.elapsed().as_secs_f64());
+    if std::env::var("SIGMA_STUDY_LIST").is_ok() {
+        let machine = bessy2();
+        for (q, c) in machine.schema.multiplexer_quads().zip(e.chunks(2)) {
+            println!(
+                "{} {:.2} {:.2} um (sigma {:.2} {:.2})",
+                q.name,
+                c[0].0 * 1e6,
+                c[1].0 * 1e6,
+                c[0].1 * 1e6,
+                c[1].1 * 1e6
+            );
+        }
+    }
     for (p, plane) in ["x", "y"].iter().enumerate() {
-        let mine: Vec<_> = e.iter().skip(p).step_by(2).copied().collect();
+        let all: Vec<_> = e.iter().skip(p).step_by(2).copied().collect();
+        let mine: Vec<_> = all.iter().copied().filter(|(e, _)| e.is_finite()).collect();
         let rms = (mine.iter().map(|(e, _)| e * e).sum::<f64>() / mine.len() as f64).sqrt();
         let worst = mine.iter().map(|(e, _)| e.abs()).fold(0.0, f64::max);
+        let beyond = |m: f64| mine.iter().filter(|(e, _)| e.abs() > m).count();
+        println!(
+            "{plane}: {} without a result, {} beyond 1 um, {} beyond 3 um",
+            all.len() - mine.len(),
+            beyond(1e-6),
+            beyond(3e-6)
+        );
         let (_, two, three, _) = coverage(&mine.iter().map(|(e, s)| e / s).collect::<Vec<_>>());
         println!(
             "{plane}: rms {:.3} um, worst {:.3} um, {two:.1} % within 2 sigma, {three:.1} % within 3 sigma",

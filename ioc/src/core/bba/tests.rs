@@ -29,6 +29,9 @@ pub(super) struct Fake {
     reads_left: Option<usize>,
     /// Gaussian read-out noise of every reading: its stream and rms [m].
     pub(super) noise: Option<(StdRng, f64)>,
+    /// The machine has no orbit while this quad's auxiliary supply drives
+    /// a current (a step that would lose the beam).
+    loses_orbit: Option<QuadId>,
 }
 
 impl Fake {
@@ -44,6 +47,7 @@ impl Fake {
             records: Vec::new(),
             reads_left: None,
             noise: None,
+            loses_orbit: None,
         };
         me.recompute();
         me
@@ -87,6 +91,10 @@ impl Hardware for Fake {
                 return Err("BPM system down".into());
             }
             *left -= 1;
+        }
+        let s = &self.state.settings;
+        if self.loses_orbit.is_some_and(|q| s.mux == Some(q) && s.aux_on && s.aux_a != 0.0) {
+            return Err("no orbit to read: the model is invalid (no closed orbit)".into());
         }
         let p = self.physics.as_ref().ok_or("no valid model")?;
         let bpms = self.state.lattice.bpms();
@@ -203,4 +211,27 @@ fn a_failing_read_ends_the_run_with_error_and_the_hardware_released() {
     assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
     bba.command(BbaCommand::Clear, &mut hw).expect("cleared");
     assert_eq!(hw.last().status, BbaStatus::Idle);
+}
+
+#[test]
+fn a_step_that_loses_the_orbit_fails_that_quad_and_the_run_goes_on() {
+    let machine = bessy2();
+    let mut hw = Fake::new(&machine);
+    let (lost, kept) = (quad(&machine, "Q1M1D1R"), quad(&machine, "Q3M2D3R"));
+    hw.loses_orbit = Some(lost);
+    let align = machine.schema.quad(kept).align;
+    hw.set(Setpoint::Offset(align, Plane::Horizontal), 40e-6).expect("offset");
+    let mut bba = service(&machine);
+    for q in [lost, kept] {
+        bba.command(BbaCommand::Run(q), &mut hw).expect("started");
+        run_to_end(&mut bba, &mut hw);
+    }
+    let view = hw.last();
+    assert_eq!(view.status, BbaStatus::Done, "{}", view.message);
+    assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
+    assert!(view.results[lost.0].is_some_and(|r| r.offset_m[0].is_nan()), "the lost quad has no centre");
+    let found = view.results[kept.0].expect("the other quad's result").offset_m[0];
+    assert!((found - 40e-6).abs() < 0.1e-6, "{found}");
+    let failed = hw.records.iter().find(|r| r.quad == "Q1M1D1R").expect("the lost quad is recorded");
+    assert!(failed.fits[0].as_ref().is_err_and(|e| e.contains("no orbit at")), "{:?}", failed.fits[0]);
 }
