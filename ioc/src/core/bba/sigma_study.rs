@@ -116,12 +116,18 @@ fn all_quads(seed: u64, noise_m: f64, bump: bool) -> (Vec<(f64, f64)>, String) {
     }
     hw.set(Setpoint::BbaBump, f64::from(u8::from(bump))).expect("the bump variant");
     let mut bba = service(&machine);
-    bba.command(BbaCommand::RunAll, &mut hw).expect("started");
-    for _ in 0..100_000 {
-        if !bba.running() {
-            break;
+    match std::env::var("SIGMA_STUDY_PER_QUAD").is_ok() {
+        // one run per quad in turn, as a user would: each refits the earlier ones
+        true => {
+            for (id, _) in &truth {
+                bba.command(BbaCommand::Run(*id), &mut hw).expect("started");
+                run_to_end(&mut bba, &mut hw);
+            }
         }
-        bba.tick(&mut hw).expect("no fault of the twin");
+        false => {
+            bba.command(BbaCommand::RunAll, &mut hw).expect("started");
+            run_to_end(&mut bba, &mut hw);
+        }
     }
     (errors(&hw, &truth), hw.last().message.clone())
 }

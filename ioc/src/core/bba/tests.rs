@@ -151,7 +151,7 @@ pub(super) fn quad(machine: &Machine, name: &str) -> QuadId {
 }
 
 pub(super) fn run_to_end(bba: &mut BbaService, hw: &mut Fake) {
-    for _ in 0..200 {
+    for _ in 0..100_000 {
         if !bba.running() {
             return;
         }
