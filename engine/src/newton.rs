@@ -90,7 +90,9 @@ where
 /// How a chord iteration ended.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Chord<const N: usize> {
-    /// A step fell below the tolerance: `x` is the root to that tolerance.
+    /// A step fell below the tolerance, or the contraction of the last two
+    /// steps puts the next below a quarter of it: `x` is the root to the
+    /// tolerance (to be confirmed by a Newton step when only predicted).
     Converged(Solution<N>),
     /// The approximate Jacobian no longer contracts (a step did not halve,
     /// was not finite, or the iterations ran out): solve by Newton from
@@ -124,8 +126,13 @@ where
             return Ok(Chord::GaveUp { x });
         }
         x += step;
+        // the next step, at the contraction of the last two, would be below
+        // a quarter of the tolerance: the caller's confirming Newton step
+        // (which it takes anyway) is that step; evaluating f once more here
+        // only to find it small would cost a pass
+        let next = if last.is_finite() { norm * (norm / last) } else { f64::INFINITY };
         last = norm;
-        if norm < options.tolerance {
+        if norm < options.tolerance || next < options.tolerance / 4.0 {
             return Ok(Chord::Converged(Solution { x, iterations: iteration, last_step: norm }));
         }
         let next = f(&x)?;
