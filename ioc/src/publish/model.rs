@@ -143,18 +143,14 @@ impl ModelPublisher {
 
     fn publish(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
         let ok = Update::at(snap.time);
-        let _t = std::time::Instant::now();
         self.readbacks.post(&snap.settings, &ok)?;
-        let _t1 = _t.elapsed();
         self.post_rf(snap.settings.rf_khz, &ok)?;
         let s = snap.stats;
         for (f, v) in self.counters.iter().zip([s.recomputes, s.writes, s.merged]) {
             f.post(&v, &ok)?;
         }
         self.duration_ms.post(&(s.duration.as_secs_f64() * 1e3), &ok)?;
-        let _t2 = _t.elapsed();
         self.magnets.post(&snap.settings, &self.schema, &self.rules, &ok)?;
-        let _t3 = _t.elapsed();
         if let Some(mux) = &mut self.mux {
             mux.post(&snap.settings, &ok)?;
         }
@@ -163,22 +159,10 @@ impl ModelPublisher {
         self.status.post(&EnumIndex(status as u16), &shown)?;
         self.message.post(message, &shown)?;
         self.found.post(&EnumIndex(u16::from(snap.model.is_ok())), &shown)?;
-        let _t4 = _t.elapsed();
-        let r = match &snap.last_valid {
+        match &snap.last_valid {
             Some(p) => self.post_physics(p, snap.settings.rf_khz, &shown),
             None => Ok(()),
-        };
-        if std::env::var("PT").is_ok() {
-            eprintln!(
-                "PM rb {:?} misc {:?} mag {:?} status {:?} phys {:?}",
-                _t1,
-                _t2 - _t1,
-                _t3 - _t2,
-                _t4 - _t3,
-                _t.elapsed() - _t4
-            );
         }
-        r
     }
 
     fn post_rf(&self, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
@@ -194,9 +178,7 @@ impl ModelPublisher {
     }
 
     fn post_physics(&mut self, p: &Physics, rf_khz: f64, update: &Update) -> anyhow::Result<()> {
-        let _t = std::time::Instant::now();
         self.tunes.post(p, rf_khz, update)?;
-        let _t1 = _t.elapsed();
         let total = p.optics.tunes_total();
         let values = [
             total[0],
@@ -212,13 +194,8 @@ impl ModelPublisher {
         for (f, v) in self.scalars.iter().zip(values) {
             f.post(&v, update)?;
         }
-        let _t2 = _t.elapsed();
         self.optics.post(p, update)?;
-        let _t3 = _t.elapsed();
         self.bpm_optics.post(p, update)?;
-        if std::env::var("PT").is_ok() {
-            eprintln!("PP tunes {:?} scal {:?} optics {:?} bpm {:?}", _t1, _t2 - _t1, _t3 - _t2, _t.elapsed() - _t3);
-        }
         match &self.table {
             Some(t) => t.post(p, update),
             None => Ok(()),
