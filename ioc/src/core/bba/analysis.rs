@@ -46,14 +46,7 @@ impl Analyst<'_> {
         let (x, y) = (only(x, &live), only(y, &live));
         let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
         let fits = self.steering(&mut cache.steering, &bpms).and_then(|steering| {
-            match self.lattice(true, kicks).and_then(|model| self.fit_with(&steering, &bpms, quad, &x, &y, model)) {
-                // the estimates make a model without a closed orbit: without them
-                Err(_) => {
-                    let model = self.lattice(false, kicks)?;
-                    self.fit_with(&steering, &bpms, quad, &x, &y, model)
-                }
-                fits => fits,
-            }
+            self.with_estimates(kicks, |model| self.fit_with(&steering, &bpms, quad, &x, &y, model))
         });
         let fits = fits.and_then(|mut planes| {
             self.to_the_axis(&mut cache.unsteered, quad, &all, &bpms, &mut planes)?;
@@ -123,15 +116,23 @@ impl Analyst<'_> {
         let bpms: Vec<ElementId> = live.iter().map(|&b| all[b]).collect();
         let [x, y] = reading.map(|r| live.iter().map(|&b| r[b]).collect::<Vec<f64>>());
         let steering = self.steering(&mut cache.steering, &bpms)?;
-        let mut seen = self.lattice(true, &[])?;
-        match match_orbit_6d(&mut seen, &bpms, [&x, &y], &steering) {
-            Ok(_) => Ok(seen),
-            // the estimates make a model without a closed orbit: without them
-            Err(_) => {
-                let mut seen = self.lattice(false, &[])?;
-                match_orbit_6d(&mut seen, &bpms, [&x, &y], &steering)?;
-                Ok(seen)
-            }
+        self.with_estimates(&[], |mut seen| {
+            match_orbit_6d(&mut seen, &bpms, [&x, &y], &steering)?;
+            Ok(seen)
+        })
+    }
+
+    /// `f` of the machine as set with the centres found so far and the
+    /// steerer `kicks` added; where the estimates make a model without a
+    /// closed orbit (`f` fails), of the same without them.
+    fn with_estimates<T>(
+        &self,
+        kicks: &[(ElementId, Plane, f64)],
+        f: impl Fn(Lattice) -> Result<T, BbaError>,
+    ) -> Result<T, BbaError> {
+        match self.lattice(true, kicks).and_then(&f) {
+            Err(_) => f(self.lattice(false, kicks)?),
+            done => done,
         }
     }
 

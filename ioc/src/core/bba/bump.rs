@@ -94,7 +94,7 @@ pub struct Plan {
 /// The bump that moves the orbit at the centre of `quad` by `shift_m`
 /// (x, y) with the `EACH_SIDE` steering converters of each plane nearest
 /// upstream and downstream, and as little as it can at the BPMs outside
-/// it, to first order in `lattice` (the machine as set, without errors);
+/// it, to first order in `lattice` (the machine as the bump is planned on);
 /// `now_a` gives each converter's present current. Among the bumps that
 /// do that, the one with the smallest currents, each converter within
 /// its limits (where they bind, the beam moves less than asked and the
@@ -191,9 +191,11 @@ fn within_limits(a: &DMatrix<f64>, b: &DVector<f64>, room: &[(f64, f64)]) -> Res
         let free: Vec<usize> = (0..n).filter(|&j| held(j).is_none()).collect();
         let mut x = DVector::zeros(n);
         let mut rhs = b.clone();
-        for j in (0..n).filter(|&j| held(j).is_some()) {
-            x[j] = held(j).unwrap_or(0.0);
-            rhs -= a.column(j) * x[j];
+        for j in 0..n {
+            if let Some(v) = held(j) {
+                x[j] = v;
+                rhs -= a.column(j) * v;
+            }
         }
         if !free.is_empty() {
             let Ok(solved) = a.select_columns(&free).svd(true, true).solve(&rhs, 1e-15) else { continue };
@@ -262,7 +264,6 @@ pub fn apply(bump: &mut Bump, plan: &Plan, asked_m: [f64; 2], hw: &mut impl Hard
         let writes: Vec<_> = end.iter().map(|(pc, now, d)| (Setpoint::PcCurrent(*pc), now + d * part)).collect();
         hw.set_all(&writes)?;
     }
-    bump.count += 1;
     Ok(())
 }
 

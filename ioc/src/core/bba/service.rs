@@ -210,6 +210,7 @@ impl BbaService {
                     if let Some(d) = d.filter(|d| nearer && bump::due(*d, run.bump.count)) {
                         match self.bump(run, quad, [-d[0], -d[1]], hw) {
                             Ok(()) => {
+                                run.bump.count += 1;
                                 run.phase = Phase::Select(quad);
                                 return Ok(true);
                             }
@@ -363,7 +364,6 @@ impl BbaService {
         if let Err(reason) = self.bump(run, quad, [-seen[0], -seen[1]], hw) {
             tracing::warn!(quad = %self.schema.quad(quad).name, "no BBA bump onto the BPM: {reason}");
         }
-        run.bump.count = 0;
         Ok(())
     }
 
@@ -415,7 +415,7 @@ impl BbaService {
         match run.bump.best.take() {
             Some(best) => self.conclude(run, quad, (best.x, best.y, best.fits), Some(best.kicks), true, hw)?,
             None => {
-                let bumped = run.bump.count > 0 || run.bump.centred;
+                let bumped = run.bump.centred;
                 self.conclude(run, quad, (Vec::new(), Vec::new(), [Err(why.clone()), Err(why)]), None, bumped, hw)?
             }
         }
