@@ -13,6 +13,10 @@ use twin_engine::orm::{Corrector, orbit_response};
 use twin_engine::recompute::{Memory, chromaticity, recompute};
 use twin_engine::tracking::track_particles;
 
+/// The twin's allocator (twin-ioc uses it; see ioc/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median_s(repeats: usize, mut f: impl FnMut()) -> f64 {
     let mut t: Vec<f64> = (0..repeats)
         .map(|_| {
