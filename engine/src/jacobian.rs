@@ -8,6 +8,7 @@ use crate::integrators::{PassContext, pass};
 use crate::lattice::{Element, ElementId, Lattice};
 use crate::real::{Dual, Real};
 use crate::tracking::{Lost, track_turn, track_turn_observed};
+use crate::transverse::track_turn_4d;
 
 /// Coordinates and their Jacobian with respect to the start coordinates.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,6 +79,23 @@ pub fn one_turn_along(
 
 fn linearised(r: &Coords<Dual<6>>) -> Linearised {
     Linearised { coords: Vector6::from_fn(|i, _| r[i].value()), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
+}
+
+/// The transverse seeds: a map's dependence on δ and cτ left out.
+const TRANSVERSE_SEEDS: [usize; TRANSVERSE] = [X, PX, Y, PY];
+
+/// Tracks one turn of 4D dynamics from `start` at its fixed δ (through the
+/// affine spans at δ = 0, `transverse::track_turn_4d`); returns the
+/// transverse end point and ∂(x, px, y, py)/∂(x, px, y, py): the 4D closed
+/// orbit's Newton step, with 4 derivatives carried instead of 6.
+pub fn one_turn_transverse(
+    lattice: &Lattice,
+    start: &Coords<f64>,
+    ctx: &PassContext,
+) -> Result<(Vector4<f64>, Matrix4<f64>), Lost> {
+    let mut r = seeded_with(start, TRANSVERSE_SEEDS);
+    track_turn_4d(lattice, &mut r, ctx)?;
+    Ok((Vector4::from_fn(|i, _| r[i].value()), Matrix4::from_fn(|i, j| r[i].d[j])))
 }
 
 /// Tracks one turn from `start`; returns the end point and one-turn matrix.

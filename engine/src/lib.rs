@@ -22,6 +22,7 @@ pub mod orm;
 pub mod real;
 pub mod recompute;
 pub mod tracking;
+pub mod transverse;
 
 /// Version string of the engine crate, published by the IOC.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

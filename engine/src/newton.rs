@@ -42,6 +42,10 @@ pub struct Solution<const N: usize> {
     pub iterations: usize,
     /// Norm of the last step (below the tolerance).
     pub last_step: f64,
+    /// f and ∂f/∂x at the last iterate evaluated: `x` minus the last step
+    /// (for Newton, f at `x` is smaller still, by the square of the step).
+    /// From `chord`, ∂f/∂x is its Broyden approximation.
+    pub last: Linearisation<N>,
 }
 
 /// Why Newton's method gave no solution; `E` is the error of evaluating f.
@@ -78,7 +82,7 @@ where
         x += step;
         step_norm = step.norm();
         if step_norm < options.tolerance {
-            return Ok(Solution { x, iterations: iteration, last_step: step_norm });
+            return Ok(Solution { x, iterations: iteration, last_step: step_norm, last: at });
         }
         if !step_norm.is_finite() {
             return Err(NewtonError::NotConverged { iterations: iteration, step: step_norm });
@@ -133,7 +137,8 @@ where
         let next = if last.is_finite() { norm * (norm / last) } else { f64::INFINITY };
         last = norm;
         if norm < options.tolerance || next < options.tolerance / 4.0 {
-            return Ok(Chord::Converged(Solution { x, iterations: iteration, last_step: norm }));
+            let last = Linearisation { value: fx, jacobian: j };
+            return Ok(Chord::Converged(Solution { x, iterations: iteration, last_step: norm, last }));
         }
         let next = f(&x)?;
         j += (next - fx - j * step) * step.transpose() / step.norm_squared();

@@ -6,17 +6,19 @@ use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
 use crate::coords::{CT, Coords, DELTA, TRANSVERSE, X, Y};
 use crate::integrators::Dynamics;
-use crate::jacobian::{one_turn, transverse};
+use crate::jacobian::{one_turn, one_turn_transverse};
 use crate::lattice::{ElementId, Lattice};
 use crate::newton::{self, Linearisation, NewtonError, NewtonOptions};
-use crate::tracking::{Lost, context, track_turn};
+use crate::tracking::{Lost, context};
 
 /// A converged closed orbit at the entrance of the first element.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ClosedOrbit {
     pub coords: Coords<f64>,
     pub iterations: usize,
-    /// max |track(z) − z − θ| at the solution [m, rad].
+    /// max |track(z) − z − θ| at the last iterate Newton evaluated, one step
+    /// (below the tolerance) before `coords`; at `coords` it is smaller
+    /// still, by the square of that step [m, rad].
     pub residual: f64,
 }
 
@@ -70,18 +72,10 @@ pub fn closed_orbit_4d_with(
     };
     let start = Vector4::from_fn(|i, _| z[i]);
     let solution = newton::solve(start, options, |x| {
-        let r = full(x);
-        let m = one_turn(lattice, &r, &ctx)?;
-        Ok(Linearisation {
-            value: Vector4::from_fn(|i, _| m.coords[i] - r[i]),
-            jacobian: transverse(&m.jacobian) - Matrix4::identity(),
-        })
+        let (end, m) = one_turn_transverse(lattice, &full(x), &ctx)?;
+        Ok(Linearisation { value: end - x, jacobian: m - Matrix4::identity() })
     })?;
-    let z = full(&solution.x);
-    let mut end = z;
-    track_turn(lattice, &mut end, &ctx)?;
-    let residual = (0..TRANSVERSE).map(|i| (end[i] - z[i]).abs()).fold(0.0, f64::max);
-    Ok(ClosedOrbit { coords: z, iterations: solution.iterations, residual })
+    Ok(ClosedOrbit { coords: full(&solution.x), iterations: solution.iterations, residual: solution.last.value.amax() })
 }
 
 /// 6D closed orbit with the cavities (and radiation if `dynamics` says
@@ -116,6 +110,17 @@ pub fn closed_orbit_6d_with(
     guess: Option<&Coords<f64>>,
     options: &NewtonOptions,
 ) -> Result<ClosedOrbit, OrbitError> {
+    closed_orbit_6d_map(lattice, dynamics, guess, options).map(|(orbit, _)| orbit)
+}
+
+/// `closed_orbit_6d_with` and the one-turn matrix at the last iterate
+/// Newton evaluated (within a step below the tolerance of the orbit).
+pub fn closed_orbit_6d_map(
+    lattice: &Lattice,
+    dynamics: Dynamics,
+    guess: Option<&Coords<f64>>,
+    options: &NewtonOptions,
+) -> Result<(ClosedOrbit, Matrix6<f64>), OrbitError> {
     let theta = rf_path_offset(lattice)?;
     let ctx = context(lattice, dynamics, 0);
     let start = Vector6::from(guess.copied().unwrap_or([0.0; 6]));
@@ -123,11 +128,12 @@ pub fn closed_orbit_6d_with(
         let m = one_turn(lattice, &(*x).into(), &ctx)?;
         Ok(Linearisation { value: m.coords - x - theta, jacobian: m.jacobian - Matrix6::identity() })
     })?;
-    let z: Coords<f64> = solution.x.into();
-    let mut end = z;
-    track_turn(lattice, &mut end, &ctx)?;
-    let residual = (Vector6::from(end) - Vector6::from(z) - theta).amax();
-    Ok(ClosedOrbit { coords: z, iterations: solution.iterations, residual })
+    let orbit = ClosedOrbit {
+        coords: solution.x.into(),
+        iterations: solution.iterations,
+        residual: solution.last.value.amax(),
+    };
+    Ok((orbit, solution.last.jacobian + Matrix6::identity()))
 }
 
 /// The closed orbit (x, y) [m] after each of the elements `at`: 4D at

@@ -24,7 +24,9 @@ fn default_options_give_the_plain_functions_results() {
     assert_eq!(closed_orbit_4d_with(&lattice, 1e-3, None, &options), closed_orbit_4d(&lattice, 1e-3, None));
     let six = closed_orbit_6d_with(&lattice, Dynamics::SixDRadiation, None, &options);
     assert_eq!(six, closed_orbit_6d(&lattice, Dynamics::SixDRadiation, None));
-    assert!(six.unwrap().residual < 1e-12);
+    // F at Newton's last evaluation, a step below 1e-12 m before the orbit:
+    // |F| ≤ ‖∂F/∂x‖·1e-12 (3e-12 here)
+    assert!(six.unwrap().residual < 1e-11);
 }
 
 #[test]

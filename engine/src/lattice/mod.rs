@@ -1,6 +1,7 @@
 //! The ring: an ordered sequence of elements with typed ids and s positions.
 mod element;
 mod lat2db;
+mod spans;
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ pub use element::{
     Windings,
 };
 pub use lat2db::{Lat2DbError, from_lat2db_json, from_lat2db_value};
+pub use spans::{Affine4, Span, Spans};
 
 /// Index of an element in its lattice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,6 +67,9 @@ pub struct Lattice {
     /// s at the entrance of each element, plus the circumference [m].
     s_m: Vec<f64>,
     by_name: HashMap<String, ElementId>,
+    /// The 4D spans (affine runs and the elements between), their maps
+    /// forgotten when a setting changes.
+    spans: Spans,
 }
 
 impl Lattice {
@@ -77,7 +82,8 @@ impl Lattice {
         }
         s_m.push(s);
         let by_name = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), ElementId(i))).collect();
-        Self { name: name.into(), energy_ev, elements, s_m, by_name }
+        let spans = Spans::new(&elements);
+        Self { name: name.into(), energy_ev, elements, s_m, by_name, spans }
     }
 
     pub fn name(&self) -> &str {
@@ -99,6 +105,11 @@ impl Lattice {
 
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()
+    }
+
+    /// The ring's 4D spans (`spans`), in order.
+    pub fn spans(&self) -> &Spans {
+        &self.spans
     }
 
     pub fn element(&self, id: ElementId) -> &Element {
@@ -173,6 +184,7 @@ impl Lattice {
             if let ElementKind::Cavity(c) = &mut self.elements[id.0].kind {
                 c.frequency_hz = f_hz;
             }
+            self.spans.forget(id.0);
         }
         Ok(())
     }
@@ -244,6 +256,7 @@ impl Lattice {
             }
         }
         self.elements[id.0].misalignment = m;
+        self.spans.forget(id.0);
         Ok(())
     }
 
@@ -253,6 +266,8 @@ impl Lattice {
             return Err(SettingError::NotFinite(e.name.clone(), value));
         }
         let name = e.name.clone();
+        // the caller changes the body: its span's map no longer holds
+        self.spans.forget(id.0);
         e.body_mut().ok_or(SettingError::NotAMagnet(name))
     }
 }

@@ -6,10 +6,9 @@ use nalgebra::Matrix6;
 
 use crate::coords::{CONJUGATE_PAIRS, Coords};
 use crate::integrators::Dynamics;
-use crate::jacobian::one_turn;
 use crate::lattice::Lattice;
-use crate::orbit::{ClosedOrbit, OrbitError, closed_orbit_6d};
-use crate::tracking::context;
+use crate::newton::NewtonOptions;
+use crate::orbit::{ClosedOrbit, closed_orbit_6d_map};
 
 use super::OpticsError;
 
@@ -65,9 +64,9 @@ pub fn eigen_tunes(m: &Matrix6<f64>) -> Result<[f64; 3], OpticsError> {
     Ok(tunes)
 }
 
-/// 6D closed orbit and tunes.
+/// 6D closed orbit and tunes, from the one-turn matrix of Newton's last
+/// evaluation (within a step below the tolerance of the orbit).
 pub fn tunes_6d(lattice: &Lattice, dynamics: Dynamics, guess: Option<&Coords<f64>>) -> Result<SixDOptics, OpticsError> {
-    let orbit = closed_orbit_6d(lattice, dynamics, guess)?;
-    let m = one_turn(lattice, &orbit.coords, &context(lattice, dynamics, 0)).map_err(OrbitError::from)?;
-    Ok(SixDOptics { orbit, one_turn: m.jacobian, tunes: eigen_tunes(&m.jacobian)? })
+    let (orbit, one_turn) = closed_orbit_6d_map(lattice, dynamics, guess, &NewtonOptions::default())?;
+    Ok(SixDOptics { orbit, one_turn, tunes: eigen_tunes(&one_turn)? })
 }

@@ -12,6 +12,7 @@ use crate::newton::{Linearisation, NewtonOptions};
 use crate::optics::{OpticsError, RingOptics, chromaticity_from_derivative, eigen_tunes, optics_from_maps};
 use crate::orbit::{ClosedOrbit, OrbitError, rf_path_offset};
 use crate::tracking::{Lost, context, track_turn};
+use crate::transverse::track_turn_4d;
 
 /// The fixed-RF 6D orbit with radiation along the ring and its tunes.
 pub struct SixD {
@@ -58,10 +59,10 @@ fn at_delta(x: &Vector4<f64>, delta: f64) -> Coords<f64> {
     r
 }
 
-/// F(x) = one 4D turn − x (transverse).
+/// F(x) = one 4D turn − x (transverse), through the affine spans at δ = 0.
 fn four_d_residual(lattice: &Lattice, ctx: &PassContext, x: &Vector4<f64>, delta: f64) -> Result<Vector4<f64>, Lost> {
     let mut r = at_delta(x, delta);
-    track_turn(lattice, &mut r, ctx)?;
+    track_turn_4d(lattice, &mut r, ctx)?;
     Ok(Vector4::from_fn(|i, _| r[i] - x[i]))
 }
 
