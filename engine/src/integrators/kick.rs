@@ -78,7 +78,7 @@ pub fn b2_perp<R: Real>(bx: R, by: R, curv: R, xpr: R, ypr: R) -> R {
 /// (AT divides by 1/(1+δ) where this multiplies by 1+δ: the same up to
 /// rounding; with 1/(1+δ) from the integrator, one division instead of
 /// six.)
-#[inline]
+#[inline(always)]
 fn radiate<R: Real>(r: &mut Coords<R>, re: R, im: R, l: f64, irho: f64, crad: f64, p_norm: R) {
     let one_plus = r[DELTA] + 1.0;
     let (x, xpr, ypr) = (r[X], r[PX] * p_norm, r[PY] * p_norm);
