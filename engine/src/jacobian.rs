@@ -63,20 +63,6 @@ pub fn along_ring_4d(lattice: &Lattice, start: &Coords<f64>, ctx: &PassContext) 
     Ok(out)
 }
 
-/// Tracks one turn from `start` with the full 6×6 map, also returning the
-/// coordinates after every element (the orbit along the ring when `start`
-/// is a closed orbit).
-pub fn one_turn_along(
-    lattice: &Lattice,
-    start: &Coords<f64>,
-    ctx: &PassContext,
-) -> Result<(Linearised, Vec<Coords<f64>>), Lost> {
-    let mut r = seeded(start);
-    let mut along = Vec::with_capacity(lattice.len());
-    track_turn_observed(lattice, &mut r, ctx, |_, r| along.push(r.map(|v| v.value())))?;
-    Ok((linearised(&r), along))
-}
-
 fn linearised(r: &Coords<Dual<6>>) -> Linearised {
     Linearised { coords: Vector6::from_fn(|i, _| r[i].value()), jacobian: Matrix6::from_fn(|i, j| r[i].d[j]) }
 }

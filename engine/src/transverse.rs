@@ -59,17 +59,8 @@ pub fn track_turn_4d<R: Real>(lattice: &Lattice, r: &mut Coords<R>, ctx: &PassCo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lattice::{Misalignment, Plane, from_lat2db_json};
+    use crate::lattice::{Misalignment, Plane, bessy2};
     use crate::tracking::context;
-
-    fn bessy2() -> Lattice {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../config/bessy2/bessy2_storage_ring_reflat.json"
-        ))
-        .expect("lattice file");
-        from_lat2db_json("BESSY II", &text).expect("lattice")
-    }
 
     fn both(lattice: &Lattice, start: Coords<f64>) -> (Coords<f64>, Coords<f64>) {
         let ctx = context(lattice, Dynamics::FourD, 0);

@@ -1,5 +1,6 @@
 //! The ring: an ordered sequence of elements with typed ids and s positions.
 mod element;
+mod journal;
 mod lat2db;
 mod spans;
 
@@ -11,6 +12,8 @@ pub use element::{
 };
 pub use lat2db::{Lat2DbError, from_lat2db_json, from_lat2db_value};
 pub use spans::{Affine4, Span, Spans};
+
+use journal::Journal;
 
 /// Index of an element in its lattice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +73,8 @@ pub struct Lattice {
     /// The 4D spans (affine runs and the elements between), their maps
     /// forgotten when a setting changes.
     spans: Spans,
+    /// Which elements changed since a revision, and how they were.
+    journal: Journal,
 }
 
 impl Lattice {
@@ -83,7 +88,7 @@ impl Lattice {
         s_m.push(s);
         let by_name = elements.iter().enumerate().map(|(i, e)| (e.name.clone(), ElementId(i))).collect();
         let spans = Spans::new(&elements);
-        Self { name: name.into(), energy_ev, elements, s_m, by_name, spans }
+        Self { name: name.into(), energy_ev, elements, s_m, by_name, spans, journal: Journal::default() }
     }
 
     pub fn name(&self) -> &str {
@@ -105,6 +110,18 @@ impl Lattice {
 
     pub fn is_empty(&self) -> bool {
         self.elements.is_empty()
+    }
+
+    /// The revision of the settings: one more with every change.
+    pub fn revision(&self) -> u64 {
+        self.journal.revision()
+    }
+
+    /// The elements whose settings changed after `revision`, each as it was
+    /// then; None when that is no longer on record or a setting beyond the
+    /// elements' own (the RF frequency) changed.
+    pub fn changed_since(&self, revision: u64) -> Option<Vec<(ElementId, &Element)>> {
+        self.journal.since(revision)
     }
 
     /// The ring's 4D spans (`spans`), in order.
@@ -185,6 +202,7 @@ impl Lattice {
                 c.frequency_hz = f_hz;
             }
             self.spans.forget(id.0);
+            self.journal.everything();
         }
         Ok(())
     }
@@ -255,6 +273,7 @@ impl Lattice {
                 return Err(SettingError::NotFinite(self.elements[id.0].name.clone(), v));
             }
         }
+        self.journal.element(id, self.elements[id.0].clone());
         self.elements[id.0].misalignment = m;
         self.spans.forget(id.0);
         Ok(())
@@ -268,6 +287,16 @@ impl Lattice {
         let name = e.name.clone();
         // the caller changes the body: its span's map no longer holds
         self.spans.forget(id.0);
+        if e.body().is_some() {
+            self.journal.element(id, e.clone());
+        }
         e.body_mut().ok_or(SettingError::NotAMagnet(name))
     }
+}
+
+/// BESSY II from the repository's configuration (unit tests).
+#[cfg(test)]
+pub(crate) fn bessy2() -> Lattice {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/bessy2/bessy2_storage_ring_reflat.json");
+    from_lat2db_json("BESSY II", &std::fs::read_to_string(path).expect("lattice file")).expect("lattice")
 }

@@ -12,7 +12,10 @@
 //! fails, it solves from zero as `closed_orbit_6d`/`linear_optics_4d` do;
 //! both routes reach the same fixed points to the closed-orbit tolerance.
 mod parts;
+mod predict;
 mod warm;
+
+use std::sync::Arc;
 
 use nalgebra::{SMatrix, SVector};
 
@@ -21,6 +24,7 @@ use crate::lattice::Lattice;
 use crate::optics::{OpticsError, RadiationSummary, RingOptics, radiation_integrals};
 
 pub use parts::SixD;
+use predict::Trace;
 
 /// Physics of one valid computation.
 #[derive(Clone, Debug, PartialEq)]
@@ -66,6 +70,9 @@ pub struct Memory {
     six_d: Option<Fixed<6>>,
     /// 4D orbit at δ = 0 (transverse).
     four_d: Option<Fixed<4>>,
+    /// The 6D pass along the ring from `six_d`, which predicts the next
+    /// start from what changed since (`predict`).
+    trace: Option<Arc<Trace>>,
 }
 
 impl Memory {
@@ -111,12 +118,17 @@ fn solve(lattice: &Lattice, memory: &Memory) -> Result<(RingModel, Memory), Opti
             let radiation = radiation_integrals(lattice, &optics.optics);
             Ok::<_, OpticsError>((optics, chromaticity, radiation))
         });
-        let six = parts::six_d(lattice, memory.six_d.as_ref());
+        let start = match (&memory.six_d, &memory.trace) {
+            (Some(fixed), Some(trace)) => predict::predicted(lattice, fixed, trace).or(Some(*fixed)),
+            (fixed, _) => *fixed,
+        };
+        let six = parts::six_d(lattice, start.as_ref());
         (six, four.join())
     });
     let four = four.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     let (six, (optics, chromaticity, radiation)) = (six?, four?);
-    let memory = Memory { six_d: Some(six.fixed), four_d: Some(optics.fixed_point()) };
+    let trace = Trace { revision: lattice.revision(), along: six.along };
+    let memory = Memory { six_d: Some(six.fixed), four_d: Some(optics.fixed_point()), trace: Some(Arc::new(trace)) };
     let model = RingModel { orbit: six.orbit, tunes: six.tunes, optics: optics.optics, chromaticity, radiation };
     Ok((model, memory))
 }

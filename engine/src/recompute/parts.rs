@@ -6,7 +6,7 @@ use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 use super::{Fixed, warm};
 use crate::coords::{Coords, DELTA, TRANSVERSE};
 use crate::integrators::{Dynamics, PassContext};
-use crate::jacobian::{along_ring_4d, one_turn_along, one_turn_chromatic, transverse};
+use crate::jacobian::{Linearised, along_ring, along_ring_4d, one_turn_chromatic, transverse};
 use crate::lattice::Lattice;
 use crate::newton::{Linearisation, NewtonOptions};
 use crate::optics::{OpticsError, RingOptics, chromaticity_from_derivative, eigen_tunes, optics_from_maps};
@@ -20,6 +20,9 @@ pub struct SixD {
     pub orbit: Vec<Coords<f64>>,
     pub tunes: [f64; 3],
     pub fixed: Fixed<6>,
+    /// The pass from `fixed` along the ring: the orbit and the map from the
+    /// start to the exit of every element.
+    pub along: Vec<Linearised>,
 }
 
 /// 6D fixed-RF closed orbit with radiation (`closed_orbit_6d` with
@@ -37,18 +40,21 @@ pub fn six_d(lattice: &Lattice, previous: Option<&Fixed<6>>) -> Result<SixD, Opt
             Ok(Vector6::from(r) - x - theta)
         },
         |x| {
-            let (map, along) = one_turn_along(lattice, &(*x).into(), &ctx)?;
-            let value = map.coords - x - theta;
-            Ok((Linearisation { value, jacobian: map.jacobian - Matrix6::identity() }, (map.jacobian, along)))
+            let along = along_ring(lattice, &(*x).into(), &ctx)?;
+            // rf_path_offset found a cavity: the lattice has elements
+            let turn = along.last().expect("the lattice has elements");
+            let value = turn.coords - x - theta;
+            Ok((Linearisation { value, jacobian: turn.jacobian - Matrix6::identity() }, along))
         },
     )
     .map_err(OrbitError::from)?;
-    let (one_turn, along) = solved.payload;
+    let along = solved.payload;
+    let one_turn = along.last().map_or_else(Matrix6::identity, |t| t.jacobian);
     let tunes = eigen_tunes(&one_turn)?;
     let mut orbit = Vec::with_capacity(along.len() + 1);
     orbit.push(solved.x.into());
-    orbit.extend(along);
-    Ok(SixD { orbit, tunes, fixed: Fixed { x: solved.x, jacobian: solved.jacobian } })
+    orbit.extend(along.iter().map(|m| Coords::<f64>::from(m.coords)));
+    Ok(SixD { orbit, tunes, fixed: Fixed { x: solved.x, jacobian: solved.jacobian }, along })
 }
 
 /// Coordinates with transverse part `x` at momentum deviation `delta`, cτ 0.
