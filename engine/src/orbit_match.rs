@@ -12,7 +12,7 @@ use crate::coords::X;
 use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RingOptics, linear_optics_4d};
 use crate::orm::{Corrector, orbit_response};
-use crate::recompute::orbit_6d;
+use crate::recompute::{orbit_6d, orbit_6d_continued};
 
 /// Singular values the analyst's model keeps, relative to the largest: the measured orbit comes
 /// from kicks between the steerers (offset quads); the steerers reproduce
@@ -123,7 +123,7 @@ pub fn match_orbit_6d(
     }
     // the orbit alone while steering (each solve warm from the last one);
     // the maps once, around the final orbit
-    let mut six = orbit_6d(lattice, None)?;
+    let mut six = orbit_6d_continued(lattice)?;
     for _ in 0..ITERATIONS {
         for s in &steering.planes {
             let (k, p) = (s.plane.position(), s.plane.index());

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use nalgebra::{SMatrix, SVector};
 
 use crate::coords::{Coords, DELTA, X, Y};
-use crate::lattice::Lattice;
+use crate::lattice::{ElementId, Lattice, Plane};
 use crate::optics::{OpticsError, RadiationSummary, RingOptics, radiation_integrals};
 
 pub use parts::SixD;
@@ -87,6 +87,37 @@ impl Memory {
 /// zero.
 pub fn orbit_6d(lattice: &Lattice, previous: Option<&Fixed<6>>) -> Result<SixD, OpticsError> {
     parts::six_d(lattice, previous)
+}
+
+/// Steps of the continuation in `orbit_6d_continued`.
+const CONTINUATION_STEPS: usize = 8;
+
+/// The fixed-RF 6D orbit from zero (`orbit_6d`); where Newton from zero
+/// does not find it (steering kicks of a bump millimetres high), by
+/// continuation: the steering kicks switched on in `CONTINUATION_STEPS`
+/// equal steps, each solve starting from the last. Err as from zero when
+/// that fails too.
+pub fn orbit_6d_continued(lattice: &Lattice) -> Result<SixD, OpticsError> {
+    let error = match orbit_6d(lattice, None) {
+        Err(e) => e,
+        done => return done,
+    };
+    let kicks: Vec<(ElementId, Plane, f64)> = [Plane::Horizontal, Plane::Vertical]
+        .into_iter()
+        .flat_map(|p| lattice.steerers(p).into_iter().map(move |e| (e, p)))
+        .map(|(e, p)| (e, p, lattice.kick_rad(e, p)))
+        .filter(|(.., k)| *k != 0.0)
+        .collect();
+    let mut scaled = lattice.clone();
+    let mut last: Option<SixD> = None;
+    for step in (!kicks.is_empty()).then_some(0..=CONTINUATION_STEPS).into_iter().flatten() {
+        let f = step as f64 / CONTINUATION_STEPS as f64;
+        for &(e, p, k) in &kicks {
+            scaled.set_kick_rad(e, p, f * k).map_err(|_| error.clone())?;
+        }
+        last = Some(orbit_6d(&scaled, last.as_ref().map(|s| &s.fixed)).map_err(|_| error.clone())?);
+    }
+    last.ok_or(error)
 }
 
 /// The chromaticity at δ = 0 from 4D optics (their closed orbit and
