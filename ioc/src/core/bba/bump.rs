@@ -42,7 +42,7 @@ const TARGET_WEIGHT: f64 = 0.1;
 /// A bump in place: the converters' currents before it [A] and the
 /// lattice kicks it added [rad] (the refits add them to the analyst's
 /// model of the machine as set afterwards).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Bump {
     pub before_a: Vec<(PcId, f64)>,
     pub kicks: Vec<(ElementId, Plane, f64)>,
@@ -54,6 +54,12 @@ pub struct Bump {
     /// The measurement of this quad whose beam passed nearest to the
     /// centre so far, with the kicks in place while it was taken.
     pub best: Option<Best>,
+    /// The last bump: the displacement (x, y) measured before it and the
+    /// move its plan predicted [m].
+    pub last: Option<([f64; 2], [f64; 2])>,
+    /// How much of a planned move the beam made, per plane (1 until a bump
+    /// has shown otherwise): far off-axis the planned response is off.
+    pub gain: [f64; 2],
 }
 
 /// A measurement of the bump sequence: its readings, fits and kicks, and
@@ -67,21 +73,52 @@ pub struct Best {
     pub kicks: Vec<(ElementId, Plane, f64)>,
 }
 
-impl Bump {
-    /// Keeps a measurement if its beam passed nearer the centre than the
-    /// best so far; whether it did (another bump may then help).
-    pub fn keep(&mut self, candidate: Best) -> bool {
-        let nearer = self.best.as_ref().is_none_or(|b| candidate.distance_m < NEARER * b.distance_m);
-        if nearer {
-            self.best = Some(candidate);
+impl Default for Bump {
+    /// No bump: nothing applied or learnt.
+    fn default() -> Self {
+        Self {
+            before_a: Vec::new(),
+            kicks: Vec::new(),
+            count: 0,
+            centred: false,
+            best: None,
+            last: None,
+            gain: [1.0; 2],
         }
-        nearer
     }
 }
 
-/// A bump that does not bring the beam at least this much nearer (as a
-/// fraction of the distance before) is the last.
-const NEARER: f64 = 0.5;
+impl Bump {
+    /// Keeps a measurement if its beam passed nearer the centre than the
+    /// best so far.
+    pub fn keep(&mut self, candidate: Best) {
+        if self.best.as_ref().is_none_or(|b| candidate.distance_m < b.distance_m) {
+            self.best = Some(candidate);
+        }
+    }
+
+    /// The move that should bring the beam from displacement `d_m` onto
+    /// the centre, in planned metres: −d over what the last bump showed of
+    /// the planned response (`learn`).
+    pub fn ask(&mut self, d_m: [f64; 2]) -> [f64; 2] {
+        if let Some((before, planned)) = self.last.take() {
+            for p in 0..2 {
+                // a plane the bump hardly moved tells nothing
+                let gain = (d_m[p] - before[p]) / planned[p];
+                if planned[p].abs() > LEARN_M && (MIN_GAIN..=1.0 / MIN_GAIN).contains(&gain) {
+                    self.gain[p] = gain;
+                }
+            }
+        }
+        [0, 1].map(|p| -d_m[p] / self.gain[p])
+    }
+}
+
+/// A planned move shorter than this teaches nothing of the response [m].
+const LEARN_M: f64 = 20e-6;
+
+/// The learnt response stays within [MIN_GAIN, 1/MIN_GAIN] of the plan's.
+const MIN_GAIN: f64 = 0.2;
 
 /// A bump's current changes [A] and how far it moves the beam at the
 /// quad's centre (x, y) [m], to first order.

@@ -197,8 +197,9 @@ impl BbaService {
                 // with a bump in place, the machine as set has it
                 let fits = self.analyst(hw).fit_quad(&mut run.cache, quad, &x, &y, &[]);
                 // the bump variant (`TWIN:BBA:bump`): bump the beam onto the
-                // quad and measure again while each bump brings it nearer
-                // (the measurement nearest the centre is the result)
+                // quad and measure again, up to `bump::MAX_BUMPS` times, each
+                // bump corrected by what the last showed of the planned
+                // response (the measurement nearest the centre is the result)
                 if hw.value(Setpoint::BbaBump) != 0.0 {
                     let d = match &fits {
                         [Ok(fx), Ok(fy)] => Some([fx.displacement_m, fy.displacement_m]),
@@ -206,10 +207,12 @@ impl BbaService {
                     };
                     let distance_m = d.map_or(f64::INFINITY, |d| d[0].abs().max(d[1].abs()));
                     let kicks = run.bump.kicks.clone();
-                    let nearer = run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
-                    if let Some(d) = d.filter(|d| nearer && bump::due(*d, run.bump.count)) {
-                        match self.bump(run, quad, [-d[0], -d[1]], hw) {
-                            Ok(()) => {
+                    run.bump.keep(bump::Best { distance_m, x, y, fits, kicks });
+                    if let Some(d) = d.filter(|d| bump::due(*d, run.bump.count)) {
+                        let ask = run.bump.ask(d);
+                        match self.bump(run, quad, ask, hw) {
+                            Ok(planned) => {
+                                run.bump.last = Some((d, planned));
                                 run.bump.count += 1;
                                 run.phase = Phase::Select(quad);
                                 return Ok(true);
@@ -332,7 +335,15 @@ impl BbaService {
     /// Bumps the beam at `quad` by `shift_m` (x, y) with the nearest
     /// steerers (the bump variant); on a refusal the steerers already
     /// written stay in the run's bump, which `unbump` restores.
-    fn bump(&self, run: &mut BbaRun, quad: QuadId, shift_m: [f64; 2], hw: &mut impl Hardware) -> Result<(), String> {
+    /// Bumps the beam at `quad` by `shift_m`; the move the plan predicts
+    /// (less where the steerers' limits bind).
+    fn bump(
+        &self,
+        run: &mut BbaRun,
+        quad: QuadId,
+        shift_m: [f64; 2],
+        hw: &mut impl Hardware,
+    ) -> Result<[f64; 2], String> {
         let plan = self.plan_bump(run, quad, shift_m, hw)?;
         let magnets: Vec<(ElementId, Plane)> = (plan.delta_a.iter().flat_map(|(pc, _)| &self.schema.pc(*pc).magnets))
             .filter_map(|m| match m.kind {
@@ -345,7 +356,7 @@ impl BbaService {
         // what the lattice gained, also from the part a refusal left written
         let added = magnets.iter().zip(before).map(|(&(e, p), k)| (e, p, hw.lattice().kick_rad(e, p) - k));
         bump::accumulate(&mut run.bump.kicks, added.collect());
-        applied
+        applied.map(|()| plan.shift_m)
     }
 
     /// The bump variant's first move: the beam onto the quad's nearest
