@@ -6,10 +6,11 @@
 //! steps themselves can leave the machine without a closed orbit. BBA as
 //! commonly done moves the beam onto the quad first with a local orbit
 //! bump of the nearest steerers. The twin's variant first moves the beam
-//! onto the zero of the quad's nearest BPM, measures, bumps the beam by −d,
-//! and measures again until the beam passes within `SETTLED_M` of the
-//! centre (at most `MAX_BUMPS` bumps after the first move), then restores
-//! the steerers. The steerers are written through the same path as a
+//! onto the zero of the quad's nearest BPM, measures, bumps the beam by −d
+//! (after the first bump, over the response the last one showed:
+//! `Bump::ask`), and measures again until the beam passes within
+//! `SETTLED_M` of the centre (at most `MAX_BUMPS` bumps after the first
+//! move), then restores the steerers. The steerers are written through the same path as a
 //! client's writes, each within its drive limits (where they bind, the
 //! beam passes closer to the centre, not through it).
 use nalgebra::{DMatrix, DVector};
