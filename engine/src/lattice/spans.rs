@@ -2,7 +2,7 @@
 //! elements whose pass is affine in (x, px, y, py) (drifts, markers,
 //! monitors, cavities as drifts, quadrupoles and dipoles up to order 1,
 //! misaligned or not), and the elements between them (sextupoles and
-//! higher orders). A run's map, once computed (`tracking::transverse`),
+//! higher orders). A run's map, once computed (`transverse::track_turn_4d`),
 //! stands for its elements' passes; a setting of one of its elements
 //! forgets it.
 use std::ops::Range;

@@ -108,9 +108,12 @@ pub fn orbit_6d_continued(lattice: &Lattice) -> Result<SixD, OpticsError> {
         .map(|(e, p)| (e, p, lattice.kick_rad(e, p)))
         .filter(|(.., k)| *k != 0.0)
         .collect();
+    if kicks.is_empty() {
+        return Err(error);
+    }
     let mut scaled = lattice.clone();
     let mut last: Option<SixD> = None;
-    for step in (!kicks.is_empty()).then_some(0..=CONTINUATION_STEPS).into_iter().flatten() {
+    for step in 0..=CONTINUATION_STEPS {
         let f = step as f64 / CONTINUATION_STEPS as f64;
         for &(e, p, k) in &kicks {
             scaled.set_kick_rad(e, p, f * k).map_err(|_| error.clone())?;

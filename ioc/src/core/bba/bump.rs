@@ -10,9 +10,9 @@
 //! (after the first bump, over the response the last one showed:
 //! `Bump::ask`), and measures again until the beam passes within
 //! `SETTLED_M` of the centre (at most `MAX_BUMPS` bumps after the first
-//! move), then restores the steerers. The steerers are written through the same path as a
-//! client's writes, each within its drive limits (where they bind, the
-//! beam passes closer to the centre, not through it).
+//! move), then restores the steerers. The steerers are written through
+//! the same path as a client's writes, each within its drive limits (where
+//! they bind, the beam passes closer to the centre, not through it).
 use nalgebra::{DMatrix, DVector};
 use twin_engine::bba::BbaError;
 use twin_engine::lattice::{ElementId, Lattice, Plane};
@@ -99,8 +99,8 @@ impl Bump {
     }
 
     /// The move that should bring the beam from displacement `d_m` onto
-    /// the centre, in planned metres: −d over what the last bump showed of
-    /// the planned response (`learn`).
+    /// the centre, in planned metres: −d over what the bumps so far showed
+    /// of the planned response (learnt here from the last bump, `last`).
     pub fn ask(&mut self, d_m: [f64; 2]) -> [f64; 2] {
         if let Some((before, planned)) = self.last.take() {
             for p in 0..2 {
