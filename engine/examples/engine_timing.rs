@@ -30,6 +30,18 @@ fn median_s(repeats: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    // rayon's pool as twin-ioc builds it: one worker pinned to each core
+    // (see ioc/src/threads.rs)
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.len().max(1))
+        .start_handler(move |i| {
+            if let Some(core) = cores.get(i) {
+                core_affinity::set_for_current(*core);
+            }
+        })
+        .build_global()
+        .expect("rayon's global pool");
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).map_or("config/bessy2/bessy2_storage_ring_reflat.json", String::as_str);
     let repeats: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20);

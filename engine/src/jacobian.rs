@@ -1,5 +1,7 @@
 //! One-turn (and partial) maps with their exact Jacobians, by tracking a
 //! dual-number particle.
+use std::ops::Range;
+
 use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 
 use crate::coords::{Coords, DELTA, PX, PY, TRANSVERSE, X, Y};
@@ -7,7 +9,7 @@ use crate::hyper_dual::HyperDual;
 use crate::integrators::{PassContext, pass};
 use crate::lattice::{Element, ElementId, Lattice};
 use crate::real::{Dual, Real};
-use crate::tracking::{Lost, track_turn, track_turn_observed};
+use crate::tracking::{Lost, track_elements_observed, track_turn, track_turn_observed};
 use crate::transverse::track_turn_4d;
 
 /// Coordinates and their Jacobian with respect to the start coordinates.
@@ -88,6 +90,19 @@ pub fn one_turn_transverse(
 pub fn one_turn(lattice: &Lattice, start: &Coords<f64>, ctx: &PassContext) -> Result<Linearised, Lost> {
     let mut r = seeded(start);
     track_turn_observed(lattice, &mut r, ctx, |_, _| {})?;
+    Ok(linearised(&r))
+}
+
+/// Tracks through the elements `range` (a segment of one turn) from
+/// `start`; returns the end point and the segment's matrix.
+pub fn through_elements(
+    lattice: &Lattice,
+    range: Range<usize>,
+    start: &Coords<f64>,
+    ctx: &PassContext,
+) -> Result<Linearised, Lost> {
+    let mut r = seeded(start);
+    track_elements_observed(lattice, range, &mut r, ctx, |_, _| {})?;
     Ok(linearised(&r))
 }
 

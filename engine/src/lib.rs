@@ -21,6 +21,7 @@ pub mod orbit_match;
 pub mod orm;
 pub mod real;
 pub mod recompute;
+pub mod shooting;
 pub mod tracking;
 pub mod transverse;
 

@@ -1,14 +1,16 @@
 //! Closed orbits: 4D at fixed δ (pyAT `find_orbit4`) and 6D with the RF
 //! cavities, optionally with radiation (pyAT `find_orbit6`). Newton's
-//! method (`newton`) with exact one-turn Jacobians.
+//! method (`newton`) with exact one-turn Jacobians; the 6D orbit's by two
+//! segments of the ring on two cores (`shooting`).
 use nalgebra::{Matrix4, Matrix6, Vector4, Vector6};
 
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
 use crate::coords::{CT, Coords, DELTA, TRANSVERSE, X, Y};
 use crate::integrators::Dynamics;
-use crate::jacobian::{one_turn, one_turn_transverse};
+use crate::jacobian::one_turn_transverse;
 use crate::lattice::{ElementId, Lattice};
 use crate::newton::{self, Linearisation, NewtonError, NewtonOptions};
+use crate::shooting;
 use crate::tracking::{Lost, context};
 
 /// A converged closed orbit at the entrance of the first element.
@@ -124,16 +126,9 @@ pub fn closed_orbit_6d_map(
     let theta = rf_path_offset(lattice)?;
     let ctx = context(lattice, dynamics, 0);
     let start = Vector6::from(guess.copied().unwrap_or([0.0; 6]));
-    let solution = newton::solve(start, options, |x| {
-        let m = one_turn(lattice, &(*x).into(), &ctx)?;
-        Ok(Linearisation { value: m.coords - x - theta, jacobian: m.jacobian - Matrix6::identity() })
-    })?;
-    let orbit = ClosedOrbit {
-        coords: solution.x.into(),
-        iterations: solution.iterations,
-        residual: solution.last.value.amax(),
-    };
-    Ok((orbit, solution.last.jacobian + Matrix6::identity()))
+    let solution = shooting::fixed_point(lattice, &ctx, &theta, start, options)?;
+    let orbit = ClosedOrbit { coords: solution.x.into(), iterations: solution.iterations, residual: solution.residual };
+    Ok((orbit, solution.one_turn))
 }
 
 /// The closed orbit (x, y) [m] after each of the elements `at`: 4D at

@@ -1,5 +1,7 @@
 //! Tracking through the ring: one particle (any scalar type) with loss
 //! detection, and many particles over many turns in parallel.
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use crate::constants::SPEED_OF_LIGHT_M_PER_S;
@@ -31,9 +33,23 @@ pub fn track_turn_observed<R: Real>(
     lattice: &Lattice,
     r: &mut Coords<R>,
     ctx: &PassContext,
+    observe: impl FnMut(ElementId, &Coords<R>),
+) -> Result<(), Lost> {
+    track_elements_observed(lattice, 0..lattice.len(), r, ctx, observe)
+}
+
+/// Tracks through the elements `range` of one turn (a segment of the
+/// ring), calling `observe(id, r)` after every element.
+pub fn track_elements_observed<R: Real>(
+    lattice: &Lattice,
+    range: Range<usize>,
+    r: &mut Coords<R>,
+    ctx: &PassContext,
     mut observe: impl FnMut(ElementId, &Coords<R>),
 ) -> Result<(), Lost> {
-    for (i, el) in lattice.elements().iter().enumerate() {
+    let first = range.start;
+    for (k, el) in lattice.elements()[range].iter().enumerate() {
+        let i = first + k;
         pass(el, r, ctx);
         if is_lost(&r.map(Real::value)) {
             return Err(Lost { element: ElementId(i), turn: ctx.clock.turn });

@@ -31,3 +31,4 @@ pub mod shutdown;
 pub mod sofb;
 pub mod startup;
 pub mod store;
+pub mod threads;

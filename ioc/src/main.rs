@@ -8,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
 use twin_ioc::config::{Config, Environment};
 use twin_ioc::store::transfer;
+use twin_ioc::threads::{self, Pool};
 use twin_ioc::{app, model_cli, ops_cli, records_cli};
 
 /// The model computation allocates its maps along the ring (about 1 MB)
@@ -48,6 +49,10 @@ fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow:
 }
 
 fn run_ioc(config: Config, cli: &Cli) -> anyhow::Result<()> {
+    match threads::build_pool()? {
+        Pool::Pinned(cores) => tracing::info!("model computation on {cores} pinned workers"),
+        Pool::Unpinned => tracing::info!("model computation on rayon's default pool (cores unknown, not pinned)"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     match runtime.block_on(app::run(config, cli.st_cmd.clone()))? {}
 }
