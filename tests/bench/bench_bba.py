@@ -111,7 +111,8 @@ def main():
     # the orbit left as it is (seed 1: 5-8 mm at the quads; without the
     # bump variant some of its quads' steps lose the orbit)
     scenarios = [(1, False, True, False), (2, False, True, False), (1, True, True, False), (2, True, True, False),
-                 (4, True, True, False), (4, True, False, False), (4, True, True, True)]
+                 (4, True, True, False), (1, True, False, False), (4, True, False, False), (1, True, False, True),
+                 (4, True, True, True)]
     for seed, bump, noise, per_quad in scenarios:
         prefix = f"unprepared{'_bump' if bump else ''}{'' if noise else '_quiet'}{'_per_quad' if per_quad else ''}_s{seed}_"
         r, _, _ = measure(prepared=False, bump=bump, seed=seed, prefix=prefix, noise=noise, per_quad=per_quad)

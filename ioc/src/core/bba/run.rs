@@ -19,7 +19,7 @@ use crate::machine::QuadId;
 /// previous fits in the analyst's model,
 /// until no centre moves by more than `SETTLED_M` in a pass, at most
 /// `MAX_REFIT_PASSES` passes.
-pub const MAX_REFIT_PASSES: usize = 6;
+pub const MAX_REFIT_PASSES: usize = 12;
 /// Largest change of a centre in a pass that counts as settled [m].
 pub const SETTLED_M: f64 = 0.05e-6;
 
@@ -85,7 +85,16 @@ pub struct BbaRun {
     pub cache: AnalystCache,
     /// The bump in place for the quad being measured (bump variant).
     pub bump: Bump,
+    /// The auxiliary supply's steps for the quad being measured, as a
+    /// fraction of the procedure's: 1, or `RETRY_STEP_SCALE` once a step
+    /// lost the orbit.
+    pub step_scale: f64,
 }
+
+/// A quad whose step lost the orbit is measured again with its steps
+/// scaled by this (once; a second loss fails it): on an orbit of
+/// millimetres the quad's full step can shift the tunes onto a resonance.
+pub const RETRY_STEP_SCALE: f64 = 0.5;
 
 /// What the analyst computes once per run (again when what it depends on
 /// changed): cloned into the parallel refits.
@@ -130,6 +139,7 @@ impl BbaRun {
             pass_started: Instant::now(),
             cache: AnalystCache::default(),
             bump: Bump::default(),
+            step_scale: 1.0,
         })
     }
 

@@ -8,7 +8,7 @@ use twin_engine::lattice::{ElementId, Lattice, Plane};
 
 use super::analysis::Analyst;
 use super::bump;
-use super::run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, SETTLED_M};
+use super::run::{BbaRun, MAX_REFIT_PASSES, Measured, Phase, PlaneFit, RETRY_STEP_SCALE, SETTLED_M};
 use super::{BbaCommand, Hardware};
 use crate::core::journal::BbaRecord;
 use crate::core::snapshot::{BbaStatus, BbaView, QuadResult};
@@ -179,7 +179,7 @@ impl BbaService {
                 Phase::Step { quad, index: 0, x: Vec::new(), y: Vec::new() }
             }
             Phase::Step { quad, index, mut x, mut y } => {
-                let current = self.procedure.steps_a[index];
+                let current = self.procedure.steps_a[index] * run.step_scale;
                 hw.set(Setpoint::AuxCurrent, current)?;
                 let (rx, ry) = match self.readings(hw) {
                     Ok(r) => r,
@@ -392,6 +392,7 @@ impl BbaService {
         hw: &mut impl Hardware,
     ) -> Result<(), StepError> {
         let in_place = Self::unbump(run, hw)?;
+        run.step_scale = 1.0;
         let kicks = kicks.unwrap_or(in_place);
         if bumped {
             bump::uncentred(&mut fits);
@@ -422,6 +423,15 @@ impl BbaService {
         hw: &mut impl Hardware,
     ) -> Result<(), StepError> {
         Self::release(hw)?;
+        if run.bump.best.is_none() && run.step_scale == 1.0 {
+            // measured again with smaller steps (a bump in place stays)
+            run.step_scale = RETRY_STEP_SCALE;
+            run.phase = Phase::Select(quad);
+            tracing::info!(quad = %self.schema.quad(quad).name, "no orbit at {current_a:+} A: measuring again with smaller steps");
+            hw.read_orbit()
+                .map_err(|e| format!("the orbit did not come back after {}: {e}", self.schema.quad(quad).name))?;
+            return Ok(());
+        }
         let why = format!("no orbit at {current_a:+} A: {reason}");
         match run.bump.best.take() {
             Some(best) => self.conclude(run, quad, (best.x, best.y, best.fits), Some(best.kicks), true, hw)?,

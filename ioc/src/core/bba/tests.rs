@@ -30,8 +30,11 @@ pub(super) struct Fake {
     /// Gaussian read-out noise of every reading: its stream and rms [m].
     pub(super) noise: Option<(StdRng, f64)>,
     /// The machine has no orbit while this quad's auxiliary supply drives
-    /// a current (a step that would lose the beam).
+    /// a current beyond `loses_orbit_beyond_a` (a step that would lose the
+    /// beam).
     loses_orbit: Option<QuadId>,
+    /// [A]; 0: any current loses the orbit.
+    loses_orbit_beyond_a: f64,
 }
 
 impl Fake {
@@ -48,6 +51,7 @@ impl Fake {
             reads_left: None,
             noise: None,
             loses_orbit: None,
+            loses_orbit_beyond_a: 0.0,
         };
         me.recompute();
         me
@@ -93,7 +97,7 @@ impl Hardware for Fake {
             *left -= 1;
         }
         let s = &self.state.settings;
-        if self.loses_orbit.is_some_and(|q| s.mux == Some(q) && s.aux_on && s.aux_a != 0.0) {
+        if self.loses_orbit.is_some_and(|q| s.mux == Some(q) && s.aux_on && s.aux_a.abs() > self.loses_orbit_beyond_a) {
             return Err("no orbit to read: the model is invalid (no closed orbit)".into());
         }
         let p = self.physics.as_ref().ok_or("no valid model")?;
@@ -234,4 +238,29 @@ fn a_step_that_loses_the_orbit_fails_that_quad_and_the_run_goes_on() {
     assert!((found - 40e-6).abs() < 0.1e-6, "{found}");
     let failed = hw.records.iter().find(|r| r.quad == "Q1M1D1R").expect("the lost quad is recorded");
     assert!(failed.fits[0].as_ref().is_err_and(|e| e.contains("no orbit at")), "{:?}", failed.fits[0]);
+}
+
+#[test]
+fn a_quad_whose_full_step_loses_the_orbit_is_measured_with_half_steps() {
+    let machine = bessy2();
+    let mut hw = Fake::new(&machine);
+    let q = quad(&machine, "Q3M2D3R");
+    let steps = &machine.profile.multiplexer.as_ref().expect("a multiplexer").bba_steps_a;
+    let largest = steps.iter().fold(0.0f64, |m, a| m.max(a.abs()));
+    // the full steps lose the orbit, half of them do not
+    hw.loses_orbit = Some(q);
+    hw.loses_orbit_beyond_a = 0.75 * largest;
+    let align = machine.schema.quad(q).align;
+    hw.set(Setpoint::Offset(align, Plane::Horizontal), 40e-6).expect("offset");
+    let mut bba = service(&machine);
+    bba.command(BbaCommand::Run(q), &mut hw).expect("started");
+    run_to_end(&mut bba, &mut hw);
+    let view = hw.last();
+    assert_eq!(view.status, BbaStatus::Done, "{}", view.message);
+    assert_eq!((hw.state.settings.aux_a, hw.state.settings.mux), (0.0, None));
+    let found = view.results[q.0].expect("a result").offset_m[0];
+    assert!((found - 40e-6).abs() < 0.1e-6, "{found}");
+    let record = hw.records.iter().find(|r| r.quad == "Q3M2D3R").expect("recorded");
+    let used = record.x.iter().fold(0.0f64, |m, s| m.max(s.current_a.abs()));
+    assert!((used - 0.5 * largest).abs() < 1e-12, "steps up to {used} A of {largest} A");
 }
