@@ -19,7 +19,7 @@ use crate::machine::QuadId;
 /// previous fits in the analyst's model,
 /// until no centre moves by more than `SETTLED_M` in a pass, at most
 /// `MAX_REFIT_PASSES` passes.
-pub const MAX_REFIT_PASSES: usize = 12;
+pub const MAX_REFIT_PASSES: usize = 6;
 /// Largest change of a centre in a pass that counts as settled [m].
 pub const SETTLED_M: f64 = 0.05e-6;
 
