@@ -88,45 +88,37 @@ pub fn fixed_point(
     // steal by the other worker, which stays awake between iterations,
     // not a job sent into the pool and a wait for its end (a futex round
     // trip per iteration from a thread outside the pool)
-    rayon::scope(|_| iterate(lattice, ctx, theta, start, options))
-}
-
-fn iterate(
-    lattice: &Lattice,
-    ctx: &PassContext,
-    theta: &Vector6<f64>,
-    start: Vector6<f64>,
-    options: &NewtonOptions,
-) -> Result<FixedPoint, NewtonError<Lost>> {
-    let cut = balanced_cut(lattice);
-    let (mut a, mut b) = (start, start);
-    let mut step_norm = f64::NAN;
-    for iteration in 1..=options.max_iterations {
-        let (ma, mb) =
-            rayon::join(|| segment(lattice, 0..cut, &a, ctx), || segment(lattice, cut..lattice.len(), &b, ctx));
-        let evaluated = |source| NewtonError::Evaluation { iteration, source };
-        let (ma, mb) = (ma.map_err(evaluated)?, mb.map_err(evaluated)?);
-        let f_a = ma.coords - b;
-        let f_b = mb.coords - a - theta;
-        let (j_a, j_b) = (ma.jacobian, mb.jacobian);
-        let one_turn = j_b * j_a;
-        let da = (one_turn - Matrix6::identity())
-            .lu()
-            .solve(&-(f_b + j_b * f_a))
-            .ok_or(NewtonError::Singular { iteration })?;
-        let db = f_a + j_a * da;
-        a += da;
-        b += db;
-        step_norm = (da.norm_squared() + db.norm_squared()).sqrt();
-        if step_norm < options.tolerance {
-            let residual = f_a.amax().max(f_b.amax());
-            return Ok(FixedPoint { x: a, iterations: iteration, residual, one_turn });
+    rayon::scope(|_| {
+        let cut = balanced_cut(lattice);
+        let (mut a, mut b) = (start, start);
+        let mut step_norm = f64::NAN;
+        for iteration in 1..=options.max_iterations {
+            let (ma, mb) =
+                rayon::join(|| segment(lattice, 0..cut, &a, ctx), || segment(lattice, cut..lattice.len(), &b, ctx));
+            let evaluated = |source| NewtonError::Evaluation { iteration, source };
+            let (ma, mb) = (ma.map_err(evaluated)?, mb.map_err(evaluated)?);
+            let f_a = ma.coords - b;
+            let f_b = mb.coords - a - theta;
+            let (j_a, j_b) = (ma.jacobian, mb.jacobian);
+            let one_turn = j_b * j_a;
+            let da = (one_turn - Matrix6::identity())
+                .lu()
+                .solve(&-(f_b + j_b * f_a))
+                .ok_or(NewtonError::Singular { iteration })?;
+            let db = f_a + j_a * da;
+            a += da;
+            b += db;
+            step_norm = (da.norm_squared() + db.norm_squared()).sqrt();
+            if step_norm < options.tolerance {
+                let residual = f_a.amax().max(f_b.amax());
+                return Ok(FixedPoint { x: a, iterations: iteration, residual, one_turn });
+            }
+            if !step_norm.is_finite() {
+                return Err(NewtonError::NotConverged { iterations: iteration, step: step_norm });
+            }
         }
-        if !step_norm.is_finite() {
-            return Err(NewtonError::NotConverged { iterations: iteration, step: step_norm });
-        }
-    }
-    Err(NewtonError::NotConverged { iterations: options.max_iterations, step: step_norm })
+        Err(NewtonError::NotConverged { iterations: options.max_iterations, step: step_norm })
+    })
 }
 
 #[cfg(test)]
