@@ -125,8 +125,7 @@ pub fn match_orbit_6d(
     // the maps once, around the final orbit
     let mut six = orbit_6d_continued(lattice)?;
     for _ in 0..ITERATIONS {
-        let before = lattice.clone();
-        let mut changes: Vec<(ElementId, Plane, f64)> = Vec::new();
+        let mut changes: Vec<(ElementId, Plane, f64, f64)> = Vec::new();
         let mut rf_change = None;
         for s in &steering.planes {
             let (k, p) = (s.plane.position(), s.plane.index());
@@ -138,7 +137,9 @@ pub fn match_orbit_6d(
                 Some(eta) => &s.pinv * project_out(eta, &DMatrix::from_column_slice(miss.len(), 1, miss.as_slice())),
                 None => &s.pinv * DMatrix::from_column_slice(miss.len(), 1, miss.as_slice()),
             };
-            changes.extend(s.steerers.iter().zip(kicks.iter()).map(|(e, dk)| (*e, s.plane, *dk)));
+            changes.extend(
+                s.steerers.iter().zip(kicks.iter()).map(|(e, dk)| (*e, s.plane, lattice.kick_rad(*e, s.plane), *dk)),
+            );
             if let (Some(eta), Some(f)) = (&s.energy, lattice.rf_frequency_hz()) {
                 let rest = miss - &s.response * kicks.column(0);
                 let delta = eta.dot(&rest) / eta.norm_squared();
@@ -146,7 +147,7 @@ pub fn match_orbit_6d(
                 rf_change = Some((f, -f * steering.momentum_compaction * delta));
             }
         }
-        six = damped(lattice, &before, &changes, rf_change, &six)?;
+        six = damped(lattice, &changes, rf_change, &six)?;
     }
     Ok(reference_at(lattice, &six.orbit[0])?)
 }
@@ -154,30 +155,24 @@ pub fn match_orbit_6d(
 /// Halvings of a matching step whose model has no closed orbit.
 const HALVINGS: usize = 4;
 
-/// Applies a matching step (steerer `changes` [rad], the RF frequency
-/// (from, change) [Hz]) to `lattice` (as `before`) and solves its orbit
-/// warm from `six`; where the stepped model has no closed orbit (a target
-/// orbit far off between the BPMs drives the model through the
-/// sextupoles onto a resonance), the step is halved, up to `HALVINGS`
-/// times: the model then matches the reading less closely, but has the
-/// machine's stable motion. Err as the full step when no fraction works.
+/// Applies a matching step (steerer `changes` (element, plane, kick
+/// before, change) [rad], the RF frequency (before, change) [Hz]) to
+/// `lattice` and solves its orbit warm from `six`; where the stepped model
+/// has no closed orbit (a target orbit far off between the BPMs drives the
+/// model through the sextupoles onto a resonance), the step is halved, up
+/// to `HALVINGS` times: the model then matches the reading less closely,
+/// but has the machine's stable motion. When no fraction works, the
+/// lattice is put back as before the step and the full step's error is
+/// returned.
 fn damped(
     lattice: &mut Lattice,
-    before: &Lattice,
-    changes: &[(ElementId, Plane, f64)],
+    changes: &[(ElementId, Plane, f64, f64)],
     rf_change: Option<(f64, f64)>,
     six: &crate::recompute::SixD,
 ) -> Result<crate::recompute::SixD, BbaError> {
     let mut first_error = None;
     for halving in 0..=HALVINGS {
-        let fraction = 0.5f64.powi(halving as i32);
-        *lattice = before.clone();
-        for &(e, plane, dk) in changes {
-            lattice.set_kick_rad(e, plane, before.kick_rad(e, plane) + fraction * dk)?;
-        }
-        if let Some((f, df)) = rf_change {
-            lattice.set_rf_frequency_hz(f + fraction * df)?;
-        }
+        step_by(lattice, changes, rf_change, 0.5f64.powi(halving as i32))?;
         match orbit_6d(lattice, Some(&six.fixed)) {
             Ok(next) => return Ok(next),
             Err(e) => {
@@ -185,6 +180,23 @@ fn damped(
             }
         }
     }
-    *lattice = before.clone();
+    step_by(lattice, changes, rf_change, 0.0)?;
     Err(first_error.expect("at least one try").into())
+}
+
+/// Sets each changed setting to its value before the step plus `fraction`
+/// of the change.
+fn step_by(
+    lattice: &mut Lattice,
+    changes: &[(ElementId, Plane, f64, f64)],
+    rf_change: Option<(f64, f64)>,
+    fraction: f64,
+) -> Result<(), BbaError> {
+    for &(e, plane, before, dk) in changes {
+        lattice.set_kick_rad(e, plane, before + fraction * dk)?;
+    }
+    if let Some((f, df)) = rf_change {
+        lattice.set_rf_frequency_hz(f + fraction * df)?;
+    }
+    Ok(())
 }
