@@ -125,7 +125,7 @@ pub fn match_orbit_6d(
     // the maps once, around the final orbit
     let mut six = orbit_6d_continued(lattice)?;
     for _ in 0..ITERATIONS {
-        let mut changes: Vec<(ElementId, Plane, f64, f64)> = Vec::new();
+        let mut changes: Vec<KickChange> = Vec::new();
         let mut rf_change = None;
         for s in &steering.planes {
             let (k, p) = (s.plane.position(), s.plane.index());
@@ -137,9 +137,12 @@ pub fn match_orbit_6d(
                 Some(eta) => &s.pinv * project_out(eta, &DMatrix::from_column_slice(miss.len(), 1, miss.as_slice())),
                 None => &s.pinv * DMatrix::from_column_slice(miss.len(), 1, miss.as_slice()),
             };
-            changes.extend(
-                s.steerers.iter().zip(kicks.iter()).map(|(e, dk)| (*e, s.plane, lattice.kick_rad(*e, s.plane), *dk)),
-            );
+            changes.extend(s.steerers.iter().zip(kicks.iter()).map(|(&element, &delta_rad)| KickChange {
+                element,
+                plane: s.plane,
+                before_rad: lattice.kick_rad(element, s.plane),
+                delta_rad,
+            }));
             if let (Some(eta), Some(f)) = (&s.energy, lattice.rf_frequency_hz()) {
                 let rest = miss - &s.response * kicks.column(0);
                 let delta = eta.dot(&rest) / eta.norm_squared();
@@ -152,11 +155,19 @@ pub fn match_orbit_6d(
     Ok(reference_at(lattice, &six.orbit[0])?)
 }
 
+/// One steerer's part of a matching step.
+struct KickChange {
+    element: ElementId,
+    plane: Plane,
+    before_rad: f64,
+    delta_rad: f64,
+}
+
 /// Halvings of a matching step whose model has no closed orbit.
 const HALVINGS: usize = 4;
 
-/// Applies a matching step (steerer `changes` (element, plane, kick
-/// before, change) [rad], the RF frequency (before, change) [Hz]) to
+/// Applies a matching step (the steerers' `changes`, the RF frequency
+/// (before, change) [Hz]) to
 /// `lattice` and solves its orbit warm from `six`; where the stepped model
 /// has no closed orbit (a target orbit far off between the BPMs drives the
 /// model through the sextupoles onto a resonance), the step is halved, up
@@ -166,7 +177,7 @@ const HALVINGS: usize = 4;
 /// returned.
 fn damped(
     lattice: &mut Lattice,
-    changes: &[(ElementId, Plane, f64, f64)],
+    changes: &[KickChange],
     rf_change: Option<(f64, f64)>,
     six: &crate::recompute::SixD,
 ) -> Result<crate::recompute::SixD, BbaError> {
@@ -188,12 +199,12 @@ fn damped(
 /// of the change.
 fn step_by(
     lattice: &mut Lattice,
-    changes: &[(ElementId, Plane, f64, f64)],
+    changes: &[KickChange],
     rf_change: Option<(f64, f64)>,
     fraction: f64,
 ) -> Result<(), BbaError> {
-    for &(e, plane, before, dk) in changes {
-        lattice.set_kick_rad(e, plane, before + fraction * dk)?;
+    for c in changes {
+        lattice.set_kick_rad(c.element, c.plane, c.before_rad + fraction * c.delta_rad)?;
     }
     if let Some((f, df)) = rf_change {
         lattice.set_rf_frequency_hz(f + fraction * df)?;

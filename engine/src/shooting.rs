@@ -36,11 +36,10 @@ fn cost(kind: &ElementKind) -> usize {
 /// The index of the first element of segment B: the segments' estimated
 /// costs differ by at most one element's.
 pub fn balanced_cut(lattice: &Lattice) -> usize {
-    let costs: Vec<usize> = lattice.elements().iter().map(|e| cost(&e.kind)).collect();
-    let half = costs.iter().sum::<usize>() / 2;
+    let costs = || lattice.elements().iter().map(|e| cost(&e.kind));
+    let half = costs().sum::<usize>() / 2;
     let mut sum = 0;
-    costs
-        .iter()
+    costs()
         .position(|c| {
             sum += c;
             sum > half

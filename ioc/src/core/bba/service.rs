@@ -333,10 +333,9 @@ impl BbaService {
     }
 
     /// Bumps the beam at `quad` by `shift_m` (x, y) with the nearest
-    /// steerers (the bump variant); on a refusal the steerers already
-    /// written stay in the run's bump, which `unbump` restores.
-    /// Bumps the beam at `quad` by `shift_m`; the move the plan predicts
-    /// (less where the steerers' limits bind).
+    /// steerers (the bump variant); returns the move the plan predicts
+    /// (less where the steerers' limits bind). On a refusal the steerers
+    /// already written stay in the run's bump, which `unbump` restores.
     fn bump(
         &self,
         run: &mut BbaRun,
@@ -410,10 +409,12 @@ impl BbaService {
     }
 
     /// The machine lost its orbit in a step of `quad` (the beam would be
-    /// lost): supply to 0, multiplexer off, steerers restored; the quad
+    /// lost): supply to 0, multiplexer off; the quad is measured again with
+    /// steps scaled by `RETRY_STEP_SCALE` (once, and only before a bump
+    /// sequence has a measurement). Otherwise steerers restored, the quad
     /// fails with the reason (or, in a bump sequence, keeps the best
-    /// measurement so far) and the run goes on, unless the orbit does not
-    /// come back.
+    /// measurement so far). Either way the run goes on, unless the orbit
+    /// does not come back.
     fn lost(
         &mut self,
         run: &mut BbaRun,
@@ -423,17 +424,14 @@ impl BbaService {
         hw: &mut impl Hardware,
     ) -> Result<(), StepError> {
         Self::release(hw)?;
-        if run.bump.best.is_none() && run.step_scale == 1.0 {
-            // measured again with smaller steps (a bump in place stays)
-            run.step_scale = RETRY_STEP_SCALE;
-            run.phase = Phase::Select(quad);
-            tracing::info!(quad = %self.schema.quad(quad).name, "no orbit at {current_a:+} A: measuring again with smaller steps");
-            hw.read_orbit()
-                .map_err(|e| format!("the orbit did not come back after {}: {e}", self.schema.quad(quad).name))?;
-            return Ok(());
-        }
         let why = format!("no orbit at {current_a:+} A: {reason}");
         match run.bump.best.take() {
+            None if run.step_scale == 1.0 => {
+                // measured again with smaller steps (a bump in place stays)
+                run.step_scale = RETRY_STEP_SCALE;
+                run.phase = Phase::Select(quad);
+                tracing::info!(quad = %self.schema.quad(quad).name, "{why}: measuring again with smaller steps");
+            }
             Some(best) => self.conclude(run, quad, (best.x, best.y, best.fits), Some(best.kicks), true, hw)?,
             None => {
                 let bumped = run.bump.centred;
