@@ -95,7 +95,8 @@ pub async fn run(config: Config, st_cmd: std::path::PathBuf) -> anyhow::Result<I
         }
     }
     tasks.spawn(PutLog::attach(&ioc, &prefix, put_journal).context("put-log PVs")?.run(puts, http_puts_rx));
-    tasks.spawn(router.run(writes));
+    // on the path of every write: a thread of its own
+    crate::threads::on_own_thread("twin-router", router.run(writes), &mut tasks)?;
     let shell_exit = match std::io::stdin().is_terminal() {
         true => Some(spawn_shell(Arc::clone(&ioc)).context("starting the interactive iocsh")?),
         false => None,

@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use twin_ioc::cli::{Cli, Command};
 use twin_ioc::config::{Config, Environment};
 use twin_ioc::store::transfer;
-use twin_ioc::threads::{self, Pool};
+use twin_ioc::threads::{self, EpicsScheduling, Pool};
 use twin_ioc::{app, model_cli, ops_cli, records_cli};
 
 /// The model computation allocates its maps along the ring (about 1 MB)
@@ -49,6 +49,10 @@ fn block_on(f: impl std::future::Future<Output = anyhow::Result<()>>) -> anyhow:
 }
 
 fn run_ioc(config: Config, cli: &Cli) -> anyhow::Result<()> {
+    match threads::ordinary_epics_threads()? {
+        EpicsScheduling::MadeOrdinary => tracing::info!("EPICS threads at ordinary priority (CAP_SYS_NICE given up)"),
+        EpicsScheduling::AlreadyOrdinary => tracing::debug!("EPICS threads at ordinary priority"),
+    }
     match threads::build_pool()? {
         Pool::Pinned(cores) => tracing::info!("model computation on {cores} pinned workers"),
         Pool::Unpinned => tracing::info!("model computation on rayon's default pool (cores unknown, not pinned)"),

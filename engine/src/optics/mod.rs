@@ -156,7 +156,12 @@ pub fn chromaticity_4d(lattice: &Lattice, delta: f64, guess: Option<&Coords<f64>
 
 /// Wraps an angle into (−π, π]: the phase advance of one element.
 fn wrap_pi(a: f64) -> f64 {
-    let w = a.rem_euclid(TAU);
+    // |a| < 2π (differences of atan2 values): what rem_euclid gives, without fmod
+    let w = match a.abs() < TAU {
+        true if a < 0.0 => a + TAU,
+        true => a,
+        false => a.rem_euclid(TAU),
+    };
     if w > std::f64::consts::PI { w - TAU } else { w }
 }
 
@@ -182,7 +187,10 @@ pub fn optics_from_maps(lattice: &Lattice, orbit: ClosedOrbit, maps: &[Linearise
     let mut points = Vec::with_capacity(maps.len() + 1);
     points.push(prev);
     let mut last_raw = [0.0; 2];
+    // filled in the same pass: the maps are read once
+    let mut transfer = Vec::with_capacity(maps.len());
     for (i, map) in maps.iter().enumerate() {
+        transfer.push(map.jacobian);
         let mut point =
             OpticsPoint { s_m: lattice.s_exit_m(ElementId(i)), orbit: std::array::from_fn(|k| map.coords[k]), ..prev };
         for plane in 0..2 {
@@ -197,12 +205,25 @@ pub fn optics_from_maps(lattice: &Lattice, orbit: ClosedOrbit, maps: &[Linearise
         prev = point;
     }
     let dct = one_turn[(CT, DELTA)] + (0..TRANSVERSE).map(|k| one_turn[(CT, k)] * eta0[k]).sum::<f64>();
-    Ok(RingOptics {
-        orbit,
-        points,
-        tunes,
-        one_turn,
-        transfer: maps.iter().map(|m| m.jacobian).collect(),
-        momentum_compaction: dct / lattice.circumference_m(),
-    })
+    Ok(RingOptics { orbit, points, tunes, one_turn, transfer, momentum_compaction: dct / lattice.circumference_m() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_pi_is_the_rem_euclid_wrap_to_the_bit() {
+        let reference = |a: f64| {
+            let w = a.rem_euclid(TAU);
+            if w > std::f64::consts::PI { w - TAU } else { w }
+        };
+        let mut a = -3.0 * TAU;
+        while a < 3.0 * TAU {
+            for v in [a, -a, a.next_up(), TAU, -TAU, 0.0, -0.0] {
+                assert_eq!(wrap_pi(v).to_bits(), reference(v).to_bits(), "{v}");
+            }
+            a += 0.001_234_567;
+        }
+    }
 }

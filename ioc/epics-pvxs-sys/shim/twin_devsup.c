@@ -3,9 +3,9 @@
  * First pass (PACT=0): build a twin_write_event from the record's value
  * (after DRVH/DRVL clamping done by the record support), hand it to the
  * Rust handler and set PACT. The handler never blocks: it queues the event.
- * Rust later calls twin_complete(), which requests reprocessing through a
- * callback; the second pass (PACT=1) reports the outcome, and the record
- * finishes processing (monitors, forward links, put-callback completion).
+ * Rust later calls twin_complete(), which runs the second pass (PACT=1) in
+ * its thread: it reports the outcome, and the record finishes processing
+ * (monitors, forward links, put-callback completion).
  */
 #define USE_TYPED_DSET
 #define USE_TYPED_RSET
@@ -39,7 +39,6 @@
 #include "twin_shim.h"
 
 typedef struct twin_dpvt {
-    epicsCallback cb;
     int status;
     char msg[TWIN_AMSG_SIZE];
     /* ao: the last value the twin accepted or restored (what a refused
@@ -241,34 +240,30 @@ void twin_devsup_superseded(dbCommon *prec)
         p->deferred[0] = '\0';
 }
 
-/* How often a completion is retried on a full callback queue (1 ms apart;
- * the queues hold every record's completion, see twin_ioc.c: this is the
- * last resort, bounded because the caller may be a callback thread). */
-#define COMPLETE_RETRIES 1000
-
+/* Finishes the write in the caller's thread: the second pass runs here,
+ * with the record locked, as callbackRequestProcessCallback's callback
+ * would run it in a callback thread. Handing it to a callback thread cost
+ * a thread hop on the path of every put-callback (that thread had to be
+ * woken and scheduled on a busy 2-core machine). The caller holds no
+ * record lock (Rust completes writes only from its own threads, outside
+ * every post), so taking this record's lock cannot invert a lock order. */
 int twin_complete(void *record, int status, const char *msg)
 {
-    int tries;
     dbCommon *prec = record;
     twin_dpvt *p = prec->dpvt;
-    if (!p)
+    struct typed_rset *prset = (struct typed_rset *)prec->rset;
+    if (!p || !prset || !prset->process)
         return -1;
+    dbScanLock(prec);
     p->status = status;
     p->msg[0] = '\0';
     if (msg) {
         strncpy(p->msg, msg, sizeof(p->msg) - 1);
         p->msg[sizeof(p->msg) - 1] = '\0';
     }
-    /* A full callback queue (a burst of thousands of completions, e.g.
-     * every output record's first processing refused at once) drains in
-     * milliseconds: try again rather than leave the record busy (PACT)
-     * and its client waiting forever. The caller holds no record lock. */
-    for (tries = 0;; tries++) {
-        long rc = callbackRequestProcessCallback(&p->cb, priorityMedium, prec);
-        if (rc != S_db_bufFull || tries >= COMPLETE_RETRIES)
-            return (int)rc;
-        epicsThreadSleep(0.001);
-    }
+    (*prset->process)(prec);
+    dbScanUnlock(prec);
+    return 0;
 }
 
 /* Common write logic. Returns the status the record support expects. */

@@ -66,11 +66,12 @@ int twin_add_initial_value(const char *record, const char *field, const char *va
 
 int twin_initial_value_failures(void) { return init_value_failures; }
 
-/* Room in each callback queue for every record's completion at once: at
- * iocInit every output record of the twin is processed (PINI) and each
- * completes through a callback; Base's default of 2000 entries overflowed
- * with the twin's ~3,800 output records ("cbMedium ring buffer full", a
- * completion lost, the record busy for good). Set before callbackInit. */
+/* Room in each callback queue for every record at once. Base's default of
+ * 2000 entries overflowed when each of the twin's ~3,800 output records
+ * completed through a callback at iocInit ("cbMedium ring buffer full", a
+ * completion lost, the record busy for good). Completions now run in the
+ * completing thread (twin_devsup.c); the room stays for a burst of
+ * anything else queued (CP links, scanOnce). Set before callbackInit. */
 static void size_callback_queues(void)
 {
     DBENTRY entry;

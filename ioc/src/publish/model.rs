@@ -1,6 +1,7 @@
-//! Everything one computation shows: converter readbacks, cavities and the
-//! master clock's readback, tunes, the twin's model PVs and optics, every
-//! magnet's strength and current, the multiplexer hardware. Posted once per
+//! What one computation shows besides its optics (`optics::OpticsPublisher`)
+//! and diagnostics: converter readbacks, cavities and the master clock's
+//! readback, tunes, the twin's model PVs, every magnet's strength and
+//! current, the multiplexer hardware. Posted once per
 //! computation with its one time stamp (the tunes are also re-posted at
 //! the diagnostics rate, with that time stamp); an invalid computation
 //! shows the last valid values with INVALID/CALC and the reason.
@@ -11,11 +12,10 @@ use anyhow::Context;
 use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
 use tokio::sync::watch;
 
-use super::invalid_alarm;
 use super::magnets::MagnetFields;
 use super::mux::MuxFields;
-use super::optics::{ModelTable, OpticsWaveforms};
 use super::readbacks::Readbacks;
+use super::shown;
 use super::tunes::TuneFields;
 use crate::core::Participant;
 use crate::core::physics::Physics;
@@ -45,9 +45,6 @@ pub struct ModelPublisher {
     duration_ms: Field<f64>,
     /// In `MODEL_SCALARS` order.
     scalars: Vec<Field<f64>>,
-    optics: OpticsWaveforms,
-    bpm_optics: OpticsWaveforms,
-    table: Option<ModelTable>,
     magnets: MagnetFields,
     mux: Option<MuxFields>,
     schema: Arc<Schema>,
@@ -82,9 +79,6 @@ impl ModelPublisher {
             ],
             duration_ms: d(&names::model("DURATION"))?,
             scalars: MODEL_SCALARS.iter().map(|(n, ..)| d(&names::model(n))).collect::<Result<_, _>>()?,
-            optics: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "OPTICS", None)?,
-            bpm_optics: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "BPM", Some(machine.lattice.bpms()))?,
-            table: ModelTable::attach(ioc, prefix, machine)?,
             magnets: MagnetFields::attach(ioc, prefix, machine)?,
             mux: MuxFields::attach(ioc, prefix, machine)?,
             schema: Arc::clone(&machine.schema),
@@ -125,18 +119,9 @@ impl ModelPublisher {
         }
     }
 
-    /// The time stamp and alarm of what a computation shows.
-    fn shown(snap: &Snapshot) -> Update {
-        let ok = Update::at(snap.time);
-        match &snap.model {
-            Ok(_) => ok,
-            Err(invalid) => ok.with_alarm(invalid_alarm(invalid)),
-        }
-    }
-
     fn measure_tunes(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
         match &snap.last_valid {
-            Some(p) => self.tunes.post(p, snap.settings.rf_khz, &Self::shown(snap)),
+            Some(p) => self.tunes.post(p, snap.settings.rf_khz, &shown(snap)),
             None => Ok(()),
         }
     }
@@ -154,7 +139,7 @@ impl ModelPublisher {
         if let Some(mux) = &mut self.mux {
             mux.post(&snap.settings, &ok)?;
         }
-        let shown = Self::shown(snap);
+        let shown = shown(snap);
         let (status, message) = snap.status();
         self.status.post(&EnumIndex(status as u16), &shown)?;
         self.message.post(message, &shown)?;
@@ -194,12 +179,7 @@ impl ModelPublisher {
         for (f, v) in self.scalars.iter().zip(values) {
             f.post(&v, update)?;
         }
-        self.optics.post(p, update)?;
-        self.bpm_optics.post(p, update)?;
-        match &self.table {
-            Some(t) => t.post(p, update),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 

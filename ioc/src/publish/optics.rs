@@ -1,14 +1,68 @@
 //! The twin's optics waveforms along a list of points: names once, then
 //! one waveform per typed column.
+use std::sync::Arc;
+
+use anyhow::Context;
 use epics_pvxs_sys::{Field, Ioc, Update};
+use tokio::sync::watch;
 use twin_engine::coords::{X, Y};
 use twin_engine::lattice::{ElementId, Lattice};
 
+use super::shown;
+use crate::core::Participant;
 use crate::core::physics::Physics;
+use crate::core::snapshot::Snapshot;
 use crate::machine::Machine;
 use crate::names::{self, dt4acc};
 use crate::prefix::Prefix;
 use crate::records::columns::OpticsColumn;
+
+/// The optics along the ring, at the BPMs and in the model table: posted
+/// once per computation by a barrier participant of its own, beside the
+/// model publisher (the largest posts of a computation: 24 waveforms,
+/// twelve of them along the ~1,100 points of the ring).
+pub struct OpticsPublisher {
+    ring: OpticsWaveforms,
+    bpms: OpticsWaveforms,
+    table: Option<ModelTable>,
+    shown_computation: u64,
+}
+
+impl OpticsPublisher {
+    pub fn attach(ioc: &Ioc, prefix: &Prefix, machine: &Machine) -> anyhow::Result<Self> {
+        Ok(Self {
+            ring: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "OPTICS", None)?,
+            bpms: OpticsWaveforms::attach(ioc, prefix, &machine.lattice, "BPM", Some(machine.lattice.bpms()))?,
+            table: ModelTable::attach(ioc, prefix, machine)?,
+            shown_computation: 0,
+        })
+    }
+
+    /// Posts every computation's optics (the last valid ones, with the
+    /// computation's alarm) until the core stops.
+    pub async fn run(
+        mut self,
+        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        participant: Participant,
+    ) -> anyhow::Result<()> {
+        loop {
+            let snap = snapshots.borrow_and_update().clone();
+            if snap.computation != self.shown_computation {
+                if let Some(p) = &snap.last_valid {
+                    let update = shown(&snap);
+                    self.ring.post(p, &update)?;
+                    self.bpms.post(p, &update)?;
+                    if let Some(t) = &self.table {
+                        t.post(p, &update)?;
+                    }
+                }
+                self.shown_computation = snap.computation;
+            }
+            participant.published(snap.seq);
+            snapshots.changed().await.context("the model core stopped")?;
+        }
+    }
+}
 
 pub struct OpticsWaveforms {
     /// Indices into the computation's points (element entrances, then the ring end).
@@ -118,16 +172,30 @@ impl OpticsWaveforms {
         Ok(Self { points, columns, nu })
     }
 
+    /// Posts every column. The values are gathered in one pass over the
+    /// points: the computation left them in another core's cache, and a
+    /// pass per column fetched them once per column (measured in the IOC:
+    /// 166 µs for the 12 waveforms along the ring, 2026-12-06).
     pub fn post(&self, p: &Physics, update: &Update) -> anyhow::Result<()> {
-        for (column, field) in OpticsColumn::ALL.iter().zip(&self.columns) {
-            let values: Vec<f64> = self.points.iter().map(|&i| value(*column, p, i)).collect();
-            field.post(&values, update)?;
+        let n = self.points.len();
+        let mut columns: [Vec<f64>; OpticsColumn::ALL.len()] = std::array::from_fn(|_| Vec::with_capacity(n));
+        let mut nu: [Vec<f64>; 2] = std::array::from_fn(|_| Vec::with_capacity(if self.nu.is_some() { n } else { 0 }));
+        for &i in &self.points {
+            for (values, column) in columns.iter_mut().zip(OpticsColumn::ALL) {
+                values.push(value(column, p, i));
+            }
+            if self.nu.is_some() {
+                for (k, values) in nu.iter_mut().enumerate() {
+                    values.push(p.optics.points[i].mu_rad[k] / std::f64::consts::TAU);
+                }
+            }
         }
-        if let Some(nu) = &self.nu {
-            for (k, field) in nu.iter().enumerate() {
-                let values: Vec<f64> =
-                    self.points.iter().map(|&i| p.optics.points[i].mu_rad[k] / std::f64::consts::TAU).collect();
-                field.post(&values, update)?;
+        for (field, values) in self.columns.iter().zip(&columns) {
+            field.post(values, update)?;
+        }
+        if let Some(fields) = &self.nu {
+            for (field, values) in fields.iter().zip(&nu) {
+                field.post(values, update)?;
             }
         }
         Ok(())
