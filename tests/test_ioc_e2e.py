@@ -260,3 +260,31 @@ def test_health_pvs(selftest_ioc, pva):
     uptime = pva.get(selftest_ioc.pv("TWIN:UPTIME"), timeout=TIMEOUT_S)
     assert uptime >= 0 and uptime.raw.display.units == "s"
     assert caget_fresh(selftest_ioc.pv("TWIN:VERSION"), timeout=TIMEOUT_S).startswith("twin-ioc ")
+
+
+# --- scheduling -----------------------------------------------------------
+
+SCHED_FIFO, SCHED_RR = 1, 2
+
+
+def thread_policies(pid):
+    """{thread name: scheduling policy} of every thread of process `pid`."""
+    import pathlib
+
+    policies = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        # the fields after the command name start at field 3; policy is field 41
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        policies[(task / "comm").read_text().strip()] = int(fields[41 - 3])
+    return policies
+
+
+def test_no_thread_runs_real_time_even_when_the_process_may(selftest_ioc):
+    """Started with CAP_SYS_NICE (as root, as on the CI machine), EPICS
+    gives its threads SCHED_FIFO, and the CA server's threads then preempt
+    the model's computation and publishers at every monitor they send
+    (threads.rs): the twin gives the capability up before EPICS starts."""
+    policies = thread_policies(selftest_ioc.proc.pid)
+    assert {"CAS-TCP", "cbLow", "twin-core", "publish-optics"} <= policies.keys(), sorted(policies)
+    realtime = {name: p for name, p in policies.items() if p in (SCHED_FIFO, SCHED_RR)}
+    assert not realtime, realtime
