@@ -37,6 +37,12 @@ def stop(proc):
 
 
 def put_rtt_s(name, values):
+    """Put-callback round trips of `values` written to `name`, timed from a
+    connected channel: the first put of a new name also searched for and
+    connected the channel (10-30 ms, one of the two slowest samples of every
+    run, so it set the 99th percentile of 200)."""
+    pv = epics.get_pv(name, connect=True, timeout=60)
+    assert pv.connected, name
     out = []
     for v in values:
         t0 = time.perf_counter()
