@@ -92,3 +92,24 @@ pub fn on_own_thread(
     });
     Ok(())
 }
+
+/// Runs `work` on a thread of its own at the lowest priority (nice 19) and
+/// returns its result: one-off background work of the start-up that the
+/// twin does not wait for (the SOFB's response matrix: 0.3-0.6 s of
+/// closed orbits), which otherwise ran beside the first client writes and
+/// made their computations up to twice as long (2026-12-06). A thread of
+/// its own, not tokio's blocking pool: a thread cannot raise its priority
+/// back, and the pool reuses its threads.
+pub async fn in_background<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        let lowered = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+        // the receiver is gone only when the twin is stopping
+        let _ = tx.send(lowered.map(|()| work()));
+    })?;
+    let done = rx.await.map_err(|_| anyhow::anyhow!("{name} ended without a result"))?;
+    done.map_err(|e| anyhow::anyhow!("{name}: lowering the thread's priority: {e:?}"))
+}

@@ -22,6 +22,7 @@ use crate::core::snapshot::{BbaStatus, Snapshot};
 use crate::core::{Ack, Command, CoreHandle};
 use crate::machine::{Machine, Setpoint};
 use crate::prefix::Prefix;
+use crate::threads::in_background;
 use fields::{SofbFields, SofbState};
 use matrix::Response;
 
@@ -43,12 +44,12 @@ impl Sofb {
         Ok(Self { machine: machine.clone(), fields, rng: StdRng::seed_from_u64(seed ^ NOISE_STREAM), iterations: 0 })
     }
 
-    /// Computes its response matrix and the design orbit (on a blocking
-    /// thread: start-up does not wait for them), then corrects at its rate
-    /// until the core stops.
+    /// Computes its response matrix and the design orbit (in the
+    /// background: start-up and client writes do not wait for them), then
+    /// corrects at its rate until the core stops.
     pub async fn run(mut self, core: CoreHandle) -> anyhow::Result<()> {
         let machine = self.machine.clone();
-        let response = tokio::task::spawn_blocking(move || Response::of(&machine.lattice, &machine.schema))
+        let response = in_background("sofb-response", move || Response::of(&machine.lattice, &machine.schema))
             .await?
             .context("the SOFB's response matrix")?;
         let mut snapshots = core.snapshots.clone();
