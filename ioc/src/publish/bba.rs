@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::Context;
 use epics_pvxs_sys::{EnumIndex, Field, Ioc, Update};
 use tokio::sync::watch;
 
@@ -88,24 +87,23 @@ impl BbaPublisher {
         }))
     }
 
-    /// Posts every change of the service's view until the core stops.
-    /// Posts every BBA view the core publishes; takes part in the barrier,
-    /// so a BBA command's put completes once its status is shown.
+    /// Posts every change of the service's view until the core stops; takes
+    /// part in the barrier, so a BBA command's put completes once its
+    /// status is shown.
     pub async fn run(
         mut self,
-        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
         participant: Participant,
     ) -> anyhow::Result<()> {
-        loop {
-            let snap = snapshots.borrow_and_update().clone();
+        super::serve(snapshots, participant, |snap| {
             let view = Arc::clone(&snap.bba);
             if self.shown.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &view)) {
                 self.publish(&view)?;
                 self.shown = Some(view);
             }
-            participant.published(snap.seq);
-            snapshots.changed().await.context("the model core stopped")?;
-        }
+            Ok(())
+        })
+        .await
     }
 
     fn publish(&self, view: &BbaView) -> anyhow::Result<()> {

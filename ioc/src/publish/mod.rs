@@ -14,8 +14,11 @@ mod readbacks;
 pub mod readout;
 pub mod tunes;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use epics_pvxs_sys::{Alarm, AlarmStatus, Ioc, Severity, Update};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::threads::on_own_thread;
@@ -26,11 +29,27 @@ pub use model::ModelPublisher;
 pub use outputs::OutputMirror;
 
 use crate::config::Config;
-use crate::core::CoreHandle;
 use crate::core::physics::Invalid;
 use crate::core::snapshot::Snapshot;
+use crate::core::{CoreHandle, Participant};
 use crate::machine::{Machine, Setpoint};
 use crate::prefix::Prefix;
+
+/// Shows every snapshot with `show` and reports it published to the
+/// barrier, until the core stops (a skipped snapshot is covered by the
+/// next: the watch channel keeps only the latest).
+async fn serve(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    participant: Participant,
+    mut show: impl FnMut(&Snapshot) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    loop {
+        let snap = snapshots.borrow_and_update().clone();
+        show(&snap)?;
+        participant.published(snap.seq);
+        snapshots.changed().await.context("the model core stopped")?;
+    }
+}
 
 /// The time stamp and alarm of what a computation shows.
 fn shown(snap: &Snapshot) -> Update {

@@ -2,13 +2,12 @@
 //! one waveform per typed column.
 use std::sync::Arc;
 
-use anyhow::Context;
 use epics_pvxs_sys::{Field, Ioc, Update};
 use tokio::sync::watch;
 use twin_engine::coords::{X, Y};
 use twin_engine::lattice::{ElementId, Lattice};
 
-use super::shown;
+use super::{serve, shown};
 use crate::core::Participant;
 use crate::core::physics::Physics;
 use crate::core::snapshot::Snapshot;
@@ -42,25 +41,26 @@ impl OpticsPublisher {
     /// computation's alarm) until the core stops.
     pub async fn run(
         mut self,
-        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
         participant: Participant,
     ) -> anyhow::Result<()> {
-        loop {
-            let snap = snapshots.borrow_and_update().clone();
-            if snap.computation != self.shown_computation {
-                if let Some(p) = &snap.last_valid {
-                    let update = shown(&snap);
-                    self.ring.post(p, &update)?;
-                    self.bpms.post(p, &update)?;
-                    if let Some(t) = &self.table {
-                        t.post(p, &update)?;
-                    }
-                }
-                self.shown_computation = snap.computation;
-            }
-            participant.published(snap.seq);
-            snapshots.changed().await.context("the model core stopped")?;
+        serve(snapshots, participant, |snap| self.show(snap)).await
+    }
+
+    fn show(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
+        if snap.computation == self.shown_computation {
+            return Ok(());
         }
+        if let Some(p) = &snap.last_valid {
+            let update = shown(snap);
+            self.ring.post(p, &update)?;
+            self.bpms.post(p, &update)?;
+            if let Some(t) = &self.table {
+                t.post(p, &update)?;
+            }
+        }
+        self.shown_computation = snap.computation;
+        Ok(())
     }
 }
 

@@ -5,7 +5,6 @@
 //! Records that a client wrote in the same batch already show their value.
 use std::sync::Arc;
 
-use anyhow::Context;
 use epics_pvxs_sys::{EnumIndex, Field, Ioc};
 use tokio::sync::watch;
 
@@ -49,15 +48,10 @@ impl OutputMirror {
 
     pub async fn run(
         mut self,
-        mut snapshots: watch::Receiver<Arc<Snapshot>>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
         participant: Participant,
     ) -> anyhow::Result<()> {
-        loop {
-            let snap = snapshots.borrow_and_update().clone();
-            self.mirror(&snap)?;
-            participant.published(snap.seq);
-            snapshots.changed().await.context("the model core stopped")?;
-        }
+        super::serve(snapshots, participant, |snap| self.mirror(snap)).await
     }
 
     fn mirror(&mut self, snap: &Snapshot) -> anyhow::Result<()> {
