@@ -1,6 +1,7 @@
 """End-to-end tests of the IOC foundation with real clients: pyepics (CA),
 caproto (CA, independent implementation) and p4p (PVA), against the
 twin-ioc binary running tests/st-selftest.cmd."""
+import pathlib
 import threading
 import time
 
@@ -269,8 +270,6 @@ SCHED_FIFO, SCHED_RR = 1, 2
 
 def thread_policies(pid):
     """{thread name: scheduling policy} of every thread of process `pid`."""
-    import pathlib
-
     policies = {}
     for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
         # the fields after the command name start at field 3; policy is field 41

@@ -179,23 +179,20 @@ impl OpticsWaveforms {
     pub fn post(&self, p: &Physics, update: &Update) -> anyhow::Result<()> {
         let n = self.points.len();
         let mut columns: [Vec<f64>; OpticsColumn::ALL.len()] = std::array::from_fn(|_| Vec::with_capacity(n));
-        let mut nu: [Vec<f64>; 2] = std::array::from_fn(|_| Vec::with_capacity(if self.nu.is_some() { n } else { 0 }));
         for &i in &self.points {
             for (values, column) in columns.iter_mut().zip(OpticsColumn::ALL) {
                 values.push(value(column, p, i));
-            }
-            if self.nu.is_some() {
-                for (k, values) in nu.iter_mut().enumerate() {
-                    values.push(p.optics.points[i].mu_rad[k] / std::f64::consts::TAU);
-                }
             }
         }
         for (field, values) in self.columns.iter().zip(&columns) {
             field.post(values, update)?;
         }
         if let Some(fields) = &self.nu {
-            for (field, values) in fields.iter().zip(&nu) {
-                field.post(values, update)?;
+            // the phase advance columns in units of 2π
+            for (field, column) in fields.iter().zip([OpticsColumn::MuX, OpticsColumn::MuY]) {
+                let k = OpticsColumn::ALL.iter().position(|c| *c == column).expect("ALL lists every column");
+                let turns: Vec<f64> = columns[k].iter().map(|mu| mu / std::f64::consts::TAU).collect();
+                field.post(&turns, update)?;
             }
         }
         Ok(())
