@@ -64,12 +64,17 @@ impl Sofb {
             let period = Duration::from_secs_f64(1.0 / snap.settings.sofb.rate_hz.max(0.05));
             let state = self.iteration(&snap, &core, &response).await;
             self.fields.state(&state, self.iterations)?;
-            // sleeps its period; a change of the settings (on, rate) wakes it
+            // sleeps its period; a change of the settings (on, rate) wakes
+            // it, and so does BBA starting or ending a measurement it pauses
+            // for: the pause is shown (and ends) at once, not up to a period
+            // later, when a quad's measurement may be over already
             let on = snap.settings.sofb.on;
+            let paused = pauses_for_bba(&snap);
             let _ = tokio::time::timeout(period, async {
                 while snapshots.changed().await.is_ok() {
-                    let s = &snapshots.borrow().settings.sofb;
-                    if s.on != on || s.rate_hz != snap.settings.sofb.rate_hz {
+                    let latest = snapshots.borrow();
+                    let s = &latest.settings.sofb;
+                    if s.on != on || s.rate_hz != snap.settings.sofb.rate_hz || pauses_for_bba(&latest) != paused {
                         return;
                     }
                 }
@@ -87,7 +92,7 @@ impl Sofb {
         if !s.on {
             return SofbState::Off;
         }
-        if s.pause_for_bba && snap.bba.status == BbaStatus::Running {
+        if pauses_for_bba(snap) {
             return SofbState::Paused("BBA is measuring".into());
         }
         let Some(physics) = snap.last_valid.as_ref().filter(|_| snap.model.is_ok()) else {
@@ -138,6 +143,11 @@ impl Sofb {
             Err(reason) => SofbState::Error(reason),
         }
     }
+}
+
+/// BBA is measuring and the feedback is set to pause for it.
+fn pauses_for_bba(snap: &Snapshot) -> bool {
+    snap.settings.sofb.pause_for_bba && snap.bba.status == BbaStatus::Running
 }
 
 /// rms of `values` at `used` [m].
